@@ -1,0 +1,42 @@
+"""Who is acting, from which hall, and why: carried to every history row and audit event of a change."""
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: Any = None  # a StaffUser, or None for a system job
+    hall: Any = None  # the Hall acted from
+    reason: str = ""
+    channel: str = "SYSTEM"  # WEB, API, CLI, SYSTEM
+
+    @property
+    def user_id(self):
+        return getattr(self.user, "pk", None)
+
+    @property
+    def hall_id(self):
+        return getattr(self.hall, "pk", None)
+
+
+SYSTEM = Actor(reason="system job", channel="SYSTEM")
+
+_current: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("gridcounter_actor", default=None)
+
+
+def current_actor() -> Actor:
+    return _current.get() or SYSTEM
+
+
+@contextmanager
+def acting_as(actor: Actor):
+    """Every change made inside is attributed to ``actor`` (history rows and audit events)."""
+    token = _current.set(actor)
+    try:
+        yield actor
+    finally:
+        _current.reset(token)

@@ -1,0 +1,70 @@
+"""Append-only audit log, and the extra columns every history row carries (hall)."""
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class HallStampedHistory(models.Model):
+    """Base of every simple-history table: records the hall the change was made from."""
+
+    history_hall = models.ForeignKey(
+        "org.Hall", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        verbose_name=_("hall"),
+    )
+    history_channel = models.CharField(_("channel"), max_length=16, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionDenied("the audit log is append-only")
+
+    def delete(self):
+        raise PermissionDenied("the audit log is append-only")
+
+
+class AuditEvent(models.Model):
+    """One sign-in, refusal or business change. Rows are never updated or deleted."""
+
+    occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_constraint=False, verbose_name=_("user"),
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    hall = models.ForeignKey(
+        "org.Hall", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        verbose_name=_("hall"),
+    )
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True, db_index=True)
+    reason = models.TextField(_("reason"), blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-occurred_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("the audit log is append-only")
+
+
+def history(**kwargs):
+    """Version history for a registry or money model: every earlier version stays visible."""
+    from simple_history.models import HistoricalRecords
+
+    return HistoricalRecords(bases=[HallStampedHistory], **kwargs)

@@ -1,0 +1,197 @@
+"""Registry: customers, premises, accounts (户号), meters, installations and reading routes."""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from gridcounter.data.audit.models import history
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "PERSON", _("Person")
+        ORGANISATION = "ORGANISATION", _("Organisation")
+
+    class IdType(models.TextChoices):
+        RESIDENT_ID = "RESIDENT_ID", _("Resident identity card")
+        PASSPORT = "PASSPORT", _("Passport")
+        HK_MACAO_PERMIT = "HK_MACAO_PERMIT", _("Mainland travel permit for HK/Macao residents")
+        TAIWAN_PERMIT = "TAIWAN_PERMIT", _("Mainland travel permit for Taiwan residents")
+        FOREIGN_RESIDENT = "FOREIGN_RESIDENT", _("Foreign permanent resident ID")
+        USCC = "USCC", _("Unified social credit code")
+        OTHER = "OTHER", _("Other")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PERSON)
+    name = models.CharField(_("name"), max_length=200, db_index=True)
+    id_type = models.CharField(_("ID type"), max_length=24, choices=IdType.choices)
+    id_number = models.CharField(_("ID number"), max_length=64, db_index=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
+    phone_alt = models.CharField(_("second phone"), max_length=32, blank=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [models.UniqueConstraint(fields=["id_type", "id_number"], name="customer_unique_id")]
+
+    def __str__(self):
+        return self.name
+
+
+class Premise(models.Model):
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="premises", verbose_name=_("city"))
+    address = models.CharField(_("address"), max_length=300, db_index=True)
+    building = models.CharField(_("building"), max_length=120, blank=True, db_index=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("premise")
+        verbose_name_plural = _("premises")
+        constraints = [models.UniqueConstraint(fields=["city", "address"], name="premise_unique_address")]
+
+    def __str__(self):
+        return self.address
+
+
+class Route(models.Model):
+    """A reading route (抄表段): a fixed reading day and an assigned reader."""
+
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="routes", verbose_name=_("city"))
+    hall = models.ForeignKey("org.Hall", on_delete=models.PROTECT, related_name="routes", verbose_name=_("hall"))
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    reading_day = models.PositiveSmallIntegerField(
+        _("fixed reading day"), validators=[MinValueValidator(1), MaxValueValidator(28)]
+    )
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="routes",
+        verbose_name=_("meter reader"),
+    )
+    history = history()
+
+    class Meta:
+        verbose_name = _("reading route")
+        verbose_name_plural = _("reading routes")
+        constraints = [
+            models.CheckConstraint(condition=Q(reading_day__gte=1, reading_day__lte=28), name="route_reading_day_1_28")
+        ]
+
+    def __str__(self):
+        return self.code
+
+
+class UsageCategory(models.TextChoices):
+    RESIDENTIAL = "RESIDENTIAL", _("Residential")
+    SHARED_METER_RESIDENTIAL = "SHARED_METER_RESIDENTIAL", _("Residential, shared meter")
+    GENERAL_COMMERCIAL = "GENERAL_COMMERCIAL", _("General commercial and industrial")
+    LARGE_INDUSTRY = "LARGE_INDUSTRY", _("Large industry")
+    AGRICULTURE = "AGRICULTURE", _("Agriculture")
+
+
+class VoltageLevel(models.TextChoices):
+    LV_220V = "LV_220V", _("220 V")
+    LV_380V = "LV_380V", _("380 V")
+    KV_1_10 = "KV_1_10", _("1–10 kV")
+    KV_20 = "KV_20", _("20 kV")
+    KV_35 = "KV_35", _("35 kV")
+    KV_110 = "KV_110", _("110 kV")
+    KV_220 = "KV_220", _("220 kV and above")
+
+
+class Account(models.Model):
+    """A billing account (户号)."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("Pending connection")
+        ACTIVE = "ACTIVE", _("Active")
+        SUSPENDED = "SUSPENDED", _("Suspended (暂停)")
+        DISCONNECTED = "DISCONNECTED", _("Disconnected")
+        CLOSED = "CLOSED", _("Closed (销户)")
+
+    number = models.CharField(_("account number"), max_length=32, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("customer"))
+    premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("premise"))
+    city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="accounts", verbose_name=_("city"))
+    home_hall = models.ForeignKey(
+        "org.Hall", on_delete=models.PROTECT, related_name="accounts", verbose_name=_("home hall")
+    )
+    route = models.ForeignKey(
+        Route, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("reading route")
+    )
+    walk_order = models.PositiveIntegerField(_("walking order on route"), default=0)
+    usage_category = models.CharField(_("usage category"), max_length=32, choices=UsageCategory.choices)
+    tariff_id = models.CharField(_("tariff"), max_length=64, db_index=True)
+    voltage = models.CharField(_("voltage level"), max_length=16, choices=VoltageLevel.choices)
+    capacity_kva = models.DecimalField(_("contracted capacity (kVA)"), max_digits=12, decimal_places=2, null=True, blank=True)
+    contract_demand_kw = models.DecimalField(
+        _("contract demand (kW)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    household_size = models.PositiveSmallIntegerField(_("household size"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    bank_withholding = models.BooleanField(_("bank withholding mandate"), default=False)
+    bank_account_ref = models.CharField(_("withholding bank account"), max_length=64, blank=True)
+    opened_date = models.DateField(_("opened on"), null=True, blank=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        indexes = [models.Index(fields=["route", "walk_order"])]
+
+    def __str__(self):
+        return self.number
+
+    def clean(self):
+        if self.premise_id and self.city_id and self.premise.city_id != self.city_id:
+            raise ValidationError({"premise": _("The premise is in another city.")})
+
+
+class Meter(models.Model):
+    class Register(models.TextChoices):
+        TOTAL = "TOTAL", _("Total")
+        PEAK = "PEAK", _("Peak")
+        FLAT = "FLAT", _("Flat")
+        VALLEY = "VALLEY", _("Valley")
+        REACTIVE = "REACTIVE", _("Reactive")
+
+    asset_number = models.CharField(_("asset number"), max_length=64, unique=True)
+    digits = models.PositiveSmallIntegerField(_("number of digits"), validators=[MinValueValidator(4), MaxValueValidator(10)])
+    multiplier = models.DecimalField(_("multiplier (CT × PT)"), max_digits=12, decimal_places=2, default=1)
+    registers = models.JSONField(_("registers"), default=list, help_text=_("Register codes, e.g. [\"TOTAL\"]"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("meter")
+        verbose_name_plural = _("meters")
+        constraints = [models.CheckConstraint(condition=Q(multiplier__gt=0), name="meter_multiplier_positive")]
+
+    def __str__(self):
+        return self.asset_number
+
+
+class Installation(models.Model):
+    """Meter M served account A over the half-open interval [installed_date, removed_date)."""
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="installations", verbose_name=_("meter"))
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="installations", verbose_name=_("account"))
+    installed_date = models.DateField(_("installed on"))
+    removed_date = models.DateField(_("removed on"), null=True, blank=True)
+    initial_readings = models.JSONField(_("readings at installation"), default=dict, blank=True)
+    final_readings = models.JSONField(_("readings at removal"), default=dict, blank=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("installation")
+        verbose_name_plural = _("installations")
+        ordering = ["installed_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(removed_date__isnull=True) | Q(removed_date__gt=F("installed_date")),
+                name="installation_interval_nonempty",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.meter} @ {self.account} [{self.installed_date}, {self.removed_date or '…'})"

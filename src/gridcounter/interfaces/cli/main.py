@@ -1,0 +1,20 @@
+"""The `gridcounter` command: Django's management commands, plus ours (quote runs without Django)."""
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) > 1 and argv[1] == "quote":
+        # Rating needs no database and no server: skip Django's start-up entirely.
+        from gridcounter.interfaces.cli.quote import main as quote_main
+
+        sys.exit(quote_main(argv[2:]))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["gridcounter", *argv[1:]])
+
+
+if __name__ == "__main__":
+    main()
