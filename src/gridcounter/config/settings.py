@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "gridcounter.data.org",
     "gridcounter.data.audit",
     "gridcounter.data.registry",
+    "gridcounter.data.imports",
+    "gridcounter.data.readings",
     "gridcounter.data.billing",
     "gridcounter.data.ledger",
     "gridcounter.interfaces.web",

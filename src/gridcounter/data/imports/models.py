@@ -1,0 +1,51 @@
+"""File imports: one batch per file, and every rejected row kept for correction."""
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportBatch(models.Model):
+    class Kind(models.TextChoices):
+        REGISTRY = "REGISTRY", _("Registry")
+        READINGS = "READINGS", _("Readings")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file_name = models.CharField(_("file name"), max_length=300)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64, db_index=True)
+    imported_at = models.DateTimeField(_("imported at"))
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("imported by"),
+    )
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_created = models.PositiveIntegerField(_("rows created"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("rows unchanged"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
+
+    class Meta:
+        verbose_name = _("import batch")
+        verbose_name_plural = _("import batches")
+        ordering = ["-imported_at"]
+
+    def __str__(self):
+        return f"{self.kind} {self.file_name} ({self.imported_at:%Y-%m-%d %H:%M})"
+
+
+class RejectedRow(models.Model):
+    """A row that could not be imported, with its line, column and reason, kept until corrected."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="rejected_rows", verbose_name=_("batch"))
+    line = models.PositiveIntegerField(_("line"))
+    column = models.CharField(_("column"), max_length=64, blank=True)
+    reason = models.TextField(_("reason"))
+    raw = models.JSONField(_("row as read"), default=dict)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution = models.TextField(_("resolution"), blank=True)
+
+    class Meta:
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+        ordering = ["batch", "line"]
+
+    def __str__(self):
+        return f"line {self.line} {self.column}: {self.reason}"

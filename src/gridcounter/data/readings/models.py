@@ -1,0 +1,72 @@
+"""Meter readings as received (actual) or made (estimates), with their validation outcome."""
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gridcounter.data.audit.models import history
+
+
+class Reading(models.Model):
+    class Register(models.TextChoices):
+        TOTAL = "TOTAL", _("Total")
+        PEAK = "PEAK", _("Peak")
+        FLAT = "FLAT", _("Flat")
+        VALLEY = "VALLEY", _("Valley")
+        REACTIVE = "REACTIVE", _("Reactive")
+
+    class Source(models.TextChoices):
+        AMI = "AMI", _("Remote (AMI)")
+        HANDHELD = "HANDHELD", _("Meter reader's handheld")
+        CUSTOMER = "CUSTOMER", _("Customer")
+        ESTIMATE = "ESTIMATE", _("Estimate")
+        CORRECTION = "CORRECTION", _("Auditor's correction")
+
+    class Status(models.TextChoices):
+        ACCEPTED = "ACCEPTED", _("Accepted")
+        HELD = "HELD", _("Held for review")
+        REJECTED = "REJECTED", _("Rejected")
+        SUPERSEDED = "SUPERSEDED", _("Superseded")
+
+    meter = models.ForeignKey("registry.Meter", on_delete=models.PROTECT, related_name="readings", verbose_name=_("meter"))
+    account = models.ForeignKey(
+        "registry.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="readings",
+        verbose_name=_("account"), help_text=_("The account the meter served at read time; empty if none."),
+    )
+    register = models.CharField(_("register"), max_length=16, choices=Register.choices)
+    read_at = models.DateTimeField(_("read at"))
+    read_date = models.DateField(_("reading date (Asia/Shanghai)"), db_index=True)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    is_estimate = models.BooleanField(_("estimate"), default=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACCEPTED)
+    codes = models.JSONField(_("validation codes"), default=list, blank=True)
+    note = models.TextField(_("note"), blank=True, help_text=_("What the reader or auditor saw."))
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
+        verbose_name=_("supersedes"),
+    )
+    import_batch = models.ForeignKey(
+        "imports.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="readings",
+        verbose_name=_("import batch"),
+    )
+    client_key = models.CharField(
+        _("client idempotency key"), max_length=64, null=True, blank=True, unique=True,
+        help_text=_("Set by phones and API clients so that a resent reading is stored once."),
+    )
+    created_at = models.DateTimeField(_("received at"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        ordering = ["meter", "register", "read_at"]
+        indexes = [
+            models.Index(fields=["meter", "register", "read_at"]),
+            models.Index(fields=["account", "register", "read_date"]),
+        ]
+        constraints = [
+            # the same value for the same meter, register and instant is the same reading: stored once
+            models.UniqueConstraint(fields=["meter", "register", "read_at", "value"], name="reading_unique_value"),
+        ]
+
+    def __str__(self):
+        return f"{self.meter} {self.register} {self.read_date} = {self.value}"
