@@ -54,6 +54,9 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-occurred_at", "-id"]
 
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise PermissionDenied("the audit log is append-only")
