@@ -1,7 +1,38 @@
 """Double-entry ledger: a journal entry has postings that sum to zero; amounts in integer fen."""
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from gridcounter.data.audit.models import history
+
+APPEND_ONLY = "the ledger is append-only: post a reversing entry instead"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Journal entries and postings are never updated or deleted, not even in bulk."""
+
+    def update(self, **kwargs):
+        raise PermissionDenied(APPEND_ONLY)
+
+    def delete(self):
+        raise PermissionDenied(APPEND_ONLY)
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied(APPEND_ONLY)
 
 
 class LedgerAccount(models.TextChoices):
@@ -18,7 +49,7 @@ class LedgerAccount(models.TextChoices):
     ADJUSTMENT = "ADJUSTMENT", _("Billing adjustments")
 
 
-class JournalEntry(models.Model):
+class JournalEntry(AppendOnlyModel):
     class Kind(models.TextChoices):
         BILL = "BILL", _("Bill")
         BILL_CANCELLATION = "BILL_CANCELLATION", _("Bill cancellation")
@@ -59,7 +90,7 @@ class JournalEntry(models.Model):
         return f"{self.get_kind_display()} {self.account} {self.effective_date}"
 
 
-class Posting(models.Model):
+class Posting(AppendOnlyModel):
     """One side of a journal entry. Debit positive, credit negative, in fen; an entry's postings sum to 0."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings", verbose_name=_("entry"))
@@ -77,3 +108,113 @@ class Posting(models.Model):
 
     def __str__(self):
         return f"{self.ledger_account} {self.amount_fen:+d}"
+
+
+class Payment(models.Model):
+    """Money received for an account at a hall: one receipt, booked once per idempotency key."""
+
+    class Channel(models.TextChoices):
+        CASH = "CASH", _("Cash")
+        CARD = "CARD", _("Bank card")
+        PREPAY_DEPOSIT = "PREPAY_DEPOSIT", _("From prepayment deposit")
+        BANK_WITHHOLDING = "BANK_WITHHOLDING", _("Bank withholding")
+        ONLINE = "ONLINE", _("Online")
+
+    class Status(models.TextChoices):
+        POSTED = "POSTED", _("Posted")
+        REVERSED = "REVERSED", _("Reversed")
+
+    account = models.ForeignKey(
+        "registry.Account", on_delete=models.PROTECT, related_name="payments", verbose_name=_("account")
+    )
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    channel = models.CharField(_("channel"), max_length=24, choices=Channel.choices)
+    hall = models.ForeignKey("org.Hall", on_delete=models.PROTECT, related_name="payments", verbose_name=_("hall"))
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="payments_taken",
+        verbose_name=_("clerk"),
+    )
+    receipt_number = models.CharField(_("receipt number"), max_length=64, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
+    taken_at = models.DateTimeField(_("taken at"))
+    taken_date = models.DateField(_("business date"))
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, related_name="payment", verbose_name=_("journal entry")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.POSTED)
+    history = history()
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["taken_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive")]
+
+    def __str__(self):
+        return self.receipt_number
+
+
+class PaymentAllocation(models.Model):
+    """Part of a payment that settles part of a bill. Released (never deleted) on reversal or bill cancellation."""
+
+    class Release(models.TextChoices):
+        PAYMENT_REVERSED = "PAYMENT_REVERSED", _("Payment reversed")
+        BILL_CANCELLED = "BILL_CANCELLED", _("Bill cancelled or replaced")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("payment"))
+    bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, related_name="allocations", verbose_name=_("bill"))
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    allocated_at = models.DateTimeField(_("allocated at"))
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    release_reason = models.CharField(_("release reason"), max_length=24, choices=Release.choices, blank=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("payment allocation")
+        verbose_name_plural = _("payment allocations")
+        ordering = ["allocated_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="allocation_amount_positive")]
+
+    def __str__(self):
+        return f"{self.payment} → {self.bill}: {self.amount_fen}"
+
+
+class Reversal(models.Model):
+    """A payment taken back by a supervisor, with a reason; its journal entry reverses the payment's."""
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="reversal", verbose_name=_("payment"))
+    entry = models.OneToOneField(
+        JournalEntry, on_delete=models.PROTECT, related_name="payment_reversal", verbose_name=_("journal entry")
+    )
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("supervisor")
+    )
+    hall = models.ForeignKey(
+        "org.Hall", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("hall")
+    )
+    reason = models.TextField(_("reason"))
+    reversed_at = models.DateTimeField(_("reversed at"))
+
+    class Meta:
+        verbose_name = _("payment reversal")
+        verbose_name_plural = _("payment reversals")
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="reversal_reason_required")]
+
+    def __str__(self):
+        return f"{self.payment} ({self.reversed_at:%Y-%m-%d})"
+
+
+class ReceiptSequence(models.Model):
+    """The last receipt number a hall issued on a business date; incremented under a row lock."""
+
+    hall = models.ForeignKey("org.Hall", on_delete=models.PROTECT, related_name="+", verbose_name=_("hall"))
+    business_date = models.DateField(_("business date"))
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("receipt number sequence")
+        verbose_name_plural = _("receipt number sequences")
+        constraints = [models.UniqueConstraint(fields=["hall", "business_date"], name="receipt_sequence_per_hall_day")]
+
+    def __str__(self):
+        return f"{self.hall} {self.business_date}: {self.last_number}"

@@ -1,0 +1,416 @@
+"""Ledger use cases: post bills, cancellations and adjustments; balances, open bills, credit; the ledger check."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils.translation import gettext as _
+
+from gridcounter.data.audit.context import current_actor
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PaymentAllocation, Posting
+from gridcounter.data.registry.models import Account
+from gridcounter.domain import ledger as rules
+from gridcounter.domain.ledger import UnbalancedEntry
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+__all__ = [
+    "BillNotIssued", "BillNotPosted", "IdempotencyConflict", "InvalidPosting", "LedgerCheckReport", "Offence",
+    "ReasonRequired", "UnbalancedEntry", "apply_credit", "balance_fen", "business_date", "cancel_bill",
+    "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_entry", "post_rebill_difference",
+]
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency key was used before for a different journal entry."""
+
+
+class InvalidPosting(ValueError):
+    """A posting names an unknown ledger account, or a receivable posting has no customer account."""
+
+
+class BillNotIssued(Exception):
+    """Only an issued bill is posted to the ledger (held and cancelled bills are not)."""
+
+
+class BillNotPosted(Exception):
+    """A bill that never reached the ledger cannot be cancelled or replaced in it."""
+
+
+class ReasonRequired(ValueError):
+    """A cancellation, adjustment or reversal needs a reason."""
+
+
+def business_date(moment: datetime) -> date:
+    """The Asia/Shanghai calendar date of an aware timestamp."""
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+# --- posting ----------------------------------------------------------------------------------------------
+
+def _signature(*, kind, account_id, postings) -> tuple:
+    return kind, account_id, Counter((ledger_account, getattr(acc, "pk", acc), amount)
+                                     for ledger_account, acc, amount in postings)
+
+
+def _entry_signature(entry: JournalEntry) -> tuple:
+    return entry.kind, entry.account_id, Counter(
+        (p.ledger_account, p.account_id, p.amount_fen) for p in entry.postings.all()
+    )
+
+
+def _replay_or_conflict(*, key: str, wanted: tuple) -> JournalEntry:
+    existing = JournalEntry.objects.get(idempotency_key=key)
+    if _entry_signature(existing) != wanted:
+        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different entry (#{existing.pk})")
+    return existing
+
+
+def post_entry(*, kind: str, account: Account, effective_date: date, created_at: datetime, description: str,
+               postings: list[tuple[str, Account | None, int]], source_type: str = "", source_id: str = "",
+               idempotency_key: str | None = None, reason: str = "", reverses: JournalEntry | None = None,
+               ) -> JournalEntry:
+    """Write one balanced journal entry with its postings, stamped with the current actor, and audit it.
+
+    With an ``idempotency_key`` used before, returns the earlier entry when it is the same (kind, account,
+    postings), otherwise refuses.
+
+    Raises: UnbalancedEntry, InvalidPosting, IdempotencyConflict.
+    """
+    rules.check_balanced(postings)
+    valid_codes = set(LedgerAccount.values)
+    for ledger_account, acc, _amount in postings:
+        if ledger_account not in valid_codes:
+            raise InvalidPosting(f"unknown ledger account {ledger_account!r}")
+        if ledger_account == LedgerAccount.RECEIVABLE and acc is None:
+            raise InvalidPosting("a receivable posting must name the customer account")
+        if ledger_account != LedgerAccount.RECEIVABLE and acc is not None:
+            raise InvalidPosting(f"only receivable postings carry a customer account, not {ledger_account}")
+    if kind not in JournalEntry.Kind.values:
+        raise InvalidPosting(f"unknown entry kind {kind!r}")
+    wanted = _signature(kind=kind, account_id=account.pk, postings=postings)
+    actor = current_actor()
+    with transaction.atomic():
+        if idempotency_key and JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
+            return _replay_or_conflict(key=idempotency_key, wanted=wanted)
+        try:
+            with transaction.atomic():
+                entry = JournalEntry.objects.create(
+                    kind=kind, account=account, effective_date=effective_date, created_at=created_at,
+                    description=description[:300], source_type=source_type, source_id=str(source_id),
+                    reverses=reverses, idempotency_key=idempotency_key or None, created_by=actor.user,
+                    hall=actor.hall, reason=reason or actor.reason,
+                )
+                Posting.objects.bulk_create(
+                    [Posting(entry=entry, ledger_account=ledger_account, account=acc, amount_fen=amount)
+                     for ledger_account, acc, amount in postings]
+                )
+        except IntegrityError:
+            # a concurrent request with the same key committed first
+            if idempotency_key and JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
+                return _replay_or_conflict(key=idempotency_key, wanted=wanted)
+            raise
+        record_event(
+            action="LEDGER_ENTRY_POSTED", obj=entry, occurred_at=created_at, reason=reason or None,
+            detail={"kind": kind, "account": account.number, "effective_date": effective_date.isoformat(),
+                    "postings": [[la, getattr(acc, "number", None), amt] for la, acc, amt in postings],
+                    "source": f"{source_type}:{source_id}" if source_type else ""},
+        )
+    return entry
+
+
+def _bill_entry(bill: Bill) -> JournalEntry | None:
+    return JournalEntry.objects.filter(idempotency_key=f"bill:{bill.pk}").first()
+
+
+def post_bill(*, bill: Bill, created_at: datetime) -> JournalEntry:
+    """Post an issued bill: debit the customer's receivable, credit energy revenue. A bill posts once.
+
+    Raises: BillNotIssued, IdempotencyConflict (the bill's amount changed since it was posted).
+    """
+    if bill.status != Bill.Status.ISSUED:
+        raise BillNotIssued(f"bill {bill.pk} ({bill.account} {bill.period}) is {bill.status}, not ISSUED")
+    return post_entry(
+        kind=JournalEntry.Kind.BILL, account=bill.account,
+        effective_date=bill.issued_date or business_date(created_at), created_at=created_at,
+        description=f"Bill {bill.period}", postings=rules.bill_lines(account=bill.account, amount_fen=bill.amount_fen),
+        source_type="billing.Bill", source_id=str(bill.pk), idempotency_key=f"bill:{bill.pk}",
+    )
+
+
+def _release_bill_allocations(*, bill: Bill, released_at: datetime) -> int:
+    released = 0
+    for allocation in PaymentAllocation.objects.select_for_update().filter(bill=bill, released_at__isnull=True):
+        allocation.released_at = released_at
+        allocation.release_reason = PaymentAllocation.Release.BILL_CANCELLED
+        allocation.save(update_fields=["released_at", "release_reason"])
+        released += allocation.amount_fen
+    return released
+
+
+def cancel_bill(*, bill: Bill, created_at: datetime, reason: str) -> JournalEntry:
+    """Post the opposite of a bill's entry and release what payments had settled on it (it becomes credit).
+
+    Does not change the bill's status; the caller (bill run) does. Call ``apply_credit`` afterwards (or
+    after posting the replacement bill) so released money settles other bills.
+
+    Raises: ReasonRequired, BillNotPosted, IdempotencyConflict.
+    """
+    if not reason or not reason.strip():
+        raise ReasonRequired(_("A bill cancellation needs a reason."))
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=bill.account_id).first()
+        original = _bill_entry(bill)
+        if original is None:
+            raise BillNotPosted(f"bill {bill.pk} ({bill.account} {bill.period}) was never posted to the ledger")
+        lines = [(p.ledger_account, p.account, p.amount_fen) for p in original.postings.all()]
+        entry = post_entry(
+            kind=JournalEntry.Kind.BILL_CANCELLATION, account=bill.account, effective_date=business_date(created_at),
+            created_at=created_at, description=f"Cancellation of bill {bill.period}",
+            postings=rules.opposite_lines(lines), source_type="billing.Bill", source_id=str(bill.pk),
+            idempotency_key=f"bill-cancel:{bill.pk}", reason=reason, reverses=original,
+        )
+        released = _release_bill_allocations(bill=bill, released_at=created_at)
+        if released:
+            record_event(action="ALLOCATIONS_RELEASED", obj=bill, occurred_at=created_at, reason=reason,
+                         detail={"account": bill.account.number, "released_fen": released})
+    return entry
+
+
+def post_rebill_difference(*, old_bill: Bill, new_bill: Bill, created_at: datetime, reason: str) -> JournalEntry:
+    """Rebilling by difference: post new − old as a CORRECTION and move settlement from the old bill.
+
+    Allocations on ``old_bill`` are released (call ``apply_credit`` afterwards). ``new_bill`` is not
+    posted on its own: its amount reaches the ledger as old bill + this difference.
+
+    Raises: ReasonRequired, BillNotPosted, IdempotencyConflict.
+    """
+    if not reason or not reason.strip():
+        raise ReasonRequired(_("A rebilling difference needs a reason."))
+    if old_bill.account_id != new_bill.account_id:
+        raise InvalidPosting("a rebill replaces a bill of the same account")
+    difference = new_bill.amount_fen - old_bill.amount_fen
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=old_bill.account_id).first()
+        if _bill_entry(old_bill) is None:
+            raise BillNotPosted(f"bill {old_bill.pk} ({old_bill.account} {old_bill.period}) was never posted")
+        entry = post_entry(
+            kind=JournalEntry.Kind.CORRECTION, account=new_bill.account, effective_date=business_date(created_at),
+            created_at=created_at, description=f"Rebilling difference {new_bill.period}",
+            postings=rules.bill_lines(account=new_bill.account, amount_fen=difference),
+            source_type="billing.Bill", source_id=str(new_bill.pk),
+            idempotency_key=f"rebill:{old_bill.pk}:{new_bill.pk}", reason=reason,
+        )
+        _release_bill_allocations(bill=old_bill, released_at=created_at)
+    return entry
+
+
+def post_adjustment(*, account: Account, amount_fen: int, effective_date: date, created_at: datetime,
+                    description: str, reason: str, source_type: str = "", source_id: str = "",
+                    idempotency_key: str | None = None) -> JournalEntry:
+    """Charge (positive) or credit (negative) an account outside a bill, e.g. a meter-error correction.
+
+    Raises: ReasonRequired, UnbalancedEntry (zero amount is refused as an empty adjustment), IdempotencyConflict.
+    """
+    if not reason or not reason.strip():
+        raise ReasonRequired(_("An adjustment needs a reason."))
+    if amount_fen == 0:
+        raise UnbalancedEntry("an adjustment of zero fen changes nothing")
+    return post_entry(
+        kind=JournalEntry.Kind.ADJUSTMENT, account=account, effective_date=effective_date, created_at=created_at,
+        description=description, postings=rules.adjustment_lines(account=account, amount_fen=amount_fen),
+        source_type=source_type, source_id=source_id, idempotency_key=idempotency_key, reason=reason,
+    )
+
+
+# --- balances and open bills ------------------------------------------------------------------------------
+
+def balance_fen(account: Account) -> int:
+    """What the account owes (positive) or holds in credit (negative): the sum of its receivable postings."""
+    total = Posting.objects.filter(account=account, ledger_account=LedgerAccount.RECEIVABLE).aggregate(
+        total=Sum("amount_fen"))["total"]
+    return int(total or 0)
+
+
+def open_bills(account: Account) -> list[tuple[Bill, int]]:
+    """Issued bills not yet settled, oldest first, each with its outstanding fen (amount − live allocations)."""
+    bills = list(Bill.objects.filter(account=account, status=Bill.Status.ISSUED).order_by("period", "id"))
+    settled = dict(
+        PaymentAllocation.objects.filter(bill__in=bills, released_at__isnull=True)
+        .values_list("bill_id").annotate(total=Sum("amount_fen")).values_list("bill_id", "total")
+    )
+    result = []
+    for bill in bills:
+        outstanding = bill.amount_fen - int(settled.get(bill.pk, 0))
+        if outstanding > 0:
+            result.append((bill, outstanding))
+    return result
+
+
+def unallocated_fen(payment: Payment) -> int:
+    """The part of a posted payment not settling any bill (the customer's credit from it)."""
+    if payment.status != Payment.Status.POSTED:
+        return 0
+    used = payment.allocations.filter(released_at__isnull=True).aggregate(total=Sum("amount_fen"))["total"]
+    return payment.amount_fen - int(used or 0)
+
+
+def allocate(*, payment: Payment, allocated_at: datetime) -> list[PaymentAllocation]:
+    """Settle the oldest open bills of the payment's account with what is left of ``payment``.
+
+    The caller holds the account's row lock inside a transaction.
+    """
+    remaining = unallocated_fen(payment)
+    if remaining <= 0:
+        return []
+    shares, _surplus = rules.allocate_oldest_first(amount_fen=remaining, open_items=open_bills(payment.account))
+    return [PaymentAllocation.objects.create(payment=payment, bill=bill, amount_fen=share, allocated_at=allocated_at)
+            for bill, share in shares]
+
+
+def apply_credit(*, account: Account, created_at: datetime) -> list[PaymentAllocation]:
+    """Use the account's credit (unallocated payments, oldest first) to settle its open bills, oldest first.
+
+    The bill run calls this after posting a bill; cancellations and reversals call it themselves.
+    Returns the new allocations (empty when there is no credit or nothing is open).
+    """
+    created: list[PaymentAllocation] = []
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        for payment in Payment.objects.filter(account=account, status=Payment.Status.POSTED).order_by("taken_at", "id"):
+            created += allocate(payment=payment, allocated_at=created_at)
+        if created:
+            record_event(
+                action="CREDIT_APPLIED", obj=account, occurred_at=created_at,
+                detail={"allocations": [{"payment": a.payment.receipt_number, "bill_period": a.bill.period,
+                                         "amount_fen": a.amount_fen} for a in created]},
+            )
+    return created
+
+
+# --- the ledger check -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Offence:
+    code: str
+    object_type: str
+    object_id: str
+    message: str
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class LedgerCheckReport:
+    entries_checked: int = 0
+    accounts_checked: int = 0
+    offences: list[Offence] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.offences
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "entries_checked": self.entries_checked, "accounts_checked": self.accounts_checked,
+                "offences": [asdict(o) for o in self.offences]}
+
+
+def _sum_by(queryset, key: str, value: str = "amount_fen") -> dict:
+    return {k: int(v or 0) for k, v in queryset.values_list(key).annotate(total=Sum(value)).values_list(key, "total")}
+
+
+def check_ledger() -> LedgerCheckReport:
+    """Check the whole ledger; lists offenders, changes nothing.
+
+    Every entry has at least two postings summing to zero; receivable postings carry the entry's account and
+    other postings none; every account's balance (sum of its receivable postings) equals
+    posted bills − their cancellations + rebilling differences + adjustments − payments not reversed;
+    every posted bill's and payment's entry carries its amount; no bill or payment is allocated beyond its
+    amount.
+    """
+    report = LedgerCheckReport()
+    add = report.offences.append
+
+    report.entries_checked = JournalEntry.objects.count()
+    entry_sums = {row["entry_id"]: row for row in Posting.objects.values("entry_id").annotate(
+        total=Sum("amount_fen"), lines=Count("id"))}
+    for entry_id, kind in JournalEntry.objects.values_list("id", "kind").order_by("id"):
+        row = entry_sums.get(entry_id)
+        if row is None or row["lines"] < 2:
+            add(Offence("ENTRY_TOO_FEW_POSTINGS", "ledger.JournalEntry", str(entry_id),
+                        f"entry {entry_id} ({kind}) has fewer than two postings"))
+        elif row["total"] != 0:
+            add(Offence("ENTRY_UNBALANCED", "ledger.JournalEntry", str(entry_id),
+                        f"entry {entry_id} ({kind}) postings sum to {row['total']:+d} fen",
+                        {"sum_fen": int(row["total"])}))
+    for posting_id, entry_id in Posting.objects.filter(ledger_account=LedgerAccount.RECEIVABLE).filter(
+            Q(account__isnull=True) | ~Q(account_id=F("entry__account_id"))).values_list("id", "entry_id"):
+        add(Offence("RECEIVABLE_ACCOUNT_MISMATCH", "ledger.Posting", str(posting_id),
+                    f"receivable posting {posting_id} of entry {entry_id} does not carry the entry's account"))
+    for posting_id, entry_id in Posting.objects.exclude(ledger_account=LedgerAccount.RECEIVABLE).filter(
+            account__isnull=False).values_list("id", "entry_id"):
+        add(Offence("NON_RECEIVABLE_WITH_ACCOUNT", "ledger.Posting", str(posting_id),
+                    f"posting {posting_id} of entry {entry_id} is not a receivable but names a customer account"))
+
+    receivable = Posting.objects.filter(ledger_account=LedgerAccount.RECEIVABLE)
+    balances = _sum_by(receivable, "account_id")
+    adjustments = _sum_by(receivable.filter(entry__kind__in=[JournalEntry.Kind.ADJUSTMENT,
+                                                              JournalEntry.Kind.CORRECTION]), "account_id")
+    bill_entry_ids = {int(source_id): entry_id for entry_id, source_id in JournalEntry.objects.filter(
+        kind=JournalEntry.Kind.BILL, source_type="billing.Bill").values_list("id", "source_id")}
+    cancelled_ids = {int(s) for s in JournalEntry.objects.filter(
+        kind=JournalEntry.Kind.BILL_CANCELLATION, source_type="billing.Bill").values_list("source_id", flat=True)}
+    bills_by_account: dict[int, int] = defaultdict(int)
+    entry_receivable = _sum_by(receivable, "entry_id")
+    for bill_id, account_id, amount in Bill.objects.filter(pk__in=bill_entry_ids).values_list(
+            "id", "account_id", "amount_fen"):
+        if bill_id not in cancelled_ids:
+            bills_by_account[account_id] += amount
+        if entry_receivable.get(bill_entry_ids[bill_id], 0) != amount:
+            add(Offence("BILL_ENTRY_AMOUNT_MISMATCH", "billing.Bill", str(bill_id),
+                        f"bill {bill_id} is for {amount} fen but its ledger entry debits "
+                        f"{entry_receivable.get(bill_entry_ids[bill_id], 0)} fen"))
+    payments_by_account: dict[int, int] = defaultdict(int)
+    for payment_id, account_id, amount, status, entry_id, receipt in Payment.objects.values_list(
+            "id", "account_id", "amount_fen", "status", "entry_id", "receipt_number"):
+        if status == Payment.Status.POSTED:
+            payments_by_account[account_id] += amount
+        if entry_receivable.get(entry_id, 0) != -amount:
+            add(Offence("PAYMENT_ENTRY_AMOUNT_MISMATCH", "ledger.Payment", str(payment_id),
+                        f"payment {receipt} is for {amount} fen but its ledger entry credits "
+                        f"{-entry_receivable.get(entry_id, 0)} fen"))
+
+    accounts = set(balances) | set(bills_by_account) | set(payments_by_account) | set(adjustments)
+    numbers = dict(Account.objects.filter(pk__in=accounts).values_list("id", "number"))
+    report.accounts_checked = len(accounts)
+    for account_id in sorted(accounts):
+        balance = balances.get(account_id, 0)
+        expected = bills_by_account.get(account_id, 0) + adjustments.get(account_id, 0) - payments_by_account.get(
+            account_id, 0)
+        if balance != expected:
+            add(Offence("ACCOUNT_BALANCE_MISMATCH", "registry.Account", str(account_id),
+                        f"account {numbers.get(account_id, account_id)}: postings say {balance} fen, bills − payments "
+                        f"+ adjustments say {expected} fen",
+                        {"balance_fen": balance, "expected_fen": expected,
+                         "bills_fen": bills_by_account.get(account_id, 0),
+                         "payments_fen": payments_by_account.get(account_id, 0),
+                         "adjustments_fen": adjustments.get(account_id, 0)}))
+
+    live = PaymentAllocation.objects.filter(released_at__isnull=True)
+    for bill_id, allocated in _sum_by(live, "bill_id").items():
+        amount = Bill.objects.filter(pk=bill_id).values_list("amount_fen", flat=True).first() or 0
+        if allocated > amount:
+            add(Offence("BILL_OVER_ALLOCATED", "billing.Bill", str(bill_id),
+                        f"bill {bill_id} has {allocated} fen of payments against {amount} fen"))
+    for payment_id, allocated in _sum_by(live, "payment_id").items():
+        payment = Payment.objects.filter(pk=payment_id).values_list("amount_fen", "status").first()
+        if payment and (allocated > payment[0] or payment[1] != Payment.Status.POSTED):
+            add(Offence("PAYMENT_OVER_ALLOCATED", "ledger.Payment", str(payment_id),
+                        f"payment {payment_id} settles {allocated} fen of bills but can settle "
+                        f"{payment[0] if payment[1] == Payment.Status.POSTED else 0} fen"))
+    return report

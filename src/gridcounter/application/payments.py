@@ -1,0 +1,230 @@
+"""Payment use cases: take a payment at any hall of the account's city, and reverse one (supervisor only)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from gridcounter.application.ledger import (
+    IdempotencyConflict,
+    ReasonRequired,
+    allocate,
+    apply_credit,
+    balance_fen,
+    business_date,
+    post_entry,
+)
+from gridcounter.data.audit.context import acting_as, current_actor
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence, Reversal
+from gridcounter.data.org.models import Hall, Role
+from gridcounter.data.registry.models import Account
+from gridcounter.domain import ledger as rules
+from gridcounter.domain.ledger import InvalidAmount
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 80
+
+__all__ = [
+    "IdempotencyKeyReused", "InvalidAmount", "InvalidIdempotencyKey", "PaymentOutsideCity", "PaymentResult",
+    "ReasonRequired", "ReversalNotAllowed", "ReversalResult", "UnknownChannel", "next_receipt_number",
+    "reverse_payment", "take_payment",
+]
+
+
+class PaymentOutsideCity(Exception):
+    """同城通办 stops at the city boundary: a hall takes payments only for accounts of its own city."""
+
+    def __init__(self, *, hall: Hall, account: Account):
+        self.hall = hall
+        self.account = account
+        super().__init__(
+            _("Hall {hall} (city {hall_city}) cannot take payments for account {account} of city {account_city}").format(
+                hall=hall.name, hall_city=hall.city.name, account=account.number, account_city=account.city.name)
+        )
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key was already used for a payment with a different account, amount or channel."""
+
+    def __init__(self, *, key: str, payment: Payment):
+        self.key = key
+        self.payment = payment
+        super().__init__(
+            _("Idempotency key {key} was already used for payment {receipt} (account {account}, {amount} yuan, "
+              "{channel}); use a new key for a new payment").format(
+                key=key, receipt=payment.receipt_number, account=payment.account.number,
+                amount=rules.format_fen(payment.amount_fen), channel=payment.channel)
+        )
+
+
+class InvalidIdempotencyKey(ValueError):
+    """A payment needs an idempotency key of 1 to 80 characters."""
+
+
+class UnknownChannel(ValueError):
+    """The payment channel is not one of CASH, CARD, PREPAY_DEPOSIT, BANK_WITHHOLDING, ONLINE."""
+
+
+class ReversalNotAllowed(Exception):
+    """Only a SUPERVISOR of the account's city (or an ADMIN) may reverse a payment."""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: Payment
+    allocations: list[PaymentAllocation]
+    replayed: bool
+    balance_fen: int  # after the payment; negative is credit
+
+
+@dataclass(frozen=True)
+class ReversalResult:
+    reversal: Reversal
+    replayed: bool
+    balance_fen: int
+
+
+def next_receipt_number(*, hall: Hall, business_day: date) -> str:
+    """``<hall code>-<yyyymmdd>-<seq>``: the hall's next number of the day, under a row lock.
+
+    Inside the caller's transaction, so a rolled-back payment gives its number back (no gaps).
+    """
+    sequence, _created = ReceiptSequence.objects.get_or_create(hall=hall, business_date=business_day)
+    ReceiptSequence.objects.filter(pk=sequence.pk).update(last_number=F("last_number") + 1)
+    number = ReceiptSequence.objects.select_for_update().values_list("last_number", flat=True).get(pk=sequence.pk)
+    return f"{hall.code}-{business_day:%Y%m%d}-{number:06d}"
+
+
+def _same_request(payment: Payment, *, account: Account, amount_fen: int, channel: str) -> bool:
+    return payment.account_id == account.pk and payment.amount_fen == amount_fen and payment.channel == channel
+
+
+def _replay(*, key: str, account: Account, amount_fen: int, channel: str) -> PaymentResult | None:
+    existing = Payment.objects.select_related("account", "hall").filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if not _same_request(existing, account=account, amount_fen=amount_fen, channel=channel):
+        raise IdempotencyKeyReused(key=key, payment=existing)
+    return PaymentResult(payment=existing, allocations=list(existing.allocations.select_related("bill")),
+                         replayed=True, balance_fen=balance_fen(existing.account))
+
+
+def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall, clerk, idempotency_key: str,
+                 taken_at: datetime) -> PaymentResult:
+    """Book money received at ``hall`` for ``account``: a receipt, a PAYMENT entry, oldest bills settled first.
+
+    Any surplus stays as credit. A retry with the same key returns the first payment (``replayed=True``).
+    The account's row is locked for the booking, so concurrent payments for one account queue up and
+    the same key never books twice.
+
+    Raises: InvalidAmount, UnknownChannel, InvalidIdempotencyKey, PaymentOutsideCity, IdempotencyKeyReused.
+    """
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
+        raise InvalidAmount(field="amount", message="must be greater than zero")
+    if channel not in Payment.Channel.values:
+        raise UnknownChannel(f"channel {channel!r} is not one of {', '.join(Payment.Channel.values)}")
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise InvalidIdempotencyKey(f"an idempotency key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters is required")
+    if hall.city_id != account.city_id:
+        raise PaymentOutsideCity(hall=hall, account=account)
+
+    actor = dataclasses.replace(current_actor(), user=clerk, hall=hall)
+    with acting_as(actor), transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("city").get(pk=account.pk)
+        replay = _replay(key=key, account=locked, amount_fen=amount_fen, channel=channel)
+        if replay is not None:
+            return replay
+        day = business_date(taken_at)
+        try:
+            with transaction.atomic():
+                receipt = next_receipt_number(hall=hall, business_day=day)
+                entry = post_entry(
+                    kind=JournalEntry.Kind.PAYMENT, account=locked, effective_date=day, created_at=taken_at,
+                    description=f"Payment {receipt}",
+                    postings=rules.payment_lines(account=locked, amount_fen=amount_fen, channel=channel),
+                    source_type="ledger.Payment", source_id=receipt, idempotency_key=f"payment:{key}",
+                )
+                payment = Payment.objects.create(
+                    account=locked, amount_fen=amount_fen, channel=channel, hall=hall, clerk=clerk,
+                    receipt_number=receipt, idempotency_key=key, taken_at=taken_at, taken_date=day, entry=entry,
+                )
+        except (IntegrityError, IdempotencyConflict):
+            # the same key committed meanwhile for another account (that account's lock did not stop it)
+            replay = _replay(key=key, account=locked, amount_fen=amount_fen, channel=channel)
+            if replay is not None:
+                return replay
+            raise
+        allocations = allocate(payment=payment, allocated_at=taken_at)
+        balance = balance_fen(locked)
+        record_event(
+            action="PAYMENT_TAKEN", obj=payment, occurred_at=taken_at,
+            detail={"account": locked.number, "amount_fen": amount_fen, "channel": channel, "receipt": receipt,
+                    "allocations": [{"bill_id": a.bill_id, "period": a.bill.period, "amount_fen": a.amount_fen}
+                                    for a in allocations],
+                    "balance_fen": balance},
+        )
+    return PaymentResult(payment=payment, allocations=allocations, replayed=False, balance_fen=balance)
+
+
+def _may_reverse(*, supervisor, account: Account) -> bool:
+    if supervisor is None or not supervisor.is_active:
+        return False
+    if supervisor.is_superuser or supervisor.has_role(Role.Code.ADMIN):
+        return True
+    return supervisor.has_role(Role.Code.SUPERVISOR) and supervisor.city_id == account.city_id
+
+
+def reverse_payment(*, payment: Payment, supervisor, reason: str, reversed_at: datetime) -> ReversalResult:
+    """Take a payment back: a REVERSAL entry opposite to the payment's, its bill settlements released.
+
+    Released money of other payments' credit then settles the reopened bills. Reversing twice returns
+    the first reversal (``replayed=True``).
+
+    Raises: ReasonRequired, ReversalNotAllowed.
+    """
+    if not reason or not reason.strip():
+        raise ReasonRequired(_("A reversal needs a reason."))
+    reason = reason.strip()
+    if not _may_reverse(supervisor=supervisor, account=payment.account):
+        raise ReversalNotAllowed(
+            _("Only a supervisor of {city} may reverse payment {receipt}").format(
+                city=payment.account.city.name, receipt=payment.receipt_number)
+        )
+    actor = dataclasses.replace(current_actor(), user=supervisor, hall=supervisor.hall, reason=reason)
+    with acting_as(actor), transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=payment.account_id)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        existing = Reversal.objects.filter(payment=payment).first()
+        if existing is not None:
+            return ReversalResult(reversal=existing, replayed=True, balance_fen=balance_fen(account))
+        original = payment.entry
+        lines = [(p.ledger_account, p.account, p.amount_fen) for p in original.postings.all()]
+        entry = post_entry(
+            kind=JournalEntry.Kind.REVERSAL, account=account, effective_date=business_date(reversed_at),
+            created_at=reversed_at, description=f"Reversal of payment {payment.receipt_number}",
+            postings=rules.opposite_lines(lines), source_type="ledger.Payment", source_id=payment.receipt_number,
+            idempotency_key=f"reversal:{payment.pk}", reason=reason, reverses=original,
+        )
+        reversal = Reversal.objects.create(payment=payment, entry=entry, supervisor=supervisor,
+                                           hall=supervisor.hall, reason=reason, reversed_at=reversed_at)
+        released = 0
+        for allocation in payment.allocations.select_for_update().filter(released_at__isnull=True):
+            allocation.released_at = reversed_at
+            allocation.release_reason = PaymentAllocation.Release.PAYMENT_REVERSED
+            allocation.save(update_fields=["released_at", "release_reason"])
+            released += allocation.amount_fen
+        payment.status = Payment.Status.REVERSED
+        payment.save(update_fields=["status"])
+        apply_credit(account=account, created_at=reversed_at)
+        balance = balance_fen(account)
+        record_event(
+            action="PAYMENT_REVERSED", obj=payment, occurred_at=reversed_at, reason=reason,
+            detail={"account": account.number, "amount_fen": payment.amount_fen, "receipt": payment.receipt_number,
+                    "released_fen": released, "balance_fen": balance},
+        )
+    return ReversalResult(reversal=reversal, replayed=False, balance_fen=balance)

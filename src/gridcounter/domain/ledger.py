@@ -1,0 +1,240 @@
+"""Ledger rules in pure Python: fen and yuan, balanced entries, oldest-first allocation, late-payment penalty."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+# General-ledger sides, as the codes the data layer stores.
+RECEIVABLE = "RECEIVABLE"
+ENERGY_REVENUE = "ENERGY_REVENUE"
+PENALTY_REVENUE = "PENALTY_REVENUE"
+CASH = "CASH"
+CARD = "CARD"
+BANK = "BANK"
+ONLINE = "ONLINE"
+PREPAY_DEPOSIT = "PREPAY_DEPOSIT"
+ADJUSTMENT = "ADJUSTMENT"
+
+# Payment channel → the ledger account the money lands on.
+CHANNEL_LEDGER_ACCOUNT = {
+    "CASH": CASH,
+    "CARD": CARD,
+    "PREPAY_DEPOSIT": PREPAY_DEPOSIT,
+    "BANK_WITHHOLDING": BANK,
+    "ONLINE": ONLINE,
+}
+
+FEN_PER_YUAN = 100
+_CENT = Decimal("0.01")
+MAX_TYPED_YUAN = Decimal("100000000")  # one hundred million yuan: larger is a typing error
+
+# A posting line: (ledger account code, customer account or None, amount in fen, debit positive).
+Line = tuple[str, Any, int]
+K = TypeVar("K")
+
+
+class InvalidAmount(ValueError):
+    """A money amount typed by a person is not a positive yuan amount with at most two decimals."""
+
+    REQUIRED = "REQUIRED"
+    NOT_A_NUMBER = "NOT_A_NUMBER"
+    FLOAT = "FLOAT"
+    TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"
+    NOT_POSITIVE = "NOT_POSITIVE"
+    TOO_LARGE = "TOO_LARGE"
+
+    def __init__(self, *, field: str, message: str, code: str = NOT_POSITIVE):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code  # lets the interface show a translated message
+
+
+class UnbalancedEntry(ValueError):
+    """The postings of a journal entry do not sum to zero (or there are fewer than two)."""
+
+
+# --- fen and yuan -----------------------------------------------------------------------------------------
+
+def yuan_to_fen(value: Decimal | str | int) -> int:
+    """Yuan → integer fen, rounding half up at the fen. Never pass a float."""
+    if isinstance(value, float):
+        raise TypeError("money is never a float; pass a Decimal or a string")
+    amount = Decimal(value) if not isinstance(value, Decimal) else value
+    return int((amount * FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fen_to_yuan(fen: int) -> Decimal:
+    """Integer fen → Decimal yuan with exactly two places."""
+    return (Decimal(fen) / FEN_PER_YUAN).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def format_fen(fen: int) -> str:
+    """Fen as a yuan string, e.g. 12345 → '123.45', -5 → '-0.05'."""
+    return f"{fen_to_yuan(fen):.2f}"
+
+
+def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
+    """A positive amount typed as a yuan string ("123.45") → fen.
+
+    Raises InvalidAmount naming ``field`` for floats, text that is not a number, zero or negative
+    amounts, more than a hundred million yuan, more than two decimals ("1.50" and "1.500" are fine).
+    """
+    if isinstance(text, float) or isinstance(text, bool):
+        raise InvalidAmount(field=field, message="must be given as a string such as \"123.45\", not a float",
+                            code=InvalidAmount.FLOAT)
+    raw = str(text).strip() if text is not None else ""
+    if not raw:
+        raise InvalidAmount(field=field, message="is required", code=InvalidAmount.REQUIRED)
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidAmount(field=field, message=f"\"{raw}\" is not an amount in yuan such as \"123.45\"",
+                            code=InvalidAmount.NOT_A_NUMBER)
+    if not amount.is_finite():
+        raise InvalidAmount(field=field, message=f"\"{raw}\" is not an amount in yuan such as \"123.45\"",
+                            code=InvalidAmount.NOT_A_NUMBER)
+    if amount <= 0:
+        raise InvalidAmount(field=field, message=f"\"{raw}\" must be greater than zero",
+                            code=InvalidAmount.NOT_POSITIVE)
+    if amount > MAX_TYPED_YUAN:
+        raise InvalidAmount(field=field, message=f"\"{raw}\" is larger than {MAX_TYPED_YUAN} yuan",
+                            code=InvalidAmount.TOO_LARGE)
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(_CENT, rounding=ROUND_HALF_UP):
+        raise InvalidAmount(field=field, message=f"\"{raw}\" has more than two decimals (fen is the smallest unit)",
+                            code=InvalidAmount.TOO_MANY_DECIMALS)
+    return yuan_to_fen(amount)
+
+
+# --- entries ----------------------------------------------------------------------------------------------
+
+def check_balanced(lines: Sequence[Line]) -> None:
+    """Refuse an entry whose postings do not sum to zero. Raises UnbalancedEntry."""
+    if len(lines) < 2:
+        raise UnbalancedEntry(f"an entry needs at least two postings, got {len(lines)}")
+    for _ledger_account, _account, amount in lines:
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise UnbalancedEntry(f"posting amounts are integer fen, got {amount!r}")
+    total = sum(amount for _l, _a, amount in lines)
+    if total != 0:
+        raise UnbalancedEntry(f"postings sum to {total:+d} fen, not zero")
+
+
+def bill_lines(*, account: Any, amount_fen: int) -> list[Line]:
+    """A bill: the customer owes more (debit receivable), revenue is earned (credit energy revenue)."""
+    return [(RECEIVABLE, account, amount_fen), (ENERGY_REVENUE, None, -amount_fen)]
+
+
+def payment_lines(*, account: Any, amount_fen: int, channel: str) -> list[Line]:
+    """A payment: money arrives on the channel's account (debit), the customer owes less (credit receivable)."""
+    return [(CHANNEL_LEDGER_ACCOUNT[channel], None, amount_fen), (RECEIVABLE, account, -amount_fen)]
+
+
+def adjustment_lines(*, account: Any, amount_fen: int) -> list[Line]:
+    """An adjustment: positive charges the customer more, negative gives credit."""
+    return [(RECEIVABLE, account, amount_fen), (ADJUSTMENT, None, -amount_fen)]
+
+
+def opposite_lines(lines: Iterable[Line]) -> list[Line]:
+    """The entry that undoes ``lines`` (a reversal or cancellation): every amount negated."""
+    return [(ledger_account, account, -amount) for ledger_account, account, amount in lines]
+
+
+def receivable_balance(lines: Iterable[Line], *, account: Any) -> int:
+    """What ``account`` owes (positive) or has in credit (negative): the sum of its receivable postings."""
+    return sum(amount for ledger_account, acc, amount in lines if ledger_account == RECEIVABLE and acc == account)
+
+
+# --- allocation -------------------------------------------------------------------------------------------
+
+def allocate_oldest_first(*, amount_fen: int, open_items: Sequence[tuple[K, int]]) -> tuple[list[tuple[K, int]], int]:
+    """Spread ``amount_fen`` over ``open_items`` (key, outstanding fen), given oldest first.
+
+    Returns the allocations (key, fen), skipping items that get nothing, and the surplus left as credit.
+    """
+    if amount_fen < 0:
+        raise ValueError("cannot allocate a negative amount")
+    remaining = amount_fen
+    allocations: list[tuple[K, int]] = []
+    for key, outstanding in open_items:
+        if remaining == 0:
+            break
+        if outstanding <= 0:
+            continue
+        share = min(remaining, outstanding)
+        allocations.append((key, share))
+        remaining -= share
+    return allocations, remaining
+
+
+# --- late-payment penalty (供电营业规则 Art. 98) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PenaltyRule:
+    """Daily rates on the unpaid remainder, the minimum charge and an optional cap, with their source."""
+
+    residential_daily_rate: Decimal
+    current_year_daily_rate: Decimal
+    earlier_years_daily_rate: Decimal
+    minimum_fen: int
+    cap_ratio: Decimal | None
+    source: str
+
+
+PENALTY_RULE_1996 = PenaltyRule(
+    residential_daily_rate=Decimal("0.001"),
+    current_year_daily_rate=Decimal("0.002"),
+    earlier_years_daily_rate=Decimal("0.003"),
+    minimum_fen=100,
+    cap_ratio=Decimal("0.30"),
+    source="供电营业规则 (1996) Art. 98; 30 % cap: State Grid practice (one source)",
+)
+
+
+@dataclass(frozen=True)
+class Arrears:
+    """One overdue charge: the unpaid remainder, its due date and the calendar year it arose in."""
+
+    amount_fen: int
+    due_date: date
+    charge_year: int
+
+
+def penalty_days(*, due_date: date, paid_date: date) -> int:
+    """Days charged: from the day after the due date up to and including the day of payment."""
+    return max(0, (paid_date - due_date).days)
+
+
+def late_payment_penalty_fen(*, arrears: Sequence[Arrears], paid_date: date, residential: bool,
+                             rule: PenaltyRule) -> int:
+    """The late-payment penalty (电费违约金) in fen for paying ``arrears`` on ``paid_date``.
+
+    Per charge: remainder × daily rate × days, rounded half up to the fen, capped at ``cap_ratio`` of the
+    remainder when the rule has a cap. Residential customers pay the residential rate; others the
+    current-year rate on charges of ``paid_date``'s year and the earlier-years rate on older ones. Whenever
+    anything is overdue, a total below the minimum is charged as the minimum (the regulation wins over the cap).
+    """
+    total = 0
+    overdue = False
+    for item in arrears:
+        days = penalty_days(due_date=item.due_date, paid_date=paid_date)
+        if days == 0 or item.amount_fen <= 0:
+            continue
+        overdue = True
+        if residential:
+            rate = rule.residential_daily_rate
+        elif item.charge_year >= paid_date.year:
+            rate = rule.current_year_daily_rate
+        else:
+            rate = rule.earlier_years_daily_rate
+        penalty = (Decimal(item.amount_fen) * rate * days).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        if rule.cap_ratio is not None:
+            cap = (Decimal(item.amount_fen) * rule.cap_ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+            penalty = min(penalty, cap)
+        total += int(penalty)
+    if overdue and total < rule.minimum_fen:
+        total = rule.minimum_fen
+    return total

@@ -1,0 +1,322 @@
+"""Payments over HTTP: POST /payments, GET /accounts/{number}/ledger, reversal and receipt data."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from ninja import Field, Header, Router, Schema, Status
+from ninja.security import django_auth
+
+from gridcounter.application.access import (
+    CUSTOMER_SERVICE_ROLES,
+    AccessDenied,
+    ObjectHidden,
+    access_account,
+    access_account_by_number,
+    require_role,
+)
+from gridcounter.application.ledger import ReasonRequired, balance_fen, open_bills
+from gridcounter.application.payments import (
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    PaymentOutsideCity,
+    ReversalNotAllowed,
+    UnknownChannel,
+    reverse_payment,
+    take_payment,
+)
+from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.ledger.models import Payment
+from gridcounter.data.org.models import Role
+from gridcounter.data.registry.models import Account
+from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
+
+router = Router(tags=["payments"], auth=django_auth)
+
+PAYMENT_ROLES = (Role.Code.CLERK, Role.Code.SUPERVISOR)
+
+AMOUNT_ERRORS = {
+    InvalidAmount.REQUIRED: gettext_lazy("Enter the amount in yuan, e.g. 123.45."),
+    InvalidAmount.NOT_A_NUMBER: gettext_lazy("The amount must be a number of yuan, e.g. 123.45."),
+    InvalidAmount.FLOAT: gettext_lazy("Send the amount as a string of yuan, e.g. \"123.45\", not as a JSON number with decimals."),
+    InvalidAmount.TOO_MANY_DECIMALS: gettext_lazy("The amount has more than two decimals; the smallest unit is one fen (0.01)."),
+    InvalidAmount.NOT_POSITIVE: gettext_lazy("The amount must be greater than zero."),
+    InvalidAmount.TOO_LARGE: gettext_lazy("The amount is too large for one payment."),
+}
+
+
+class ErrorOut(Schema):
+    code: str
+    detail: str
+    field: str = ""
+
+
+class PaymentIn(Schema):
+    account: str = Field(..., description="account number (户号)")
+    amount: str | int | float = Field(..., description='yuan as a string, at most 2 decimals, e.g. "123.45"')
+    channel: str = Field("CASH", description="CASH, CARD, PREPAY_DEPOSIT, BANK_WITHHOLDING or ONLINE")
+    idempotency_key: str | None = Field(None, max_length=80,
+                                        description="or the Idempotency-Key header: a retried request books once")
+
+
+class AllocationOut(Schema):
+    bill_id: int
+    period: str
+    amount: str
+    amount_fen: int
+    released: bool = False
+
+
+class PaymentOut(Schema):
+    id: int
+    receipt_number: str
+    account: str
+    amount: str
+    amount_fen: int
+    channel: str
+    hall: str
+    clerk: str
+    taken_at: datetime
+    taken_date: date
+    status: str
+    replayed: bool = False
+    allocations: list[AllocationOut]
+    balance: str = Field(..., description="after this request; negative is credit")
+    balance_fen: int
+
+
+class ReversalIn(Schema):
+    reason: str = Field(..., description="why the payment is taken back (required)")
+
+
+class ReversalOut(Schema):
+    id: int
+    payment_id: int
+    receipt_number: str
+    amount: str
+    reason: str
+    supervisor: str
+    reversed_at: datetime
+    replayed: bool = False
+    balance: str
+    balance_fen: int
+
+
+class PostingOut(Schema):
+    ledger_account: str
+    account: str | None
+    amount: str
+    amount_fen: int
+
+
+class EntryOut(Schema):
+    id: int
+    kind: str
+    effective_date: date
+    created_at: datetime
+    description: str
+    reason: str
+    reverses: int | None
+    postings: list[PostingOut]
+
+
+class OpenBillOut(Schema):
+    bill_id: int
+    period: str
+    amount: str
+    outstanding: str
+    outstanding_fen: int
+    due_date: date | None
+
+
+class LedgerOut(Schema):
+    account: str
+    balance: str = Field(..., description="positive: the customer owes; negative: credit")
+    balance_fen: int
+    open_bills: list[OpenBillOut]
+    entries: list[EntryOut]
+
+
+class ReceiptOut(Schema):
+    receipt_number: str
+    status: str
+    account: str
+    customer: str
+    address: str
+    amount: str
+    amount_fen: int
+    channel: str
+    channel_label: str
+    hall: str
+    hall_name: str
+    clerk: str
+    taken_at: datetime
+    taken_date: date
+    allocations: list[AllocationOut]
+    reversal_reason: str = ""
+
+
+def _allocations(payment: Payment, allocations=None) -> list[dict]:
+    rows = allocations if allocations is not None else payment.allocations.select_related("bill")
+    return [{"bill_id": a.bill_id, "period": a.bill.period, "amount": format_fen(a.amount_fen),
+             "amount_fen": a.amount_fen, "released": a.released_at is not None} for a in rows]
+
+
+def _payment_out(payment: Payment, *, allocations, replayed: bool, balance: int) -> dict:
+    return {
+        "id": payment.pk, "receipt_number": payment.receipt_number, "account": payment.account.number,
+        "amount": format_fen(payment.amount_fen), "amount_fen": payment.amount_fen, "channel": payment.channel,
+        "hall": payment.hall.code, "clerk": payment.clerk.username if payment.clerk_id else "",
+        "taken_at": payment.taken_at, "taken_date": payment.taken_date, "status": payment.status,
+        "replayed": replayed, "allocations": _allocations(payment, allocations),
+        "balance": format_fen(balance), "balance_fen": balance,
+    }
+
+
+def _error(status: int, code: str, detail, field: str = "") -> Status:
+    return Status(status, {"code": code, "detail": str(detail), "field": field})
+
+
+def _visible_payment(user, payment_id: int) -> Payment | None:
+    payment = Payment.objects.select_related("account__city", "account__customer", "account__premise", "hall",
+                                             "clerk").filter(pk=payment_id).first()
+    if payment is None:
+        return None
+    try:
+        access_account(user=user, account=payment.account)
+    except ObjectHidden:
+        return None
+    return payment
+
+
+@router.post("/payments", response={200: PaymentOut, 201: PaymentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                                    409: ErrorOut},
+             summary="Take a payment at the user's hall; any account of the hall's city; a retry books once")
+def post_payment(request, payload: PaymentIn,
+                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+    user = request.user
+    try:
+        require_role(user, *PAYMENT_ROLES)
+    except AccessDenied:
+        return _error(403, "FORBIDDEN", _("You may not take payments."))
+    if user.hall_id is None:
+        return _error(403, "NO_HALL", _("Only staff of a service hall may take payments."))
+    header_key, body_key = (idempotency_key or "").strip(), (payload.idempotency_key or "").strip()
+    if header_key and body_key and header_key != body_key:
+        return _error(400, "IDEMPOTENCY_KEY_MISMATCH",
+                           _("The Idempotency-Key header and the idempotency_key field differ."), "idempotency_key")
+    key = header_key or body_key
+    if not key:
+        return _error(400, "IDEMPOTENCY_KEY_REQUIRED",
+                           _("Send an Idempotency-Key header (or idempotency_key field) so a retry books once."),
+                           "idempotency_key")
+    try:
+        amount_fen = parse_yuan_amount(payload.amount, field="amount")
+    except InvalidAmount as error:
+        return _error(400, "INVALID_AMOUNT", AMOUNT_ERRORS.get(error.code, error.message), error.field)
+    account = Account.objects.select_related("city").filter(number=payload.account.strip()).first()
+    if account is None:
+        return _error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": payload.account}, "account")
+    actor = Actor(user=user, hall=user.hall, reason="payment at the counter", channel="API")
+    try:
+        with acting_as(actor):
+            result = take_payment(account=account, amount_fen=amount_fen, channel=payload.channel.strip().upper(),
+                                  hall=user.hall, clerk=user, idempotency_key=key, taken_at=timezone.now())
+    except PaymentOutsideCity as error:
+        return _error(403, "PAYMENT_OUTSIDE_CITY", error, "account")
+    except IdempotencyKeyReused as error:
+        return _error(409, "IDEMPOTENCY_KEY_REUSED", error, "idempotency_key")
+    except UnknownChannel:
+        return _error(400, "UNKNOWN_CHANNEL", _("Unknown payment channel %(channel)s.") % {"channel": payload.channel},
+                           "channel")
+    except InvalidIdempotencyKey:
+        return _error(400, "INVALID_IDEMPOTENCY_KEY", _("The idempotency key must be 1 to 80 characters."),
+                           "idempotency_key")
+    body = _payment_out(result.payment, allocations=result.allocations, replayed=result.replayed,
+                        balance=result.balance_fen)
+    return Status(200 if result.replayed else 201, body)
+
+
+@router.get("/accounts/{number}/ledger", response={200: LedgerOut, 403: ErrorOut, 404: ErrorOut},
+            summary="An account's journal entries with postings, its balance and its open bills (oldest first)")
+def account_ledger(request, number: str, limit: int = 200):
+    try:
+        require_role(request.user, *CUSTOMER_SERVICE_ROLES)
+        account = access_account_by_number(user=request.user, number=number)
+    except ObjectHidden:
+        return _error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": number}, "number")
+    except AccessDenied:
+        return _error(403, "FORBIDDEN", _("You may not see this account's ledger."))
+    entries = list(account.journal_entries.order_by("-effective_date", "-id").prefetch_related(
+        "postings__account")[: max(1, min(limit, 1000))])
+    entries.reverse()
+    balance = balance_fen(account)
+    return Status(200, {
+        "account": account.number, "balance": format_fen(balance), "balance_fen": balance,
+        "open_bills": [{"bill_id": bill.pk, "period": bill.period, "amount": format_fen(bill.amount_fen),
+                        "outstanding": format_fen(outstanding), "outstanding_fen": outstanding,
+                        "due_date": bill.due_date} for bill, outstanding in open_bills(account)],
+        "entries": [{"id": e.pk, "kind": e.kind, "effective_date": e.effective_date, "created_at": e.created_at,
+                     "description": e.description, "reason": e.reason, "reverses": e.reverses_id,
+                     "postings": [{"ledger_account": p.ledger_account,
+                                   "account": p.account.number if p.account_id else None,
+                                   "amount": format_fen(p.amount_fen), "amount_fen": p.amount_fen}
+                                  for p in e.postings.all()]} for e in entries],
+    })
+
+
+@router.post("/payments/{payment_id}/reversal", response={200: ReversalOut, 201: ReversalOut, 400: ErrorOut,
+                                                           403: ErrorOut, 404: ErrorOut},
+             summary="Reverse a payment (supervisor of the account's city; reason required)")
+def post_reversal(request, payment_id: int, payload: ReversalIn):
+    user = request.user
+    try:
+        require_role(user, Role.Code.SUPERVISOR)
+    except AccessDenied:
+        return _error(403, "SUPERVISOR_REQUIRED", _("Only a supervisor may reverse a payment."))
+    payment = _visible_payment(user, payment_id)
+    if payment is None:
+        return _error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
+    if not payload.reason.strip():
+        return _error(400, "REASON_REQUIRED", _("A reversal needs a reason."), "reason")
+    actor = Actor(user=user, hall=user.hall, reason=payload.reason.strip(), channel="API")
+    try:
+        with acting_as(actor):
+            result = reverse_payment(payment=payment, supervisor=user, reason=payload.reason,
+                                     reversed_at=timezone.now())
+    except ReasonRequired as error:
+        return _error(400, "REASON_REQUIRED", error, "reason")
+    except ReversalNotAllowed as error:
+        return _error(403, "SUPERVISOR_REQUIRED", error)
+    reversal = result.reversal
+    return Status(200 if result.replayed else 201, {
+        "id": reversal.pk, "payment_id": payment.pk, "receipt_number": payment.receipt_number,
+        "amount": format_fen(payment.amount_fen), "reason": reversal.reason,
+        "supervisor": reversal.supervisor.username, "reversed_at": reversal.reversed_at, "replayed": result.replayed,
+        "balance": format_fen(result.balance_fen), "balance_fen": result.balance_fen,
+    })
+
+
+@router.get("/payments/{payment_id}/receipt", response={200: ReceiptOut, 403: ErrorOut, 404: ErrorOut},
+            summary="What the printed receipt shows")
+def payment_receipt(request, payment_id: int):
+    try:
+        require_role(request.user, *CUSTOMER_SERVICE_ROLES)
+    except AccessDenied:
+        return _error(403, "FORBIDDEN", _("You may not see receipts."))
+    payment = _visible_payment(request.user, payment_id)
+    if payment is None:
+        return _error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
+    reversal = getattr(payment, "reversal", None) if payment.status == Payment.Status.REVERSED else None
+    account = payment.account
+    return Status(200, {
+        "receipt_number": payment.receipt_number, "status": payment.status, "account": account.number,
+        "customer": account.customer.name, "address": account.premise.address,
+        "amount": format_fen(payment.amount_fen), "amount_fen": payment.amount_fen, "channel": payment.channel,
+        "channel_label": str(payment.get_channel_display()), "hall": payment.hall.code,
+        "hall_name": payment.hall.name, "clerk": (payment.clerk.display_name or payment.clerk.username)
+        if payment.clerk_id else "", "taken_at": payment.taken_at, "taken_date": payment.taken_date,
+        "allocations": _allocations(payment), "reversal_reason": reversal.reason if reversal else "",
+    })

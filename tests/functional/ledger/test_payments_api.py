@@ -1,0 +1,163 @@
+"""The payments API as a counter client uses it: session login, JSON in, JSON out."""
+import json
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+
+from gridcounter.application.ledger import post_bill
+from gridcounter.data.org.models import Role
+from tests.integration.ledger import factories as f
+from tests.integration.ledger.factories import AT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    hangzhou = f.city(code="HZ", name="Hangzhou")
+    ningbo = f.city(code="NB", name="Ningbo")
+    west_lake = f.hall(city=hangzhou, code="HZ01", name="West Lake hall")
+    binjiang = f.hall(city=hangzhou, code="HZ02", name="Binjiang hall")
+    haishu = f.hall(city=ningbo, code="NB01", name="Haishu hall")
+    account = f.account(city=hangzhou, home_hall=west_lake)
+    bill = f.bill(account=account, period="2026-02", amount_fen=12345)
+    post_bill(bill=bill, created_at=AT)
+    return SimpleNamespace(
+        account=account, bill=bill,
+        clerk=f.staff(hall=binjiang), ningbo_clerk=f.staff(hall=haishu),
+        supervisor=f.staff(hall=west_lake, roles=(Role.Code.SUPERVISOR,)),
+        reader=f.staff(hall=binjiang, roles=(Role.Code.METER_READER,)),
+    )
+
+
+def client_for(user) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    return client
+
+
+def post(client, url, body, **headers):
+    return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
+
+
+def test_pay_then_retry_with_the_same_header_key(world):
+    client = client_for(world.clerk)
+    body = {"account": world.account.number, "amount": "100.00", "channel": "CASH"}
+
+    first = post(client, "/api/payments", body, HTTP_IDEMPOTENCY_KEY="till-7-0001")
+    again = post(client, "/api/payments", body, HTTP_IDEMPOTENCY_KEY="till-7-0001")
+
+    assert first.status_code == 201, first.content
+    assert again.status_code == 200
+    assert again.json()["replayed"] is True
+    assert again.json()["receipt_number"] == first.json()["receipt_number"]
+    assert first.json()["balance"] == "23.45"
+    assert first.json()["allocations"][0]["period"] == "2026-02"
+    assert first.json()["receipt_number"].startswith("HZ02-")
+
+
+def test_same_key_different_amount_is_409(world):
+    client = client_for(world.clerk)
+    post(client, "/api/payments", {"account": world.account.number, "amount": "100.00", "idempotency_key": "k-1"})
+
+    response = post(client, "/api/payments",
+                    {"account": world.account.number, "amount": "100.01", "idempotency_key": "k-1"})
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+@pytest.mark.parametrize(("amount", "why"), [("12.345", "more than two decimals"), ("0", "greater than zero"),
+                                              ("-5.00", "greater than zero"), ("abc", "number of yuan"),
+                                              (12.5, "not as a JSON number")])
+def test_bad_amounts_are_refused_naming_the_field(world, amount, why):
+    response = post(client_for(world.clerk), "/api/payments",
+                    {"account": world.account.number, "amount": amount, "idempotency_key": "k-1"})
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "amount"
+    assert why in response.json()["detail"]
+
+
+def test_hall_of_another_city_gets_403_with_a_clear_message(world):
+    response = post(client_for(world.ningbo_clerk), "/api/payments",
+                    {"account": world.account.number, "amount": "10.00", "idempotency_key": "k-1"})
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "PAYMENT_OUTSIDE_CITY"
+    assert response.json()["detail"] == (
+        f"Hall Haishu hall (city Ningbo) cannot take payments for account {world.account.number} of city Hangzhou")
+
+
+def test_a_meter_reader_may_not_take_payments(world):
+    response = post(client_for(world.reader), "/api/payments",
+                    {"account": world.account.number, "amount": "10.00", "idempotency_key": "k-1"})
+    assert response.status_code == 403
+
+
+def test_signed_out_is_401(world):
+    response = post(Client(), "/api/payments", {"account": world.account.number, "amount": "10.00"})
+    assert response.status_code == 401
+
+
+def test_ledger_shows_entries_balance_and_open_bills(world):
+    post(client_for(world.clerk), "/api/payments",
+         {"account": world.account.number, "amount": "100.00", "idempotency_key": "k-1"})
+
+    response = client_for(world.clerk).get(f"/api/accounts/{world.account.number}/ledger")
+
+    assert response.status_code == 200
+    data = response.json()
+    assert data["balance"] == "23.45"
+    assert data["open_bills"] == [{"bill_id": world.bill.pk, "period": "2026-02", "amount": "123.45",
+                                   "outstanding": "23.45", "outstanding_fen": 2345,
+                                   "due_date": world.bill.due_date.isoformat()}]
+    assert [e["kind"] for e in data["entries"]] == ["BILL", "PAYMENT"]
+    assert all(sum(p["amount_fen"] for p in e["postings"]) == 0 for e in data["entries"])
+
+
+def test_another_citys_ledger_is_not_found(world):
+    response = client_for(world.ningbo_clerk).get(f"/api/accounts/{world.account.number}/ledger")
+    assert response.status_code == 404
+
+
+def test_supervisor_reverses_with_a_reason_and_receipt_shows_it(world):
+    paid = post(client_for(world.clerk), "/api/payments",
+                {"account": world.account.number, "amount": "123.45", "idempotency_key": "k-1"}).json()
+    supervisor = client_for(world.supervisor)
+
+    no_reason = post(supervisor, f"/api/payments/{paid['id']}/reversal", {"reason": " "})
+    reversed_ = post(supervisor, f"/api/payments/{paid['id']}/reversal", {"reason": "paid to the wrong account"})
+    receipt = supervisor.get(f"/api/payments/{paid['id']}/receipt")
+
+    assert no_reason.status_code == 400 and no_reason.json()["field"] == "reason"
+    assert reversed_.status_code == 201, reversed_.content
+    assert reversed_.json()["balance"] == "123.45"
+    assert receipt.json()["status"] == "REVERSED"
+    assert receipt.json()["reversal_reason"] == "paid to the wrong account"
+    assert receipt.json()["amount"] == "123.45"
+    assert receipt.json()["allocations"][0]["released"] is True
+
+
+def test_a_clerk_may_not_reverse(world):
+    paid = post(client_for(world.clerk), "/api/payments",
+                {"account": world.account.number, "amount": "10.00", "idempotency_key": "k-1"}).json()
+
+    response = post(client_for(world.clerk), f"/api/payments/{paid['id']}/reversal", {"reason": "oops"})
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "SUPERVISOR_REQUIRED"
+
+
+def test_receipt_data(world):
+    paid = post(client_for(world.clerk), "/api/payments",
+                {"account": world.account.number, "amount": "50.00", "idempotency_key": "k-1"}).json()
+
+    receipt = client_for(world.clerk).get(f"/api/payments/{paid['id']}/receipt").json()
+
+    assert receipt["receipt_number"] == paid["receipt_number"]
+    assert receipt["hall_name"] == "Binjiang hall"
+    assert receipt["customer"] == world.account.customer.name
+    assert receipt["allocations"] == [{"bill_id": world.bill.pk, "period": "2026-02", "amount": "50.00",
+                                       "amount_fen": 5000, "released": False}]

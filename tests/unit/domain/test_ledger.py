@@ -1,0 +1,187 @@
+"""Ledger rules without a database: yuan input, balanced entries, allocation, late-payment penalty."""
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridcounter.domain.ledger import (
+    PENALTY_RULE_1996,
+    Arrears,
+    InvalidAmount,
+    UnbalancedEntry,
+    allocate_oldest_first,
+    bill_lines,
+    check_balanced,
+    format_fen,
+    late_payment_penalty_fen,
+    opposite_lines,
+    parse_yuan_amount,
+    payment_lines,
+    receivable_balance,
+    yuan_to_fen,
+)
+
+# --- yuan and fen -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "fen"), [("123.45", 12345), ("0.01", 1), ("7", 700), (" 1.50 ", 150),
+                                           ("1.500", 150), (100, 10000)])
+def test_typed_amounts_become_fen(text, fen):
+    assert parse_yuan_amount(text) == fen
+
+
+@pytest.mark.parametrize(("text", "code"), [("1.234", "TOO_MANY_DECIMALS"), ("0", "NOT_POSITIVE"),
+                                            ("-3.00", "NOT_POSITIVE"), ("12,5", "NOT_A_NUMBER"), ("", "REQUIRED"),
+                                            ("NaN", "NOT_A_NUMBER"), (1.5, "FLOAT"), ("1e12", "TOO_LARGE")])
+def test_bad_typed_amounts_are_refused_naming_the_field(text, code):
+    with pytest.raises(InvalidAmount) as refused:
+        parse_yuan_amount(text, field="amount")
+    assert refused.value.field == "amount"
+    assert refused.value.code == code
+
+
+def test_rounding_is_half_up_at_the_fen():
+    assert yuan_to_fen(Decimal("0.005")) == 1
+    assert yuan_to_fen(Decimal("0.015")) == 2  # banker's rounding would give 2 too; 0.025 tells them apart
+    assert yuan_to_fen(Decimal("0.025")) == 3
+    assert yuan_to_fen(Decimal("-0.005")) == -1
+
+
+def test_floats_are_never_money():
+    with pytest.raises(TypeError):
+        yuan_to_fen(0.1)
+
+
+def test_fen_print_as_yuan():
+    assert format_fen(12345) == "123.45"
+    assert format_fen(-5) == "-0.05"
+    assert format_fen(0) == "0.00"
+
+
+# --- entries ----------------------------------------------------------------------------------------------
+
+
+def test_unbalanced_entries_are_refused():
+    with pytest.raises(UnbalancedEntry, match=r"\+1 fen"):
+        check_balanced([("RECEIVABLE", "A1", 101), ("ENERGY_REVENUE", None, -100)])
+    with pytest.raises(UnbalancedEntry):
+        check_balanced([("RECEIVABLE", "A1", 0)])
+    with pytest.raises(UnbalancedEntry):
+        check_balanced([("RECEIVABLE", "A1", Decimal("1.00")), ("ENERGY_REVENUE", None, Decimal("-1.00"))])
+
+
+def test_channels_land_on_their_ledger_accounts():
+    assert payment_lines(account="A1", amount_fen=500, channel="BANK_WITHHOLDING") == [
+        ("BANK", None, 500), ("RECEIVABLE", "A1", -500)]
+
+
+events = st.lists(
+    st.tuples(st.sampled_from(["BILL", "PAYMENT", "REVERSE_LAST_PAYMENT"]), st.sampled_from(["A1", "A2"]),
+              st.integers(min_value=1, max_value=10_000_000),
+              st.sampled_from(["CASH", "CARD", "PREPAY_DEPOSIT", "BANK_WITHHOLDING", "ONLINE"])),
+    max_size=40,
+)
+
+
+@given(events)
+def test_balance_is_bills_minus_payments_and_debits_equal_credits(history):
+    lines = []
+    billed = {"A1": 0, "A2": 0}
+    paid = {"A1": 0, "A2": 0}
+    last_payment: dict = {}
+    for what, account, amount, channel in history:
+        if what == "BILL":
+            entry = bill_lines(account=account, amount_fen=amount)
+            billed[account] += amount
+        elif what == "PAYMENT":
+            entry = payment_lines(account=account, amount_fen=amount, channel=channel)
+            paid[account] += amount
+            last_payment[account] = (entry, amount)
+        elif account in last_payment:
+            original, original_amount = last_payment.pop(account)
+            entry = opposite_lines(original)
+            paid[account] -= original_amount
+        else:
+            continue
+        check_balanced(entry)
+        lines += entry
+
+    assert sum(amount for _l, _a, amount in lines if amount > 0) == -sum(amount for _l, _a, amount in lines if amount < 0)
+    for account in ("A1", "A2"):
+        assert receivable_balance(lines, account=account) == billed[account] - paid[account]
+
+
+# --- allocation -------------------------------------------------------------------------------------------
+
+
+def test_oldest_bill_is_paid_first_and_surplus_is_credit():
+    allocations, surplus = allocate_oldest_first(amount_fen=9000, open_items=[("jan", 6000), ("feb", 5000)])
+    assert allocations == [("jan", 6000), ("feb", 3000)]
+    assert surplus == 0
+
+    allocations, surplus = allocate_oldest_first(amount_fen=12000, open_items=[("jan", 6000), ("feb", 5000)])
+    assert allocations == [("jan", 6000), ("feb", 5000)]
+    assert surplus == 1000
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.lists(st.integers(min_value=0, max_value=10**7), max_size=12))
+def test_allocation_never_over_pays_and_loses_nothing(amount, outstanding):
+    items = list(enumerate(outstanding))
+    allocations, surplus = allocate_oldest_first(amount_fen=amount, open_items=items)
+
+    assert sum(share for _k, share in allocations) + surplus == amount
+    assert all(0 < share <= outstanding[key] for key, share in allocations)
+    assert surplus == 0 or all(share == outstanding[key] for key, share in allocations)
+    paid_keys = [key for key, _s in allocations]
+    assert paid_keys == sorted(paid_keys)
+
+
+# --- late-payment penalty ---------------------------------------------------------------------------------
+
+
+def test_residential_penalty_is_one_per_mille_a_day():
+    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 3, 20), charge_year=2026)]
+    # 10 days late on 1000 yuan: 1000 × 0.001 × 10 = 10 yuan
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 30), residential=True,
+                                    rule=PENALTY_RULE_1996) == 1000
+
+
+def test_paying_on_the_due_date_costs_nothing():
+    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 3, 20), charge_year=2026)]
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 20), residential=True,
+                                    rule=PENALTY_RULE_1996) == 0
+
+
+def test_non_residential_current_year_two_and_earlier_years_three_per_mille():
+    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 1, 20), charge_year=2026),
+               Arrears(amount_fen=100_000, due_date=date(2026, 1, 20), charge_year=2025)]
+    # 10 days: 1000 × 0.002 × 10 = 20 yuan; 1000 × 0.003 × 10 = 30 yuan
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 1, 30), residential=False,
+                                    rule=PENALTY_RULE_1996) == 5000
+
+
+def test_small_penalty_is_charged_as_one_yuan():
+    arrears = [Arrears(amount_fen=5_000, due_date=date(2026, 3, 20), charge_year=2026)]
+    # 50 yuan × 0.001 × 1 day = 0.05 yuan → 1 yuan
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 21), residential=True,
+                                    rule=PENALTY_RULE_1996) == 100
+
+
+def test_penalty_is_capped_at_thirty_percent_and_the_cap_is_configurable():
+    arrears = [Arrears(amount_fen=100_000, due_date=date(2024, 1, 20), charge_year=2024)]
+    # 700 days × 0.003 = 210 % uncapped
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2025, 12, 20), residential=False,
+                                    rule=PENALTY_RULE_1996) == 30_000
+    no_cap = replace(PENALTY_RULE_1996, cap_ratio=None)
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2025, 12, 20), residential=False,
+                                    rule=no_cap) == 210_000
+
+
+def test_penalty_rounds_half_up_to_the_fen():
+    arrears = [Arrears(amount_fen=12_345, due_date=date(2026, 3, 20), charge_year=2026)]
+    # 123.45 yuan × 0.002 × 95 days = 23.4555 yuan → 2345.55 fen → 2346 fen
+    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 6, 23), residential=False,
+                                    rule=PENALTY_RULE_1996) == 2346
