@@ -104,3 +104,38 @@ class BillLine(models.Model):
 
     def __str__(self):
         return self.description
+
+
+class ReviewDecision(models.Model):
+    """An auditor's decision on a held bill. Rows are kept; a bill may collect several (re-read, then release)."""
+
+    class Decision(models.TextChoices):
+        RELEASE = "RELEASE", _("Release (issue as it is)")
+        CORRECT_READING = "CORRECT_READING", _("Correct the reading and re-rate")
+        ORDER_REREAD = "ORDER_REREAD", _("Order an on-site re-read")
+        ESTIMATE = "ESTIMATE", _("Replace the reading by an estimate and re-rate")
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="review_decisions", verbose_name=_("bill"))
+    decision = models.CharField(_("decision"), max_length=24, choices=Decision.choices)
+    reason = models.TextField(_("reason"))
+    decided_at = models.DateTimeField(_("decided at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("decided by"),
+    )
+    hall = models.ForeignKey(
+        "org.Hall", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("hall")
+    )
+    new_bill = models.ForeignKey(
+        Bill, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("new bill"),
+        help_text=_("The bill issued or held in place of this one after a correction or estimate."),
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
+        ordering = ["decided_at", "id"]
+
+    def __str__(self):
+        return f"{self.bill_id} {self.decision}"

@@ -1,0 +1,573 @@
+"""The bill run: per route and period, draft every account's bill, issue clean ones, hold the rest; rebilling.
+
+One transaction per route. The per-account logic lives in `gridcounter.domain.billing.draft.draft_bill`
+(pure); this module loads its inputs in bulk, writes bills with bulk inserts, posts issued bills to the
+ledger and audits the run.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from simple_history.utils import bulk_create_with_history
+
+from gridcounter.application import ledger
+from gridcounter.data.audit.context import current_actor
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.billing.models import Bill, BillLine, BillRun
+from gridcounter.data.readings.models import Reading
+from gridcounter.data.registry.models import Account, Installation, Route
+from gridcounter.domain.billing.cycle import (
+    USABLE_STATUSES,
+    WINDOW_DAYS,
+    InstallationRef,
+    ReadingRef,
+    cycle_usage,
+)
+from gridcounter.domain.billing.draft import (
+    DEFAULT_SHOCK_THRESHOLD_PCT,
+    AccountFacts,
+    BillDraft,
+    TariffSegment,
+    draft_bill,
+)
+from gridcounter.domain.billing.explanation import CatchUp, Correction
+from gridcounter.domain.billing.periods import (
+    BillingPeriod,
+    InvalidPeriod,
+    billing_period,
+    is_due,
+    parse_period,
+    previous_period,
+    same_period_last_year,
+    shift_period,
+)
+from gridcounter.domain.billing.shock import PeriodFigures
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_DUE_DAYS = 15
+RECENT_PERIODS = 3  # the "recent average" of the bill-shock rule
+ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
+
+__all__ = [
+    "BillNotLive", "InvalidPeriod", "RunSummary", "UnknownRoute", "bills_for_account", "draft_for_account", "due_days_setting", "rebill",
+    "run_bills", "run_route", "shock_threshold_setting",
+]
+
+
+class UnknownRoute(LookupError):
+    """No reading route with this code."""
+
+
+def due_days_setting() -> int:
+    return int(getattr(settings, "GRIDCOUNTER_BILL_DUE_DAYS", DEFAULT_DUE_DAYS))
+
+
+def shock_threshold_setting() -> Decimal:
+    return Decimal(str(getattr(settings, "GRIDCOUNTER_BILL_SHOCK_PCT", DEFAULT_SHOCK_THRESHOLD_PCT)))
+
+
+@dataclass
+class RunSummary:
+    period: str
+    issued: int = 0
+    held: int = 0
+    skipped: int = 0  # already billed (a live issued bill) or held and still held unchanged
+    not_due: int = 0  # the route's fixed reading day of the period has not come yet
+    held_by_code: Counter = field(default_factory=Counter)
+    routes: int = 0
+
+    def add(self, other: RunSummary) -> None:
+        self.issued += other.issued
+        self.held += other.held
+        self.skipped += other.skipped
+        self.not_due += other.not_due
+        self.held_by_code.update(other.held_by_code)
+        self.routes += other.routes
+
+    def as_dict(self) -> dict:
+        return {"period": self.period, "issued": self.issued, "held": self.held, "skipped": self.skipped,
+                "not_due": self.not_due, "routes": self.routes,
+                "held_by_code": dict(sorted(self.held_by_code.items()))}
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str | None = None,
+              catalogue=None, due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+              progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Bill every route (or one) for `period`; idempotent: a rerun never makes a second live bill.
+
+    Issued bills are dated `as_of` and due `due_days` later. Routes whose closing fixed reading day is after
+    `as_of` are not due and are counted as such. `progress(n)` is called with the accounts done per route.
+
+    Raises: InvalidPeriod, UnknownRoute, CatalogueError (tariff files unreadable).
+    """
+    parse_period(period)
+    routes = Route.objects.order_by("code")
+    if route_code:
+        routes = routes.filter(code=route_code)
+        if not routes.exists():
+            raise UnknownRoute(f"no reading route {route_code!r}")
+    catalogue = catalogue or _catalogue()
+    summary = RunSummary(period=period)
+    for route in routes:
+        summary.add(run_route(route=route, period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
+                              due_days=due_days, shock_threshold_pct=shock_threshold_pct, progress=progress))
+    return summary
+
+
+def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue=None,
+              due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+              progress: Callable[[int], None] | None = None) -> RunSummary:
+    """Bill one route for one period in one transaction (see `run_bills`). Raises: InvalidPeriod."""
+    catalogue = catalogue or _catalogue()
+    due_days = due_days_setting() if due_days is None else due_days
+    threshold = shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
+    billing = billing_period(period=period, reading_day=route.reading_day)
+    summary = RunSummary(period=period, routes=1)
+    account_ids = list(
+        Account.objects.filter(route=route).exclude(status=Account.Status.PENDING).order_by("walk_order", "id")
+        .values_list("id", flat=True)
+    )
+    if not is_due(billing=billing, as_of=as_of):
+        summary.not_due = len(account_ids)
+        if progress:
+            progress(len(account_ids))
+        return summary
+    with transaction.atomic():
+        # one run of a route at a time: a concurrent run waits here, then finds the bills made
+        Route.objects.select_for_update().filter(pk=route.pk).first()
+        existing = {b.account_id: b for b in Bill.objects.filter(account_id__in=account_ids, period=period)
+                    .exclude(status=Bill.Status.CANCELLED)}
+        todo = [a for a in account_ids if a not in existing or existing[a].status == Bill.Status.HELD]
+        summary.skipped += len(account_ids) - len(todo)
+        accounts = list(Account.objects.filter(id__in=todo).order_by("walk_order", "id"))
+        inputs = gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs)
+        run = BillRun.objects.create(period=period, route=route, started_at=created_at,
+                                     started_by=_actor_user(), summary={})
+        drafts: list[tuple[Account, BillDraft]] = []
+        for account in accounts:
+            usage, segments, facts = inputs[account.id]
+            drafts.append((account, draft_bill(billing=billing, usage=usage, segments=segments,
+                                               tariffs=catalogue.tariffs, facts=facts,
+                                               shock_threshold_pct=threshold)))
+        new_bills, changed_held, unchanged = [], [], 0
+        for account, draft in drafts:
+            held = existing.get(account.id)
+            if held is None:
+                new_bills.append(_bill_from_draft(draft, account=account, run=run, as_of=as_of,
+                                                  created_at=created_at, due_days=due_days))
+            elif _same_outcome(held, draft):
+                unchanged += 1
+            else:
+                _apply_draft(held, draft, run=run, as_of=as_of, due_days=due_days)
+                changed_held.append(held)
+        summary.skipped += unchanged
+        _write_bills(new_bills=new_bills, changed_held=changed_held, drafts=dict(
+            (a.id, d) for a, d in drafts), created_at=created_at)
+        with_credit = _accounts_with_payments([b.account_id for b in [*new_bills, *changed_held]])
+        for bill in [*new_bills, *changed_held]:
+            if bill.status == Bill.Status.ISSUED:
+                summary.issued += 1
+                _post(bill, created_at=created_at, apply_credit=bill.account_id in with_credit)
+            else:
+                summary.held += 1
+                summary.held_by_code.update(bill.hold_codes)
+                if "BILL_SHOCK" in bill.hold_codes:
+                    notify_bill_shock(bill=bill, created_at=created_at)
+        run.finished_at = created_at
+        run.summary = summary.as_dict()
+        run.save(update_fields=["finished_at", "summary"])
+        record_event(action="BILL_RUN", obj=run, occurred_at=created_at,
+                     detail={"route": route.code, **summary.as_dict(), "start_date": billing.start_date.isoformat(),
+                             "end_date": billing.end_date.isoformat()})
+    if progress:
+        progress(len(account_ids))
+    return summary
+
+
+def _catalogue():
+    from gridcounter.application.tariffs import get_catalogue
+
+    return get_catalogue()
+
+
+def _actor_user():
+    user = current_actor().user
+    return user if getattr(user, "pk", None) else None
+
+
+def _same_outcome(bill: Bill, draft: BillDraft) -> bool:
+    return (bill.status == draft.status and sorted(bill.hold_codes or []) == draft.hold_codes
+            and bill.amount_fen == draft.amount_fen and Decimal(bill.kwh) == draft.kwh)
+
+
+def _bill_from_draft(draft: BillDraft, *, account: Account, run: BillRun | None, as_of: date, created_at: datetime,
+                     due_days: int, replaces: Bill | None = None) -> Bill:
+    bill = Bill(account=account, period=draft.period, created_at=created_at, run=run, replaces=replaces)
+    _apply_draft(bill, draft, run=run, as_of=as_of, due_days=due_days)
+    return bill
+
+
+def _apply_draft(bill: Bill, draft: BillDraft, *, run: BillRun | None, as_of: date, due_days: int) -> None:
+    bill.start_date = draft.start_date
+    bill.end_date = draft.end_date
+    bill.status = draft.status
+    bill.tariff_id = draft.tariff_id
+    bill.kwh = draft.kwh
+    bill.amount_fen = draft.amount_fen
+    bill.is_estimate = draft.is_estimate
+    bill.hold_codes = draft.hold_codes
+    bill.readings = {**draft.readings, "_reading_ids": draft.reading_ids}
+    bill.explanation = draft.explanation
+    bill.facts = draft.facts
+    bill.run = run
+    if draft.status == "ISSUED":
+        bill.issued_date = as_of
+        bill.due_date = as_of + timedelta(days=due_days)
+    else:
+        bill.issued_date = None
+        bill.due_date = None
+
+
+def _history_attrs() -> dict:
+    actor = current_actor()
+    return {"history_hall_id": actor.hall_id, "history_channel": actor.channel}
+
+
+def _write_bills(*, new_bills: list[Bill], changed_held: list[Bill], drafts: dict[int, BillDraft],
+                 created_at: datetime) -> None:
+    actor = current_actor()
+    if new_bills:
+        bulk_create_with_history(new_bills, Bill, batch_size=500, default_user=_actor_user(),
+                                 default_change_reason=(actor.reason or "bill run")[:100], default_date=created_at,
+                                 custom_historical_attrs=_history_attrs())
+    for bill in changed_held:
+        bill._change_reason = "bill run: held bill re-validated"
+        bill.save()
+        # a held bill was never issued: its priced lines are redrawn with it (the history keeps the old amount)
+        BillLine.objects.filter(bill=bill).delete()
+    lines = []
+    for bill in [*new_bills, *changed_held]:
+        for line in drafts[bill.account_id].lines:
+            lines.append(BillLine(
+                bill=bill, position=line.position, code=line.code, description=line.description,
+                description_en=line.description_en, quantity=line.quantity, unit=line.unit,
+                unit_price=line.unit_price, amount_fen=line.amount_fen, tier=line.tier, tou_period=line.tou_period,
+                segment_start_date=line.segment_start_date, segment_end_date=line.segment_end_date,
+            ))
+    BillLine.objects.bulk_create(lines, batch_size=1000)
+
+
+def _accounts_with_payments(account_ids: list[int]) -> set[int]:
+    """Only accounts that ever paid can hold credit to apply (saves a locked look-up per bill)."""
+    from gridcounter.data.ledger.models import Payment
+
+    return set(Payment.objects.filter(account_id__in=account_ids).values_list("account_id", flat=True).distinct())
+
+
+def _post(bill: Bill, *, created_at: datetime, apply_credit: bool = True) -> None:
+    ledger.post_bill(bill=bill, created_at=created_at)
+    if apply_credit:
+        ledger.apply_credit(account=bill.account, created_at=created_at)
+
+
+def notify_bill_shock(*, bill: Bill, created_at: datetime) -> None:
+    """The customer is told before the bill goes out: an AuditEvent CUSTOMER_NOTIFIED_BILL_SHOCK (once per bill)."""
+    from gridcounter.data.audit.models import AuditEvent
+
+    if AuditEvent.objects.filter(action="CUSTOMER_NOTIFIED_BILL_SHOCK", object_type=Bill._meta.label,
+                                 object_id=str(bill.pk)).exists():
+        return
+    shock = next((r for r in bill.explanation if r.get("code") == "BILL_SHOCK"), {})
+    record_event(action="CUSTOMER_NOTIFIED_BILL_SHOCK", obj=bill, occurred_at=created_at,
+                 detail={"account": bill.account.number, "period": bill.period, "phone": bill.account.customer.phone,
+                         "amount_fen": bill.amount_fen, "text_zh": shock.get("text_zh", ""),
+                         "text_en": shock.get("text_en", ""), "numbers": shock.get("numbers", {})})
+
+
+# --- inputs, loaded in bulk per route ---------------------------------------------------------------------
+
+def _local_date(moment: datetime) -> date:
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def _start_of_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TZ)
+
+
+def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
+                  exclude_bill_ids: Iterable[int] = ()) -> dict[int, tuple]:
+    """For each account: (CycleUsage, [TariffSegment], AccountFacts), with a few queries for all of them."""
+    ids = [a.id for a in accounts]
+    if not ids:
+        return {}
+    installations = defaultdict(list)
+    for inst in (Installation.objects.filter(account_id__in=ids, installed_date__lt=billing.end_date)
+                 .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=billing.start_date)).select_related("meter")):
+        meter = inst.meter
+        installations[inst.account_id].append(InstallationRef(
+            meter_id=meter.id, asset_number=meter.asset_number, digits=meter.digits,
+            multiplier=Decimal(meter.multiplier), registers=tuple(meter.registers or ["TOTAL"]),
+            installed_date=inst.installed_date, removed_date=inst.removed_date,
+            initial_readings=inst.initial_readings or {}, final_readings=inst.final_readings or {},
+        ))
+    meter_ids = {i.meter_id for refs in installations.values() for i in refs}
+    window = timedelta(days=WINDOW_DAYS)
+    readings = defaultdict(list)
+    for r in (Reading.objects.filter(meter_id__in=meter_ids, status__in=USABLE_STATUSES)
+              .filter(Q(read_date__gte=billing.start_date - window, read_date__lte=billing.start_date + window)
+                      | Q(read_date__gte=billing.end_date - window, read_date__lte=billing.end_date + window))
+              .values("id", "meter_id", "register", "read_date", "read_at", "value", "source", "is_estimate",
+                      "status", "codes", "findings")):
+        readings[r["meter_id"]].append(ReadingRef(
+            reading_id=r["id"], meter_id=r["meter_id"], register=r["register"], read_date=r["read_date"],
+            read_at=r["read_at"].isoformat(), value=Decimal(r["value"]), source=r["source"],
+            is_estimate=r["is_estimate"], status=r["status"],
+            codes=tuple(r["findings"] or r["codes"] or ()),
+        ))
+    segments = _tariff_segments(accounts=accounts, billing=billing)
+    history = _bill_history(ids=ids, period=billing.period, exclude_bill_ids=exclude_bill_ids)
+    ytd = _ytd(ids=ids, billing=billing, exclude_bill_ids=exclude_bill_ids)
+    out = {}
+    for account in accounts:
+        usage = cycle_usage(billing=billing, installations=installations.get(account.id, []),
+                            readings_by_meter=readings)
+        past = history.get(account.id, {})
+        previous = past.get(previous_period(billing.period))
+        facts = AccountFacts(
+            account_id=account.id, household_size=account.household_size,
+            capacity_kva=None if account.capacity_kva is None else Decimal(account.capacity_kva),
+            contract_demand_kw=None if account.contract_demand_kw is None else Decimal(account.contract_demand_kw),
+            ytd_kwh=ytd.get(account.id, Decimal(0)), previous=_figures(previous),
+            last_year=_figures(past.get(same_period_last_year(billing.period))),
+            recent=[f for f in (_figures(past.get(shift_period(billing.period, months=-k)))
+                                for k in range(1, RECENT_PERIODS + 1)) if f is not None],
+        )
+        if usage.estimated_previous and not usage.estimated_registers:
+            facts.catch_up = _catch_up(past=past, period=billing.period, kwh=usage.total_kwh, days=billing.days)
+        out[account.id] = (usage, segments[account.id], facts)
+    return out
+
+
+def _figures(row: dict | None) -> PeriodFigures | None:
+    if row is None:
+        return None
+    return PeriodFigures(period=row["period"], kwh=Decimal(row["kwh"]), amount_fen=int(row["amount_fen"]),
+                         days=(row["end_date"] - row["start_date"]).days)
+
+
+def _bill_history(*, ids: list[int], period: str, exclude_bill_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
+    wanted = {shift_period(period, months=-k) for k in range(1, max(RECENT_PERIODS, ESTIMATE_LOOKBACK) + 1)}
+    wanted.add(same_period_last_year(period))
+    out: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in (Bill.objects.filter(account_id__in=ids, period__in=wanted).exclude(status=Bill.Status.CANCELLED)
+                .exclude(id__in=list(exclude_bill_ids))
+                .values("account_id", "period", "kwh", "amount_fen", "start_date", "end_date", "is_estimate")):
+        out[row["account_id"]][row["period"]] = row
+    return out
+
+
+def _ytd(*, ids: list[int], billing: BillingPeriod, exclude_bill_ids: Iterable[int]) -> dict[int, Decimal]:
+    """kWh of live bills with earlier periods in the calendar year the period starts in (for annual tiers)."""
+    year = billing.start_date.year
+    rows = (Bill.objects.filter(account_id__in=ids, period__gte=f"{year:04d}-01", period__lt=billing.period)
+            .exclude(status=Bill.Status.CANCELLED).exclude(id__in=list(exclude_bill_ids))
+            .values("account_id").annotate(total=Sum("kwh")))
+    return {r["account_id"]: Decimal(r["total"] or 0) for r in rows}
+
+
+def _catch_up(*, past: dict[str, dict], period: str, kwh: Decimal, days: int) -> CatchUp:
+    """After estimated bills, an actual reading settles what the estimates missed or overcharged.
+
+    Settled kWh = this bill's kWh − the usage an ordinary cycle of the same length would have had (the daily
+    rate of the last estimated bill).
+    """
+    cycles = 0
+    last_estimate = None
+    for k in range(1, ESTIMATE_LOOKBACK + 1):
+        row = past.get(shift_period(period, months=-k))
+        if row is None or not row["is_estimate"]:
+            break
+        cycles += 1
+        last_estimate = last_estimate or row
+    if last_estimate is None:
+        return CatchUp(estimated_cycles=max(cycles, 1), settled_kwh=Decimal(0))
+    prior_days = (last_estimate["end_date"] - last_estimate["start_date"]).days or days
+    ordinary = Decimal(last_estimate["kwh"]) * days / prior_days
+    return CatchUp(estimated_cycles=cycles, settled_kwh=(kwh - ordinary).quantize(Decimal("0.01")))
+
+
+def _tariff_segments(*, accounts: list[Account], billing: BillingPeriod) -> dict[int, list[TariffSegment]]:
+    """Each account's (tariff, usage category) over the period, split where its history shows a change."""
+    ids = [a.id for a in accounts]
+    since = _start_of_day(billing.start_date)
+    changed = set(Account.history.filter(id__in=ids, history_date__gte=since).values_list("id", flat=True))
+    versions: dict[int, list[tuple[date, str, str]]] = defaultdict(list)
+    if changed:
+        for row in (Account.history.filter(id__in=changed).order_by("history_date", "history_id")
+                    .values("id", "history_date", "tariff_id", "usage_category")):
+            versions[row["id"]].append((_local_date(row["history_date"]), row["tariff_id"], row["usage_category"]))
+    out = {}
+    for account in accounts:
+        rows = versions.get(account.id)
+        if not rows:
+            out[account.id] = [TariffSegment(account.tariff_id, account.usage_category, billing.start_date,
+                                             billing.end_date)]
+            continue
+        at_start = [r for r in rows if r[0] <= billing.start_date]
+        state = (at_start[-1] if at_start else rows[0])[1:]
+        cuts: list[tuple[date, str, str]] = [(billing.start_date, *state)]
+        for day, tariff_id, category in rows:
+            if billing.start_date < day < billing.end_date and (tariff_id, category) != cuts[-1][1:]:
+                if cuts[-1][0] == day:
+                    cuts[-1] = (day, tariff_id, category)
+                else:
+                    cuts.append((day, tariff_id, category))
+        segs = []
+        for i, (day, tariff_id, category) in enumerate(cuts):
+            end = cuts[i + 1][0] if i + 1 < len(cuts) else billing.end_date
+            segs.append(TariffSegment(tariff_id, category, day, end))
+        out[account.id] = segs
+    return out
+
+
+# --- one account: drafts for review, corrections and rebilling --------------------------------------------
+
+def draft_for_account(*, account: Account, period: str, catalogue=None, correction: Correction | None = None,
+                      exclude_bill_ids: Iterable[int] = (), shock_threshold_pct: Decimal | None = None) -> BillDraft:
+    """The bill `period` would get now for one account (same rules as the run). Raises: InvalidPeriod."""
+    catalogue = catalogue or _catalogue()
+    threshold = shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
+    if account.route_id is None:
+        raise UnknownRoute(f"account {account.number} is on no reading route")
+    billing = billing_period(period=period, reading_day=account.route.reading_day)
+    usage, segments, facts = gather_inputs(accounts=[account], billing=billing, tariffs=catalogue.tariffs,
+                                           exclude_bill_ids=exclude_bill_ids)[account.id]
+    facts.correction = correction
+    return draft_bill(billing=billing, usage=usage, segments=segments, tariffs=catalogue.tariffs, facts=facts,
+                      shock_threshold_pct=threshold)
+
+
+@dataclass(frozen=True)
+class Rebill:
+    old_bill: Bill
+    new_bill: Bill
+
+
+def rebill(*, bill: Bill, as_of: date, created_at: datetime, reason: str, catalogue=None,
+           issue_if_clean: bool = True) -> Rebill:
+    """Cancel `bill` and bill its account and period again from the readings as they are now.
+
+    An issued bill's cancellation is posted to the ledger (`cancel_bill`); the new bill `replaces` the old one,
+    states the difference in its explanation (CORRECTION_DIFFERENCE) and, when issued, is posted on its own:
+    the ledger shows the cancellation and the new bill as two entries whose sum is the difference.
+    Nothing is deleted. Runs inside the caller's transaction (or its own).
+
+    Raises: BillNotLive (the bill is cancelled already), ledger.ReasonRequired.
+    """
+    if not reason or not reason.strip():
+        raise ledger.ReasonRequired("rebilling needs a reason")
+    with transaction.atomic():
+        bill = Bill.objects.select_for_update(of=("self",)).select_related("account", "account__route", "account__customer").get(
+            pk=bill.pk)
+        if bill.status == Bill.Status.CANCELLED:
+            raise BillNotLive(f"bill {bill.pk} ({bill.account} {bill.period}) is already cancelled")
+        was_issued = bill.status == Bill.Status.ISSUED
+        old_amount = bill.amount_fen
+        bill.status = Bill.Status.CANCELLED
+        bill._change_reason = reason[:100]
+        bill.save(update_fields=["status"])
+        if was_issued:
+            ledger.cancel_bill(bill=bill, created_at=created_at, reason=reason)
+        correction = Correction(replaces_bill_id=bill.pk, old_amount_fen=old_amount, new_amount_fen=0,
+                                old_kwh=Decimal(bill.kwh), reason=reason)
+        draft = draft_for_account(account=bill.account, period=bill.period, catalogue=catalogue,
+                                  correction=correction if was_issued else None, exclude_bill_ids=[bill.pk])
+        if not issue_if_clean and draft.status == "ISSUED":
+            draft.status = "HELD"
+        new = _bill_from_draft(draft, account=bill.account, run=None, as_of=as_of, created_at=created_at,
+                               due_days=due_days_setting(), replaces=bill)
+        new._change_reason = reason[:100]
+        new.save()
+        BillLine.objects.bulk_create([
+            BillLine(bill=new, position=line.position, code=line.code, description=line.description,
+                     description_en=line.description_en, quantity=line.quantity, unit=line.unit,
+                     unit_price=line.unit_price, amount_fen=line.amount_fen, tier=line.tier,
+                     tou_period=line.tou_period, segment_start_date=line.segment_start_date,
+                     segment_end_date=line.segment_end_date)
+            for line in draft.lines
+        ])
+        if new.status == Bill.Status.ISSUED:
+            _post(new, created_at=created_at)
+        elif was_issued:
+            ledger.apply_credit(account=bill.account, created_at=created_at)
+        if "BILL_SHOCK" in new.hold_codes:
+            notify_bill_shock(bill=new, created_at=created_at)
+        record_event(action="BILL_REBILLED", obj=new, occurred_at=created_at, reason=reason,
+                     detail={"account": bill.account.number, "period": bill.period, "old_bill": bill.pk,
+                             "old_amount_fen": old_amount, "new_amount_fen": new.amount_fen,
+                             "difference_fen": new.amount_fen - old_amount if was_issued else None,
+                             "new_status": new.status})
+    return Rebill(old_bill=bill, new_bill=new)
+
+
+class BillNotLive(Exception):
+    """The bill is cancelled: nothing to rebill."""
+
+
+def bills_using_readings(*, reading_ids: Iterable[int], account_id: int) -> list[Bill]:
+    """Live bills of the account whose readings include any of `reading_ids`, oldest period first."""
+    wanted = set(reading_ids)
+    out = []
+    for bill in (Bill.objects.filter(account_id=account_id).exclude(status=Bill.Status.CANCELLED)
+                 .order_by("period", "id")):
+        used = set((bill.readings or {}).get("_reading_ids", []))
+        if used & wanted:
+            out.append(bill)
+    return out
+
+
+def local_today(moment: datetime) -> date:
+    """The Asia/Shanghai date of an aware timestamp."""
+    return _local_date(moment)
+
+
+def bill_as_dict(bill: Bill) -> dict:
+    """A bill for the CLI and the API: amounts in fen and yuan, its lines and its explanation."""
+    return {
+        "id": bill.pk, "account": bill.account.number, "period": bill.period, "status": bill.status,
+        "start_date": bill.start_date.isoformat(), "end_date": bill.end_date.isoformat(),
+        "days": (bill.end_date - bill.start_date).days, "tariff": bill.tariff_id, "kwh": str(bill.kwh),
+        "amount_fen": bill.amount_fen, "amount_yuan": f"{'-' if bill.amount_fen < 0 else ''}"
+        f"{abs(bill.amount_fen) // 100}.{abs(bill.amount_fen) % 100:02d}",
+        "is_estimate": bill.is_estimate, "hold_codes": list(bill.hold_codes or []),
+        "issued_date": bill.issued_date.isoformat() if bill.issued_date else None,
+        "due_date": bill.due_date.isoformat() if bill.due_date else None,
+        "replaces": bill.replaces_id,
+        "lines": [{"code": line.code, "description": line.description, "description_en": line.description_en,
+                   "quantity": str(line.quantity), "unit": line.unit, "unit_price": str(line.unit_price),
+                   "amount_fen": line.amount_fen, "tier": line.tier, "tou_period": line.tou_period}
+                  for line in bill.lines.all()],
+        "explanation": list(bill.explanation or []),
+        "readings": {k: v for k, v in (bill.readings or {}).items() if not k.startswith("_")},
+    }
+
+
+def bills_for_account(*, account: Account, period: str | None = None, include_cancelled: bool = False) -> list[dict]:
+    """The account's bills (newest period first) as dicts with lines and explanation. Raises: InvalidPeriod."""
+    qs = Bill.objects.filter(account=account).select_related("account").prefetch_related("lines")
+    if period:
+        parse_period(period)
+        qs = qs.filter(period=period)
+    if not include_cancelled:
+        qs = qs.exclude(status=Bill.Status.CANCELLED)
+    return [bill_as_dict(b) for b in qs.order_by("-period", "-id")]
