@@ -1,0 +1,162 @@
+"""The columnar bill run makes the same bills, lines, explanations and ledger entries as the per-account run."""
+import json
+import random
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from gridcounter.application import billing, billrun_fast
+from gridcounter.application.ledger import check_ledger
+from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger.models import JournalEntry, Posting
+from gridcounter.data.registry.models import Installation, Meter
+from tests.integration.billing.conftest import NOW, City_, monthly, read
+
+pytestmark = pytest.mark.django_db
+PERIOD = "2025-07"
+AS_OF = date(2025, 8, 20)
+ACTOR = Actor(reason="bill run test", channel="SYSTEM")
+
+
+@pytest.fixture
+def city(db):
+    from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
+    from gridcounter.data.registry.models import Route
+
+    company = Company.objects.create(code="T", name="测试供电公司")
+    city = City.objects.create(company=company, code="C1", name="测试市", province="BJ")
+    hall = Hall.objects.create(city=city, code="H1", name="测试营业厅")
+    reader = StaffUser.objects.create(username="reader", hall=hall, display_name="抄表员甲")
+    route = Route.objects.create(city=city, hall=hall, code="R15", reading_day=15, reader=reader)
+    auditor = StaffUser.objects.create(username="auditor", hall=hall, display_name="审核员")
+    auditor.roles.add(Role.objects.get_or_create(code="AUDITOR")[0])
+    return City_(city=city, hall=hall, route=route, auditor=auditor)
+
+
+def build(city: City_) -> None:
+    """Twenty plain accounts of every kind, and one of each problem the per-account path handles."""
+    rnd = random.Random(4)
+    months = 18  # readings 2024-01-15 … 2025-07-15
+    for i in range(20):
+        kind = i % 5
+        if kind == 3:
+            account, meter = city.account(tariff="SH-RES-TOU", registers=("PEAK", "VALLEY"), household_size=5)
+            for register in ("PEAK", "VALLEY"):
+                monthly(meter, account, usages=[rnd.randint(50, 400) + Decimal("0.37") for _ in range(months)],
+                        register=register)
+            continue
+        if kind == 4:
+            account, meter = city.account(tariff="DEMO-LI-2P", category="LARGE_INDUSTRY", multiplier="40",
+                                          registers=("PEAK", "FLAT", "VALLEY", "REACTIVE"), capacity_kva=Decimal("630"))
+            for register in ("PEAK", "FLAT", "VALLEY", "REACTIVE"):
+                monthly(meter, account, usages=[Decimal(rnd.randint(100, 900)) / 7 for _ in range(months)],
+                        register=register)
+            continue
+        tariff = ("BJ-RES-LT1KV", "ZJ-RES-TOU", "BJ-RES-SHARED")[kind]
+        account, meter = city.account(tariff=tariff, multiplier="1" if i % 2 else "2.5", household_size=1 + i % 7)
+        usages = [rnd.randint(80, 700) + Decimal(rnd.randint(0, 99)) / 100 for _ in range(months)]
+        if i == 5:
+            usages[-1] = usages[-13] * 4  # far above the same period last year: bill shock
+        monthly(meter, account, usages=usages)
+    # problems: a missed reading, a held reading, an estimate, a rollover, a meter exchange
+    a, m = city.account()
+    monthly(m, a, usages=[100] * (months - 1))
+    a, m = city.account()
+    readings = monthly(m, a, usages=[100] * months)
+    readings[-1].status = "HELD"
+    readings[-1].save()
+    a, m = city.account()
+    readings = monthly(m, a, usages=[100] * months)
+    readings[-1].is_estimate = True
+    readings[-1].source = "ESTIMATE"
+    readings[-1].save()
+    a, m = city.account(digits=4)
+    readings = monthly(m, a, usages=[100] * months, value=Decimal(8000))
+    readings[-1].value = Decimal(50)  # 9700 → 50 on a 4-digit register: 350 kWh
+    readings[-1].save()
+    a, m = city.account()
+    monthly(m, a, usages=[100] * (months - 1))
+    Installation.objects.filter(meter=m).update(removed_date=date(2025, 7, 1), final_readings={"TOTAL": "1790"})
+    new = Meter.objects.create(asset_number="NEW-1", digits=6, multiplier=Decimal(1), registers=["TOTAL"])
+    Installation.objects.create(meter=new, account=a, installed_date=date(2025, 7, 1), initial_readings={"TOTAL": "0"})
+    read(new, a, date(2025, 7, 15), 45)
+    # the history: every earlier period billed by the per-account run
+    with acting_as(ACTOR):
+        for month in range(2, 13):
+            billing.run_bills(period=f"2024-{month:02d}", as_of=date(2024, month, 28),
+                              created_at=datetime(2024, month, 28, 1, tzinfo=UTC))
+        for month in range(1, 7):
+            billing.run_bills(period=f"2025-{month:02d}", as_of=date(2025, month, 28),
+                              created_at=datetime(2025, month, 28, 1, tzinfo=UTC))
+
+
+def snapshot(period: str) -> dict:
+    out = {}
+    for bill in Bill.objects.filter(period=period).exclude(status="CANCELLED").prefetch_related("lines"):
+        entry = JournalEntry.objects.filter(idempotency_key=f"bill:{bill.pk}").first()
+        out[bill.account.number] = {
+            "status": bill.status, "amount_fen": bill.amount_fen, "kwh": str(bill.kwh), "tariff": bill.tariff_id,
+            "hold_codes": bill.hold_codes, "is_estimate": bill.is_estimate,
+            "issued": str(bill.issued_date), "due": str(bill.due_date),
+            "explanation": json.loads(json.dumps(bill.explanation)),
+            "readings": bill.readings,
+            "shock": (bill.facts or {}).get("shock"),
+            "lines": [(ln.position, ln.code, ln.description, ln.description_en, str(Decimal(ln.quantity)),
+                       ln.unit, str(Decimal(ln.unit_price).normalize()), ln.amount_fen, ln.tier, ln.tou_period,
+                       str(ln.segment_start_date), str(ln.segment_end_date)) for ln in bill.lines.all()],
+            "ledger": None if entry is None else sorted(
+                (p.ledger_account, p.account_id, p.amount_fen) for p in entry.postings.all()),
+        }
+    return out
+
+
+def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
+    build(city)
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+    with transaction.atomic():
+        with acting_as(ACTOR):
+            billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
+        expected = snapshot(PERIOD)
+        transaction.set_rollback(True)
+    assert not Bill.objects.filter(period=PERIOD).exists()
+
+    with acting_as(ACTOR):
+        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+    got = snapshot(PERIOD)
+
+    assert set(got) == set(expected) and len(got) == 25
+    for number in expected:
+        assert got[number] == expected[number], number
+    assert summary.kernel == 20 and summary.per_account == 5
+    assert summary.per_account_reasons == {"MISSED": 1, "READING_HELD": 1, "ESTIMATED": 1, "ROLLOVER": 1,
+                                           "METER_EXCHANGE_OR_NO_METER": 1}
+    assert "BILL_SHOCK" in summary.held_by_code
+    assert check_ledger().ok
+
+
+def test_rerun_makes_no_second_bill_and_the_ledger_stays_balanced(city):
+    build(city)
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+    with acting_as(ACTOR):
+        first = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        entries = JournalEntry.objects.filter(kind="BILL").count()
+        second = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+
+    assert first.issued > 0 and second.issued == 0 and second.kernel == 0
+    assert second.skipped == first.issued + first.held
+    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 25
+    assert JournalEntry.objects.filter(kind="BILL").count() == entries
+    assert check_ledger().ok
+    bill = Bill.objects.filter(period=PERIOD, status="ISSUED").first()
+    assert bill.history.count() == 1 and bill.history.first().history_change_reason == "bill run test"
+    assert sum(Posting.objects.filter(entry__idempotency_key=f"bill:{bill.pk}").values_list("amount_fen", flat=True)) == 0
+
+
+def test_a_route_not_yet_read_is_not_due(city):
+    build(city)
+    with acting_as(ACTOR):
+        summary = billrun_fast.run_bills_fast(period="2025-08", as_of=date(2025, 8, 10), created_at=NOW)
+    assert summary.not_due == 25 and summary.issued == 0
