@@ -10,6 +10,8 @@ def main(argv: list[str] | None = None) -> None:
         from gridcounter.interfaces.cli.quote import main as quote_main
 
         sys.exit(quote_main(argv[2:]))
+    if len(argv) > 1 and "-" in argv[1] and not argv[1].startswith("-"):
+        argv[1] = argv[1].replace("-", "_")  # `gridcounter import-registry` runs the import_registry command
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
     from django.core.management import execute_from_command_line
 

@@ -1,0 +1,68 @@
+"""The admin site in English and Chinese: registry and organisation changelists; the audit log is read-only."""
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from gridcounter.application import registry
+from gridcounter.data.audit.context import Actor
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.audit.models import AuditEvent
+from gridcounter.data.org.models import City, Company, Hall, StaffUser
+
+pytestmark = pytest.mark.django_db
+
+CHANGELISTS = ["registry_account", "registry_meter", "registry_installation", "org_hall", "org_staffuser",
+               "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow"]
+
+
+@pytest.fixture
+def admin_client(client):
+    company = Company.objects.create(code="A", name="管理测试公司")
+    city = City.objects.create(company=company, code="AC", name="管理市", province="BJ")
+    hall = Hall.objects.create(city=city, code="AC-1", name="管理营业厅")
+    admin = StaffUser.objects.create(username="root", is_staff=True, is_superuser=True, hall=hall)
+    actor = Actor(user=admin, hall=hall, reason="admin test", channel="WEB")
+    customer = registry.create_customer(name="钱多多", id_type="PASSPORT", id_number="E0001", actor=actor)
+    premise = registry.create_premise(city=city, address="管理市一路1号", actor=actor)
+    account = registry.create_account(number="4400000001", customer=customer, premise=premise, home_hall=hall,
+                                      usage_category="RESIDENTIAL", tariff_id="BJ-RES-LT1KV", voltage="LV_220V",
+                                      actor=actor)
+    meter = registry.create_meter(asset_number="ADM-1", digits=6, registers=["TOTAL"], actor=actor)
+    registry.install_meter(account=account, meter=meter, installed_date=date(2024, 1, 1), initial_readings={},
+                           actor=actor)
+    client.force_login(admin)
+    client.account = account
+    return client
+
+
+@pytest.mark.parametrize(("language", "word"), [("en", "Select "), ("zh-hans", "选择")])
+@pytest.mark.parametrize("changelist", CHANGELISTS)
+def test_changelists_open_in_both_languages(admin_client, changelist, language, word):
+    admin_client.cookies["django_language"] = language
+    response = admin_client.get(reverse(f"admin:{changelist}_changelist"), HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == language
+    assert word in response.content.decode()  # "Select … to change" / "选择 … 来修改" (or "to view" when read-only)
+
+
+def test_account_admin_shows_history_and_searches_by_number(admin_client):
+    account = admin_client.account
+    found = admin_client.get(reverse("admin:registry_account_changelist"), {"q": "4400000001"})
+    assert "4400000001" in found.content.decode()
+    history = admin_client.get(reverse("admin:registry_account_history", args=[account.pk]))
+    assert history.status_code == 200
+    assert "admin test" in history.content.decode()  # the reason recorded with the version
+
+
+def test_audit_log_is_read_only_in_the_admin(admin_client):
+    event = record_event(action="TEST_EVENT", detail={"x": 1})
+    change_url = reverse("admin:audit_auditevent_change", args=[event.pk])
+
+    view = admin_client.get(change_url)
+    assert view.status_code == 200
+    assert 'name="_save"' not in view.content.decode()  # viewable, no save button
+    assert admin_client.post(change_url, {"action": "FORGED"}).status_code == 403
+    assert admin_client.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:audit_auditevent_add")).status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).action == "TEST_EVENT"
