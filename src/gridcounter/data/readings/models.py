@@ -39,6 +39,10 @@ class Reading(models.Model):
     is_estimate = models.BooleanField(_("estimate"), default=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACCEPTED)
     codes = models.JSONField(_("validation codes"), default=list, blank=True)
+    findings = models.JSONField(
+        _("validation findings"), default=list, blank=True,
+        help_text=_("Per code: severity, the numbers and the reason in Chinese and English."),
+    )
     note = models.TextField(_("note"), blank=True, help_text=_("What the reader or auditor saw."))
     supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
@@ -70,3 +74,77 @@ class Reading(models.Model):
 
     def __str__(self):
         return f"{self.meter} {self.register} {self.read_date} = {self.value}"
+
+
+class SiteVisitOrder(models.Model):
+    """An on-site check or reading (现场核查 / 现场抄表) ordered by a rule or an auditor."""
+
+    class Status(models.TextChoices):
+        OPEN = "OPEN", _("Open")
+        DONE = "DONE", _("Done")
+        CANCELLED = "CANCELLED", _("Cancelled")
+
+    account = models.ForeignKey(
+        "registry.Account", on_delete=models.PROTECT, related_name="site_visit_orders", verbose_name=_("account")
+    )
+    meter = models.ForeignKey(
+        "registry.Meter", null=True, blank=True, on_delete=models.PROTECT, related_name="site_visit_orders",
+        verbose_name=_("meter"),
+    )
+    reason_code = models.CharField(_("reason code"), max_length=32, db_index=True)
+    ordered_date = models.DateField(_("ordered on"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    reading = models.ForeignKey(
+        Reading, null=True, blank=True, on_delete=models.SET_NULL, related_name="site_visit_orders",
+        verbose_name=_("reading that caused it"),
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("site visit order")
+        verbose_name_plural = _("site visit orders")
+        ordering = ["-ordered_date", "-id"]
+        constraints = [
+            # one open order per account and reason: repeated findings do not send a second visit
+            models.UniqueConstraint(fields=["account", "reason_code"], condition=models.Q(status="OPEN"),
+                                    name="site_visit_one_open_per_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.reason_code} {self.ordered_date}"
+
+
+class ReviewItem(models.Model):
+    """An account-level validation finding with no reading of its own to carry it (MISSED, SWAP_SUSPECTED)."""
+
+    class Status(models.TextChoices):
+        OPEN = "OPEN", _("Open")
+        RESOLVED = "RESOLVED", _("Resolved")
+
+    account = models.ForeignKey(
+        "registry.Account", on_delete=models.PROTECT, related_name="reading_review_items", verbose_name=_("account")
+    )
+    register = models.CharField(_("register"), max_length=16, choices=Reading.Register.choices)
+    code = models.CharField(_("code"), max_length=32, db_index=True)
+    fixed_date = models.DateField(_("fixed reading day"))
+    reading = models.ForeignKey(
+        Reading, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_items",
+        verbose_name=_("reading"),
+    )
+    finding = models.JSONField(_("finding"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("created at"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("reading review item")
+        verbose_name_plural = _("reading review items")
+        ordering = ["fixed_date", "account"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "register", "code", "fixed_date"], name="review_item_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.register} {self.code} {self.fixed_date}"

@@ -1,0 +1,832 @@
+"""Readings in: file import, single submission, validation before billing (VEE), estimates and catch-up."""
+from __future__ import annotations
+
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridcounter.application.tabular import read_tabular
+from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.imports.models import ImportBatch, RejectedRow
+from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
+from gridcounter.data.registry.models import Account, Installation, Meter
+from gridcounter.domain.readings.codes import Code, Finding, finding, finding_from_dict
+from gridcounter.domain.readings.estimation import (
+    CatchUp,
+    NoHistoryForEstimate,
+    catch_up,
+    consecutive_estimates,
+    estimate_reading,
+)
+from gridcounter.domain.readings.swap import SwapCandidate, detect_swaps
+from gridcounter.domain.readings.validation import (
+    CycleReading,
+    CycleResult,
+    PriorReading,
+    ReadingCheck,
+    Thresholds,
+    check_estimate_streak,
+    cycles_from_readings,
+    expected_consumption,
+    validate_reading,
+)
+from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+COLUMNS = ["meter", "register", "read_at", "value", "source"]
+IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
+SUBMITTABLE_SOURCES = (*IMPORTABLE_SOURCES, Reading.Source.CORRECTION)
+LIVE = Q(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
+# codes the rules recompute from the readings; the others (DUPLICATE, SWAP_SUSPECTED, ...) stay once found
+RECOMPUTED = {Code.DECREASE, Code.ROLLOVER, Code.SPIKE, Code.HIGH, Code.LOW, Code.ZERO_STREAK, Code.OFF_SCHEDULE}
+SITE_VISIT_CODES = {Code.ZERO_STREAK, Code.ESTIMATE_STREAK}
+
+
+class ReadingInputError(ValueError):
+    """A reading's field is invalid; ``field`` names it (meter, register, read_at, value, source)."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+class ClientKeyConflict(ValueError):
+    """The client idempotency key was already used for a different reading."""
+
+
+class ReadingExists(ValueError):
+    """An actual reading already exists for that meter, register and day: nothing to estimate."""
+
+
+class EstimateRefused(Exception):
+    """Another estimate would exceed the limit of estimates in a row; a site visit has been ordered."""
+
+    def __init__(self, finding: Finding, *, order: SiteVisitOrder):
+        super().__init__(finding.reason_en)
+        self.finding = finding
+        self.order = order
+
+
+class NoReading(LookupError):
+    """There is no such reading."""
+
+
+# ---- rules --------------------------------------------------------------------------------------------
+
+
+def load_validation_rules(*, path: str | Path) -> Thresholds:
+    """Read the thresholds file. Raises OSError, tomllib.TOMLDecodeError, RulesError."""
+    with open(path, "rb") as handle:
+        return Thresholds.from_mapping(tomllib.load(handle))
+
+
+@lru_cache(maxsize=4)
+def _cached_rules(path: str, mtime: float) -> Thresholds:
+    return load_validation_rules(path=path)
+
+
+def validation_rules() -> Thresholds:
+    """The thresholds in force: the file named by settings.GRIDCOUNTER_VALIDATION_RULES (reread on change)."""
+    path = Path(settings.GRIDCOUNTER_VALIDATION_RULES)
+    return _cached_rules(str(path), path.stat().st_mtime)
+
+
+# ---- outcome ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReadingOutcome:
+    reading: Reading
+    created: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    @property
+    def held(self) -> bool:
+        return self.reading.status == Reading.Status.HELD
+
+    def reasons(self, language: str) -> list[dict]:
+        return [{"code": f.code, "severity": f.severity, "numbers": f.numbers, "reason": f.reason(language)}
+                for f in self.findings]
+
+
+def stored_findings(reading: Reading) -> list[Finding]:
+    return [finding_from_dict(d) for d in reading.findings or []]
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+
+
+def local_date(moment: datetime) -> date:
+    """The Asia/Shanghai business date of an aware timestamp."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def parse_read_at(text: str) -> datetime:
+    """ISO 8601; local Asia/Shanghai time unless an offset is given. Returns UTC. Raises ReadingInputError."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ReadingInputError(_("read_at is empty"), field="read_at")
+    try:
+        moment = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw and " " in raw else raw)
+    except ValueError:
+        raise ReadingInputError(
+            _("read_at “%(value)s” is not an ISO 8601 date and time (e.g. 2026-11-15T09:30)") % {"value": raw},
+            field="read_at")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return moment.astimezone(UTC)
+
+
+def parse_value(text: str) -> Decimal:
+    try:
+        value = Decimal((text or "").strip().replace(",", ""))
+    except InvalidOperation:
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+    if not value.is_finite():
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+    return value
+
+
+def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, sources) -> None:
+    if register not in Reading.Register.values:
+        raise ReadingInputError(
+            _("register “%(value)s” is not one of %(allowed)s")
+            % {"value": register, "allowed": ", ".join(Reading.Register.values)}, field="register")
+    if meter.registers and register not in meter.registers:
+        raise ReadingInputError(
+            _("meter %(meter)s has no %(register)s register (it has %(allowed)s)")
+            % {"meter": meter.asset_number, "register": register, "allowed": ", ".join(meter.registers)},
+            field="register")
+    if source not in [str(s) for s in sources]:
+        raise ReadingInputError(
+            _("source “%(value)s” is not one of %(allowed)s")
+            % {"value": source, "allowed": ", ".join(str(s) for s in sources)}, field="source")
+    if value < 0:
+        raise ReadingInputError(_("value %(value)s is negative") % {"value": value}, field="value")
+    if value.as_tuple().exponent < -2:
+        raise ReadingInputError(_("value %(value)s has more than 2 decimal places") % {"value": value},
+                                field="value")
+    if value >= Decimal(10) ** meter.digits:
+        raise ReadingInputError(
+            _("value %(value)s has more digits than the meter's %(digits)s-digit dial")
+            % {"value": value, "digits": meter.digits}, field="value")
+
+
+def installation_at(*, meter: Meter, day: date) -> Installation | None:
+    """The installation of ``meter`` covering ``day`` (half-open [installed_date, removed_date))."""
+    return (Installation.objects.filter(meter=meter, installed_date__lte=day)
+            .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=day))
+            .select_related("account__route", "account__premise").order_by("-installed_date").first())
+
+
+def account_installation_at(*, account: Account, day: date) -> Installation | None:
+    return (Installation.objects.filter(account=account, installed_date__lte=day)
+            .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=day))
+            .select_related("meter").order_by("-installed_date").first())
+
+
+def _priors(*, meter_id: int, register: str, before: datetime, installation: Installation | None,
+            rules: Thresholds) -> list[PriorReading]:
+    """Accepted readings of this meter and register before ``before`` on this installation, oldest first,
+    starting with the installation's initial reading when there is one."""
+    since = local_date(before) - timedelta(days=rules.lookback_days)
+    if installation is not None:
+        since = max(since, installation.installed_date)
+    rows = (Reading.objects.filter(meter_id=meter_id, register=register, status=Reading.Status.ACCEPTED,
+                                   read_at__lt=before, read_date__gte=since)
+            .order_by("read_at").values_list("read_date", "value", "is_estimate"))
+    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for d, v, e in rows]
+    priors = _with_initial(priors, installation=installation, register=register, since=since)
+    return priors
+
+
+def _with_initial(priors: list[PriorReading], *, installation: Installation | None, register: str,
+                  since: date) -> list[PriorReading]:
+    if installation is None or installation.installed_date < since:
+        return priors
+    initial = (installation.initial_readings or {}).get(register)
+    if initial in (None, ""):
+        return priors
+    if priors and priors[0].read_date <= installation.installed_date:
+        return priors
+    return [PriorReading(read_date=installation.installed_date, value=Decimal(str(initial))), *priors]
+
+
+def _check_for(*, meter: Meter, read_date: date, value: Decimal, priors: list[PriorReading],
+               installation: Installation | None) -> ReadingCheck:
+    account = installation.account if installation else None
+    return ReadingCheck(
+        read_date=read_date, value=value, digits=meter.digits,
+        previous=priors[-1] if priors else None,
+        history=cycles_from_readings(priors, digits=meter.digits),
+        route_day=account.route.reading_day if account is not None and account.route_id else None,
+        has_account=account is not None,
+        account_active=account is not None and account.status == Account.Status.ACTIVE,
+        meter=meter.asset_number,
+    )
+
+
+def _order_site_visit(*, account: Account, meter: Meter | None, code: str, ordered_date: date,
+                      reading: Reading | None, detail: dict, created_at: datetime) -> SiteVisitOrder:
+    """Open an on-site check/reading for ``account`` unless one is already open for the same reason."""
+    existing = SiteVisitOrder.objects.filter(account=account, reason_code=code,
+                                             status=SiteVisitOrder.Status.OPEN).first()
+    if existing:
+        return existing
+    order = SiteVisitOrder.objects.create(account=account, meter=meter, reason_code=code, ordered_date=ordered_date,
+                                          reading=reading, detail=detail, created_at=created_at)
+    record_event(action="SITE_VISIT_ORDERED", obj=order, detail={"account": account.number, "code": code, **detail})
+    return order
+
+
+def _apply_findings(reading: Reading, findings: list[Finding], rules: Thresholds) -> None:
+    reading.codes = [f.code for f in findings]
+    reading.findings = [f.as_dict() for f in findings]
+    if any(rules.is_blocking(f.code) for f in findings) and reading.status == Reading.Status.ACCEPTED:
+        reading.status = Reading.Status.HELD
+
+
+# ---- one reading --------------------------------------------------------------------------------------
+
+
+def _store_reading(*, meter: Meter, register: str, read_at: datetime, value: Decimal, source: str,
+                   client_key: str | None, note: str, batch: ImportBatch | None, received_at: datetime,
+                   rules: Thresholds, sources=SUBMITTABLE_SOURCES) -> ReadingOutcome:
+    """Validate and store one reading; the caller holds the transaction and the actor."""
+    if timezone.is_naive(read_at):
+        raise ReadingInputError(_("read_at must carry a time zone"), field="read_at")
+    value = Decimal(value)
+    _check_fields(meter=meter, register=register, value=value, source=source, sources=sources)
+    if client_key:
+        existing = Reading.objects.filter(client_key=client_key).first()
+        if existing is not None:
+            if (existing.meter_id, existing.register, existing.read_at, existing.value) == (
+                    meter.pk, register, read_at, value):
+                return ReadingOutcome(reading=existing, created=False, findings=stored_findings(existing))
+            raise ClientKeyConflict(_("client_key %(key)s was already used for another reading") % {"key": client_key})
+    same = Reading.objects.filter(meter=meter, register=register, read_at=read_at, value=value).first()
+    if same is not None:
+        return ReadingOutcome(reading=same, created=False, findings=stored_findings(same))
+    read_date = local_date(read_at)
+    installation = installation_at(meter=meter, day=read_date)
+    priors = _priors(meter_id=meter.pk, register=register, before=read_at, installation=installation, rules=rules)
+    findings = validate_reading(_check_for(meter=meter, read_date=read_date, value=value, priors=priors,
+                                           installation=installation), rules=rules)
+    other = Reading.objects.filter(LIVE, meter=meter, register=register, read_at=read_at).first()
+    if other is not None:
+        findings.append(finding(Code.DUPLICATE, other_value=other.value, value=value))
+    is_actual = source != Reading.Source.ESTIMATE
+    replaced = None
+    if is_actual:
+        replaced = Reading.objects.filter(meter=meter, register=register, read_date=read_date, is_estimate=True,
+                                          status=Reading.Status.ACCEPTED).first()
+    reading = Reading(
+        meter=meter, account=installation.account if installation else None, register=register, read_at=read_at,
+        read_date=read_date, value=value, source=source, is_estimate=False, note=note, import_batch=batch,
+        client_key=client_key or None, created_at=received_at, supersedes=replaced,
+    )
+    _apply_findings(reading, findings, rules)
+    try:
+        with transaction.atomic():
+            reading.save()
+    except IntegrityError:
+        # a concurrent copy of the same reading (or of the same client key) won the race: it is the same reading
+        same = Reading.objects.filter(Q(meter=meter, register=register, read_at=read_at, value=value)
+                                      | (Q(client_key=client_key) if client_key else Q(pk__in=[]))).first()
+        if same is None:
+            raise
+        return ReadingOutcome(reading=same, created=False, findings=stored_findings(same))
+    if replaced is not None:
+        replaced.status = Reading.Status.SUPERSEDED
+        replaced.save(update_fields=["status"])
+    record_event(action="READING_RECEIVED", obj=reading, detail={
+        "meter": meter.asset_number, "register": register, "read_date": read_date.isoformat(),
+        "value": str(value), "source": source, "status": reading.status, "codes": reading.codes,
+        "account": reading.account.number if reading.account else None,
+        "supersedes": replaced.pk if replaced else None,
+    })
+    for f in findings:
+        if f.code in SITE_VISIT_CODES and reading.account is not None:
+            _order_site_visit(account=reading.account, meter=meter, code=f.code, ordered_date=local_date(received_at),
+                              reading=reading, detail=f.numbers, created_at=received_at)
+    return ReadingOutcome(reading=reading, created=True, findings=findings)
+
+
+def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, source: str, actor: Actor,
+                   client_key: str | None = None, note: str = "", received_at: datetime | None = None
+                   ) -> ReadingOutcome:
+    """Store one reading (counter, handheld, API) and validate it at once.
+
+    Resending the same reading (or the same ``client_key``) stores nothing new. A different value for the
+    same meter, register and time is stored HELD with DUPLICATE. ``received_at`` is the record-keeping
+    timestamp (defaults to the moment of storing; no business rule depends on it).
+
+    Raises ReadingInputError (field named), ClientKeyConflict.
+    """
+    rules = validation_rules()
+    received_at = received_at or timezone.now()
+    with acting_as(actor), transaction.atomic():
+        outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value, source=source,
+                                 client_key=client_key, note=note, batch=None, received_at=received_at, rules=rules)
+        if outcome.created and outcome.reading.account_id:
+            check_swaps(accounts=[outcome.reading.account], fixed_date=outcome.reading.read_date, rules=rules)
+            outcome.reading.refresh_from_db()
+            outcome.findings = stored_findings(outcome.reading)
+    return outcome
+
+
+# ---- file import --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    batch_id: int
+    file_name: str
+    rows: int = 0
+    created: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    flagged: int = 0
+    held: int = 0
+    codes: dict = field(default_factory=dict)
+    rejected_rows: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"batch": self.batch_id, "file": self.file_name, "rows": self.rows, "created": self.created,
+                "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
+                "held": self.held, "codes": self.codes, "rejected_rows": self.rejected_rows}
+
+
+def _parse_row(values: dict, meters: dict[str, Meter], as_of: datetime):
+    errors: list[tuple[str, str]] = []
+    asset = values.get("meter", "")
+    meter = meters.get(asset)
+    if meter is None:
+        errors.append(("meter", _("unknown meter “%(value)s”") % {"value": asset} if asset
+                       else _("meter is empty")))
+    register = values.get("register", "").upper()
+    if register not in Reading.Register.values:
+        errors.append(("register", _("register “%(value)s” is not one of %(allowed)s")
+                       % {"value": values.get("register", ""), "allowed": ", ".join(Reading.Register.values)}))
+    source = values.get("source", "").upper()
+    if source not in [str(s) for s in IMPORTABLE_SOURCES]:
+        errors.append(("source", _("source “%(value)s” is not one of %(allowed)s")
+                       % {"value": values.get("source", ""), "allowed": ", ".join(IMPORTABLE_SOURCES)}))
+    read_at = value = None
+    try:
+        read_at = parse_read_at(values.get("read_at", ""))
+        if read_at > as_of:
+            errors.append(("read_at", _("read_at %(value)s is in the future") % {"value": values.get("read_at")}))
+    except ReadingInputError as exc:
+        errors.append((exc.field, str(exc)))
+    try:
+        value = parse_value(values.get("value", ""))
+        if value < 0:
+            errors.append(("value", _("value %(value)s is negative") % {"value": value}))
+    except ReadingInputError as exc:
+        errors.append((exc.field, str(exc)))
+    return (meter, register, read_at, value, source), errors
+
+
+def import_readings(*, path: str | Path, actor: Actor, as_of: datetime) -> ImportResult:
+    """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
+
+    Each row is stored in its own transaction: a bad row leaves nothing and is kept as a RejectedRow with
+    its line, column(s) and reason. Re-importing a file changes nothing. ``as_of`` (aware) stamps the
+    batch and refuses readings from the future.
+
+    Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
+    """
+    rules = validation_rules()
+    table = read_tabular(path, required=COLUMNS)
+    assets = {row.values.get("meter", "") for row in table.rows}
+    meters = {m.asset_number: m for m in Meter.objects.filter(asset_number__in=assets)}
+    with acting_as(actor):
+        batch = ImportBatch.objects.create(
+            kind=ImportBatch.Kind.READINGS, file_name=table.name, file_sha256=table.sha256, imported_at=as_of,
+            imported_by=actor.user if getattr(actor.user, "pk", None) else None, rows_total=len(table.rows),
+        )
+        result = ImportResult(batch_id=batch.pk, file_name=table.name, rows=len(table.rows))
+        codes: Counter = Counter()
+        touched: dict[date, list[Account]] = defaultdict(list)
+        for row in table.rows:
+            parsed, errors = _parse_row(row.values, meters, as_of)
+            outcome = None
+            if not errors:
+                meter, register, read_at, value, source = parsed
+                try:
+                    with transaction.atomic():
+                        outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value,
+                                                 source=source, client_key=None, note="", batch=batch,
+                                                 received_at=as_of, rules=rules, sources=IMPORTABLE_SOURCES)
+                except ReadingInputError as exc:
+                    errors.append((exc.field, str(exc)))
+            if errors:
+                column = ",".join(dict.fromkeys(c for c, _r in errors))
+                reason = "; ".join(r for _c, r in errors)
+                RejectedRow.objects.create(batch=batch, line=row.line, column=column, reason=reason, raw=row.values)
+                result.rejected += 1
+                result.rejected_rows.append({"line": row.line, "column": column, "reason": reason,
+                                             "errors": [{"column": c, "reason": r} for c, r in errors],
+                                             "row": row.values})
+                continue
+            if not outcome.created:
+                result.unchanged += 1
+                continue
+            result.created += 1
+            if outcome.findings:
+                result.flagged += 1
+                codes.update(outcome.codes)
+            if outcome.held:
+                result.held += 1
+            if outcome.reading.account_id:
+                touched[outcome.reading.read_date].append(outcome.reading.account)
+        for day, accounts in touched.items():
+            with transaction.atomic():
+                for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
+                    codes.update(pair_codes)
+        result.codes = dict(sorted(codes.items()))
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            rows_created=result.created, rows_unchanged=result.unchanged, rows_rejected=result.rejected)
+        record_event(action="READINGS_IMPORTED", obj=batch, detail={
+            k: v for k, v in result.as_dict().items() if k != "rejected_rows"})
+    return result
+
+
+# ---- swapped meters -----------------------------------------------------------------------------------
+
+
+def _latest_cycle(*, account: Account, register: str, around: date, rules: Thresholds):
+    """(current reading, previous accepted reading, expected kWh) of the account's cycle ending near ``around``."""
+    tol = rules.schedule_tolerance_days
+    curr = (Reading.objects.filter(LIVE, account=account, register=register, is_estimate=False,
+                                   read_date__gte=around - timedelta(days=tol), read_date__lte=around + timedelta(days=tol))
+            .order_by("-read_at").first())
+    if curr is None:
+        return None
+    installation = installation_at(meter=curr.meter, day=curr.read_date)
+    priors = _priors(meter_id=curr.meter_id, register=register, before=curr.read_at, installation=installation,
+                     rules=rules)
+    if not priors:
+        return None
+    history = cycles_from_readings(priors, digits=curr.meter.digits)
+    expectation = expected_consumption(history=history, start_date=priors[-1].read_date, end_date=curr.read_date,
+                                       rules=rules)
+    return curr, priors[-1], (expectation.kwh if expectation else Decimal(0))
+
+
+def check_swaps(*, accounts: Iterable[Account], fixed_date: date, rules: Thresholds | None = None) -> list[list[str]]:
+    """Look for swapped meters among the accounts of the buildings of ``accounts`` around ``fixed_date``.
+
+    Both readings of a suspected pair get SWAP_SUSPECTED (HELD) and each account a ReviewItem.
+    Returns the codes added per pair. The caller holds the transaction and the actor.
+    """
+    rules = rules or validation_rules()
+    buildings = {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
+    added = []
+    for city_id, building in sorted(buildings):
+        neighbours = list(Account.objects.filter(premise__city_id=city_id, premise__building=building)
+                          .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number"))
+        if len(neighbours) < 2:
+            continue
+        by_register: dict[str, list] = defaultdict(list)
+        for account in neighbours:
+            for register in (Reading.objects.filter(account=account, read_date=fixed_date)
+                             .values_list("register", flat=True).distinct()):
+                cycle = _latest_cycle(account=account, register=register, around=fixed_date, rules=rules)
+                if cycle:
+                    by_register[register].append((account, *cycle))
+        for register, items in by_register.items():
+            lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
+            candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
+                                        expected_kwh=e) for a, curr, p, e in items]
+            for pair in detect_swaps(candidates, rules=rules):
+                for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
+                    account, reading = lookup[side.account_id]
+                    _flag_reading(reading, found, rules)
+                    ReviewItem.objects.get_or_create(
+                        account=account, register=register, code=Code.SWAP_SUSPECTED, fixed_date=reading.read_date,
+                        defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
+                added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
+    return added
+
+
+def _flag_reading(reading: Reading, found: Finding, rules: Thresholds) -> None:
+    findings = stored_findings(reading)
+    if any(f.code == found.code for f in findings):
+        return
+    findings.append(found)
+    _apply_findings(reading, findings, rules)
+    reading.save(update_fields=["codes", "findings", "status"])
+    record_event(action="READING_FLAGGED", obj=reading, detail={"code": found.code, "numbers": found.numbers,
+                                                                "status": reading.status})
+
+
+# ---- the route's period -------------------------------------------------------------------------------
+
+
+def fixed_date_in(*, route_day: int, period_start: date, period_end: date) -> date | None:
+    """The route's fixed reading day inside [period_start, period_end), or None."""
+    day = date(period_start.year, period_start.month, route_day)
+    if day < period_start:
+        month0 = period_start.month
+        day = date(period_start.year + month0 // 12, month0 % 12 + 1, route_day)
+    return day if day < period_end else None
+
+
+@dataclass
+class RouteValidation:
+    route: str
+    fixed_date: date | None
+    accounts: int = 0
+    readings: int = 0
+    missed: list[dict] = field(default_factory=list)
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # account number -> codes
+    held: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"route": self.route, "fixed_date": self.fixed_date.isoformat() if self.fixed_date else None,
+                "accounts": self.accounts, "readings": self.readings, "missed": self.missed,
+                "flagged": self.flagged, "held": self.held}
+
+
+def validate_route_period(*, route, period_start: date, period_end: date, actor: Actor | None = None,
+                          created_at: datetime | None = None) -> RouteValidation:
+    """Validate every account of ``route`` for the period [period_start, period_end).
+
+    The readings inside the period are checked again (codes added, HELD when blocking); a register with
+    no reading at all gets a MISSED review item; swapped meters in the route's buildings are looked for.
+    Runs under ``actor`` (default: the current actor). ``created_at`` stamps new review items.
+
+    Raises RulesError.
+    """
+    rules = validation_rules()
+    fixed = fixed_date_in(route_day=route.reading_day, period_start=period_start, period_end=period_end)
+    result = RouteValidation(route=route.code, fixed_date=fixed)
+    if fixed is None:
+        return result
+    stamp = created_at or datetime.combine(fixed, time(0), SHANGHAI)
+    installations = list(
+        Installation.objects.filter(account__route=route, installed_date__lte=fixed)
+        .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=fixed))
+        .exclude(account__status=Account.Status.CLOSED)
+        .select_related("account__premise", "account__route", "meter").order_by("account__walk_order", "account_id")
+    )
+    since = period_start - timedelta(days=rules.lookback_days)
+    meter_ids = [i.meter_id for i in installations]
+    rows = defaultdict(list)  # (meter, register) -> light rows of the lookback window, for the rules
+    for meter_id, register, *values in (
+            Reading.objects.filter(meter_id__in=meter_ids, read_date__gte=since, read_date__lt=period_end)
+            .exclude(status__in=[Reading.Status.SUPERSEDED, Reading.Status.REJECTED]).order_by("read_at")
+            .values_list("meter_id", "register", "pk", "read_at", "read_date", "value", "is_estimate", "status")):
+        rows[(meter_id, register)].append(_Row(*values))
+    current = defaultdict(list)  # (meter, register) -> the readings of the period, to be checked again
+    for r in (Reading.objects.filter(LIVE, meter_id__in=meter_ids, read_date__gte=period_start,
+                                     read_date__lt=period_end).order_by("read_at")):
+        current[(r.meter_id, r.register)].append(r)
+    context = acting_as(actor) if actor is not None else nullcontext()
+    candidates: dict[tuple, list] = defaultdict(list)  # (city, building, register) -> swap candidates
+    with context, transaction.atomic():
+        result.accounts = len(installations)
+        for inst in installations:
+            account, meter = inst.account, inst.meter
+            for register in meter.registers or [Reading.Register.TOTAL]:
+                readings = rows.get((meter.pk, register), [])
+                in_period = [r for r in current.get((meter.pk, register), []) if r.read_date >= inst.installed_date]
+                if not in_period:
+                    found = finding(Code.MISSED, fixed_date=fixed.isoformat())
+                    item, made = ReviewItem.objects.get_or_create(
+                        account=account, register=register, code=Code.MISSED, fixed_date=fixed,
+                        defaults={"finding": found.as_dict(), "created_at": stamp})
+                    if made:
+                        record_event(action="READING_MISSED", obj=item, detail={
+                            "account": account.number, "register": register, "fixed_date": fixed.isoformat()})
+                    result.missed.append({"account": account.number, "register": register})
+                    continue
+                for reading in in_period:
+                    result.readings += 1
+                    check = _revalidate(reading, readings=readings, installation=inst, rules=rules, stamp=stamp,
+                                        since=since)
+                    if check.previous is not None and not reading.is_estimate and account.premise.building:
+                        expectation = expected_consumption(history=check.history, start_date=check.previous.read_date,
+                                                           end_date=reading.read_date, rules=rules)
+                        key = (account.premise.city_id, account.premise.building, register)
+                        candidates[key].append((account, reading, SwapCandidate(
+                            account_id=account.pk, account_number=account.number, prev=check.previous.value,
+                            curr=reading.value, expected_kwh=expectation.kwh if expectation else Decimal(0))))
+                    _note(result, account, reading)
+        for (_city, _building, register), items in sorted(candidates.items(), key=lambda kv: kv[0]):
+            if len(items) < 2:
+                continue
+            by_id = {c.account_id: (a, r) for a, r, c in items}
+            for pair in detect_swaps([c for _a, _r, c in items], rules=rules):
+                for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
+                    account, reading = by_id[side.account_id]
+                    _flag_reading(reading, found, rules)
+                    ReviewItem.objects.get_or_create(
+                        account=account, register=register, code=Code.SWAP_SUSPECTED, fixed_date=reading.read_date,
+                        defaults={"reading": reading, "finding": found.as_dict(), "created_at": stamp})
+                    _note(result, account, reading)
+    return result
+
+
+@dataclass(frozen=True)
+class _Row:
+    pk: int
+    read_at: datetime
+    read_date: date
+    value: Decimal
+    is_estimate: bool
+    status: str
+
+
+def _note(result: RouteValidation, account: Account, reading: Reading) -> None:
+    if reading.codes:
+        result.flagged[account.number] = sorted(set(result.flagged.get(account.number, [])) | set(reading.codes))
+    if reading.status == Reading.Status.HELD and account.number not in result.held:
+        result.held.append(account.number)
+
+
+def _revalidate(reading: Reading, *, readings: list[_Row], installation: Installation, rules: Thresholds,
+                stamp: datetime, since: date) -> ReadingCheck:
+    """Apply the rules to a stored reading again; store changed codes (a HELD reading stays HELD)."""
+    priors = [PriorReading(read_date=r.read_date, value=r.value, is_estimate=r.is_estimate) for r in readings
+              if r.status == Reading.Status.ACCEPTED and r.read_at < reading.read_at and r.pk != reading.pk
+              and r.read_date >= installation.installed_date]
+    priors = _with_initial(priors, installation=installation, register=reading.register,
+                           since=max(since, installation.installed_date))
+    check = _check_for(meter=installation.meter, read_date=reading.read_date, value=reading.value, priors=priors,
+                       installation=installation)
+    found = validate_reading(check, rules=rules)
+    seen = {f.code for f in found}
+    kept = [f for f in stored_findings(reading) if f.code not in RECOMPUTED and f.code not in seen]
+    merged = found + kept
+    if [f.code for f in merged] == list(reading.codes or []):
+        return check
+    before = reading.status
+    _apply_findings(reading, merged, rules)
+    reading.save(update_fields=["codes", "findings", "status"])
+    record_event(action="READING_VALIDATED", obj=reading, detail={"codes": reading.codes, "status": reading.status,
+                                                                  "status_before": before})
+    for f in merged:
+        if f.code in SITE_VISIT_CODES and reading.account_id:
+            _order_site_visit(account=installation.account, meter=installation.meter, code=f.code,
+                              ordered_date=reading.read_date, reading=reading, detail=f.numbers, created_at=stamp)
+    return check
+
+
+# ---- the bill run's view ------------------------------------------------------------------------------
+
+
+def _cycle_reading(reading: Reading, same_time: list[Reading]) -> CycleReading:
+    findings = {}
+    for r in [reading, *same_time]:
+        for f in stored_findings(r):
+            findings.setdefault(f.code, f)
+    return CycleReading(read_date=reading.read_date, value=reading.value, is_estimate=reading.is_estimate,
+                        held=any(r.status == Reading.Status.HELD for r in [reading, *same_time]),
+                        findings=tuple(findings.values()), reading_id=reading.pk)
+
+
+def validate_cycle(*, account: Account, period_start: date, period_end: date) -> CycleResult:
+    """The account's consumption per register for its reading in [period_start, period_end) (the fixed-day
+    reading of that month) against the previous accepted reading, with all findings. ``blocking`` means
+    the bill must be held. Registers without a reading in the period give MISSED.
+    """
+    rules = validation_rules()
+    route_day = account.route.reading_day if account.route_id else None
+    fixed = (fixed_date_in(route_day=route_day, period_start=period_start, period_end=period_end)
+             if route_day else None) or period_start
+    installation = account_installation_at(account=account, day=fixed)
+    if installation is None:
+        found = finding(Code.INACTIVE_METER, meter="-", read_date=fixed.isoformat())
+        return CycleResult(account_id=account.pk, findings=[found], blocking=rules.is_blocking(found.code))
+    meter = installation.meter
+    registers = list(meter.registers or [Reading.Register.TOTAL])
+    previous, current, history = {}, {}, {}
+    for register in registers:
+        in_period = list(Reading.objects.filter(LIVE, meter=meter, register=register, read_date__gte=period_start,
+                                                read_date__lt=period_end).order_by("read_at"))
+        if not in_period:
+            current[register] = None
+            continue
+        accepted = [r for r in in_period if r.status == Reading.Status.ACCEPTED]
+        chosen = accepted[-1] if accepted else in_period[-1]
+        same_time = [r for r in in_period if r.read_at == chosen.read_at and r.pk != chosen.pk]
+        current[register] = _cycle_reading(chosen, same_time)
+        priors = _priors(meter_id=meter.pk, register=register, before=datetime.combine(
+            period_start, time(0), SHANGHAI), installation=installation, rules=rules)
+        previous[register] = (CycleReading(read_date=priors[-1].read_date, value=priors[-1].value,
+                                           is_estimate=priors[-1].is_estimate) if priors else None)
+        history[register] = cycles_from_readings(priors, digits=meter.digits)
+    return domain_validate_cycle(
+        account_id=account.pk, registers=registers, previous=previous, current=current, history=history,
+        digits=meter.digits, multiplier=meter.multiplier, fixed_date=fixed, route_day=route_day,
+        account_active=account.status == Account.Status.ACTIVE, rules=rules,
+    )
+
+
+# ---- estimates ----------------------------------------------------------------------------------------
+
+
+def estimate_missing(*, account: Account, register: str, read_date: date, actor: Actor,
+                     received_at: datetime | None = None) -> ReadingOutcome:
+    """Store an estimate (source ESTIMATE, is_estimate) for a missing reading on ``read_date``.
+
+    Estimates are never chained silently: when the last ``estimates.max_consecutive`` readings are already
+    estimates, the estimate is refused, an on-site reading (SiteVisitOrder ESTIMATE_STREAK) is ordered,
+    and EstimateRefused is raised. An existing estimate for that day is returned unchanged.
+
+    Raises ReadingInputError (no meter on the account that day), ReadingExists (an actual reading is
+    there), EstimateRefused, NoHistoryForEstimate.
+    """
+    rules = validation_rules()
+    received_at = received_at or timezone.now()
+    installation = account_installation_at(account=account, day=read_date)
+    if installation is None:
+        raise ReadingInputError(_("account %(account)s had no meter on %(day)s")
+                                % {"account": account.number, "day": read_date}, field="account")
+    meter = installation.meter
+    if meter.registers and register not in meter.registers:
+        raise ReadingInputError(_("meter %(meter)s has no %(register)s register (it has %(allowed)s)")
+                                % {"meter": meter.asset_number, "register": register,
+                                   "allowed": ", ".join(meter.registers)}, field="register")
+    existing = Reading.objects.filter(LIVE, meter=meter, register=register, read_date=read_date).order_by("read_at")
+    for reading in existing:
+        if reading.is_estimate:
+            return ReadingOutcome(reading=reading, created=False, findings=stored_findings(reading))
+        raise ReadingExists(_("meter %(meter)s already has a reading on %(day)s")
+                            % {"meter": meter.asset_number, "day": read_date})
+    read_at = datetime.combine(read_date, time(0), SHANGHAI).astimezone(UTC)
+    priors = _priors(meter_id=meter.pk, register=register, before=read_at, installation=installation, rules=rules)
+    with acting_as(actor):
+        refusal = check_estimate_streak(consecutive_estimates=consecutive_estimates(priors), rules=rules)
+        if refusal is not None:
+            with transaction.atomic():
+                order = _order_site_visit(account=account, meter=meter, code=Code.ESTIMATE_STREAK,
+                                          ordered_date=local_date(received_at), reading=None,
+                                          detail={**refusal.numbers, "register": register,
+                                                  "read_date": read_date.isoformat()}, created_at=received_at)
+                ReviewItem.objects.get_or_create(
+                    account=account, register=register, code=Code.ESTIMATE_STREAK, fixed_date=read_date,
+                    defaults={"finding": refusal.as_dict(), "created_at": received_at})
+                record_event(action="ESTIMATE_REFUSED", obj=account, detail={
+                    "register": register, "read_date": read_date.isoformat(), **refusal.numbers})
+            raise EstimateRefused(refusal, order=order)
+        estimate = estimate_reading(previous=priors[-1] if priors else None, read_date=read_date,
+                                    history=cycles_from_readings(priors, digits=meter.digits), digits=meter.digits,
+                                    rules=rules)
+        with transaction.atomic():
+            reading = Reading.objects.create(
+                meter=meter, account=account, register=register, read_at=read_at, read_date=read_date,
+                value=estimate.value, source=Reading.Source.ESTIMATE, is_estimate=True,
+                note=f"estimate: {estimate.basis}", created_at=received_at,
+            )
+            record_event(action="READING_ESTIMATED", obj=reading, detail={
+                "account": account.number, "register": register, "read_date": read_date.isoformat(),
+                "value": str(estimate.value), "kwh": str(estimate.kwh), "basis": estimate.basis})
+    return ReadingOutcome(reading=reading, created=True, findings=[])
+
+
+def catch_up_for(*, account: Account, register: str, read_date: date) -> CatchUp:
+    """What the account's actual reading on ``read_date`` settles after estimates (for the bill's CATCH_UP line).
+
+    Raises NoReading.
+    """
+    rules = validation_rules()
+    actual = (Reading.objects.filter(account=account, register=register, read_date=read_date, is_estimate=False,
+                                     status=Reading.Status.ACCEPTED).order_by("-read_at").first())
+    if actual is None:
+        raise NoReading(_("no accepted actual reading for account %(account)s on %(day)s")
+                        % {"account": account.number, "day": read_date})
+    installation = installation_at(meter=actual.meter, day=read_date)
+    priors = _priors(meter_id=actual.meter_id, register=register, before=actual.read_at, installation=installation,
+                     rules=rules)
+    return catch_up(readings=[*priors, PriorReading(actual.read_date, actual.value, False)],
+                    digits=actual.meter.digits)
+
+
+__all__ = [
+    "COLUMNS", "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused", "ImportResult",
+    "NoHistoryForEstimate", "NoReading", "ReadingExists", "ReadingInputError", "ReadingOutcome",
+    "RouteValidation", "catch_up_for", "check_swaps", "estimate_missing", "import_readings",
+    "load_validation_rules", "submit_reading", "validate_cycle", "validate_route_period", "validation_rules",
+]

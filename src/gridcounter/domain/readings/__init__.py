@@ -1,0 +1,1 @@
+"""Reading validation before billing (VEE), estimates and swapped-meter detection: pure rules."""
