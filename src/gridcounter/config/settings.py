@@ -145,3 +145,4 @@ LOGGING = {
 GRIDCOUNTER_TARIFF_DIRS = [
     Path(p) for p in os.environ.get("GRIDCOUNTER_TARIFF_DIRS", str(REPO_DIR / "tariffs")).split(os.pathsep) if p
 ]
+GRIDCOUNTER_VALIDATION_RULES = Path(os.environ.get("GRIDCOUNTER_VALIDATION_RULES", str(REPO_DIR / "rules" / "validation.toml")))

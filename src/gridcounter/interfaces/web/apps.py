@@ -5,3 +5,6 @@ class WebConfig(AppConfig):
     name = "gridcounter.interfaces.web"
     label = "web"
     verbose_name = "Web"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (audits sign-in, failures, sign-out and lockouts)

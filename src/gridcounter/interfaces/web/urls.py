@@ -1,6 +1,12 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from gridcounter.interfaces.web import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("", views.home, name="home"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", views.SignOutView.as_view(), name="logout"),
+    path("search/", views.search, name="search"),
+    path("accounts/<str:number>/", views.account_detail, name="account"),
+    path("accounts/<str:number>/payments/", views.take_payment_view, name="take_payment"),
 ]

@@ -1,0 +1,193 @@
+"""Who may see and do what: the only place access rules live. Views call these; refusals are audited.
+
+Rules (同城通办: any hall in a city serves any customer of that city):
+
+* a user acts only while active and holding a role; ADMIN (or a superuser) may act anywhere;
+* staff see the accounts of their own hall's city, never another city's;
+* a supervisor supervises the halls of their own city.
+
+A refusal raises ``AccessDenied`` after writing an ``ACCESS_DENIED`` audit event. A refusal to show
+one object (an account of another city) raises ``ObjectHidden``, a subclass, which the web layer
+answers with 404 rather than 403 so that the existence of another city's customer is not leaked.
+"""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.org.models import Hall, Role
+from gridcounter.data.registry.models import Account
+
+ADMIN = Role.Code.ADMIN
+CLERK = Role.Code.CLERK
+METER_READER = Role.Code.METER_READER
+AUDITOR = Role.Code.AUDITOR
+INSTALLER = Role.Code.INSTALLER
+ACCOUNT_MANAGER = Role.Code.ACCOUNT_MANAGER
+SUPERVISOR = Role.Code.SUPERVISOR
+
+# Roles that look customers up and open the customer screen (the counter's everyday work).
+CUSTOMER_SERVICE_ROLES = (CLERK, AUDITOR, ACCOUNT_MANAGER, SUPERVISOR)
+# Roles that take money at a counter.
+PAYMENT_ROLES = (CLERK, SUPERVISOR)
+
+
+class AccessDenied(Exception):
+    """The user may not do this. The refusal has been written to the audit log."""
+
+    def __init__(self, message: str = "access denied", *, rule: str = ""):
+        super().__init__(message)
+        self.rule = rule
+
+
+class ObjectHidden(AccessDenied):
+    """The object belongs to another city: answered as 'not found' so its existence is not leaked."""
+
+
+def is_admin(user) -> bool:
+    """ADMIN role or Django superuser: may act in every city."""
+    if not _is_signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    return user.has_role(ADMIN)
+
+
+def require_role(user, *codes: str) -> None:
+    """Refuse unless the user is signed in, active and holds one of ``codes`` (ADMIN always passes).
+
+    Raises AccessDenied.
+    """
+    if not _is_signed_in(user):
+        _refuse(user, rule="SIGNED_IN", detail={"roles": list(codes)})
+    if is_admin(user):
+        return
+    if not user.has_role(*codes):
+        _refuse(user, rule="ROLE", detail={"roles": sorted(codes)})
+
+
+def access_account(*, user, account: Account) -> Account:
+    """The account, if the user may see it: staff of the account's city; ADMIN anywhere.
+
+    Raises AccessDenied (not signed in), ObjectHidden (another city's account, or no hall).
+    """
+    if not _is_signed_in(user):
+        _refuse(user, rule="SIGNED_IN", obj=account)
+    if is_admin(user):
+        return account
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", obj=account, hidden=True)
+    if account.city_id != user.city_id:
+        _refuse(user, rule="OTHER_CITY", obj=account, hidden=True)
+    return account
+
+
+def access_account_by_number(*, user, number: str) -> Account:
+    """The account with this number, if it exists and the user may see it.
+
+    Raises ObjectHidden when there is no such account or it belongs to another city (the two are
+    deliberately indistinguishable), AccessDenied when the user is not signed in.
+    """
+    account = (
+        Account.objects.select_related("customer", "premise", "city", "home_hall", "route")
+        .filter(number=number)
+        .first()
+    )
+    if account is None:
+        # Nothing to protect; no audit event, but the same answer as for another city's account.
+        raise ObjectHidden("no such account", rule="NOT_FOUND")
+    return access_account(user=user, account=account)
+
+
+def access_hall(*, user, hall: Hall) -> Hall:
+    """The hall, if the user may act for it: halls of the user's own city; ADMIN anywhere.
+
+    Raises AccessDenied.
+    """
+    if not _is_signed_in(user):
+        _refuse(user, rule="SIGNED_IN", obj=hall)
+    if is_admin(user):
+        return hall
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", obj=hall)
+    if hall.city_id != user.city_id:
+        _refuse(user, rule="OTHER_CITY", obj=hall)
+    return hall
+
+
+def can_supervise(*, user, hall: Hall) -> bool:
+    """Whether the user supervises this hall: a SUPERVISOR of the hall's city, or ADMIN. Not audited."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    if not user.has_role(SUPERVISOR):
+        return False
+    if user.city_id is None:
+        return False
+    return hall.city_id == user.city_id
+
+
+def scoped_accounts(user) -> QuerySet[Account]:
+    """The accounts the user may see: their city's (all for ADMIN; none without a hall or role)."""
+    if not _is_signed_in(user):
+        return Account.objects.none()
+    if is_admin(user):
+        return Account.objects.all()
+    if user.city_id is None:
+        return Account.objects.none()
+    if not user.role_codes():
+        return Account.objects.none()
+    return Account.objects.filter(city_id=user.city_id)
+
+
+def may_serve_customers(user) -> bool:
+    """Whether the user may look customers up and open the customer screen (drives the navigation)."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    return user.has_role(*CUSTOMER_SERVICE_ROLES)
+
+
+def may_take_payments(user) -> bool:
+    """Whether the user may take payments: a clerk or supervisor (or ADMIN) who works at a hall."""
+    if not _is_signed_in(user):
+        return False
+    if user.hall_id is None:
+        return False
+    if is_admin(user):
+        return True
+    return user.has_role(*PAYMENT_ROLES)
+
+
+def require_payment_taker(user) -> None:
+    """Refuse unless ``may_take_payments``. Raises AccessDenied."""
+    require_role(user, *PAYMENT_ROLES)
+    if user.hall_id is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": sorted(PAYMENT_ROLES)})
+
+
+def may_administer(user) -> bool:
+    """Whether the user may open the administration site (ADMIN role holders with staff status)."""
+    if not _is_signed_in(user):
+        return False
+    if not user.is_staff:
+        return False
+    return is_admin(user)
+
+
+def _is_signed_in(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def _refuse(user, *, rule: str, obj=None, detail: dict | None = None, hidden: bool = False):
+    signed_in = user is not None and user.is_authenticated
+    record_event(
+        action="ACCESS_DENIED",
+        obj=obj,
+        user=user if signed_in else None,
+        hall=getattr(user, "hall", None) if signed_in else None,
+        detail={"rule": rule, **(detail or {})},
+    )
+    raise (ObjectHidden if hidden else AccessDenied)(f"access denied: {rule}", rule=rule)

@@ -1,0 +1,193 @@
+"""What the customer screen shows: everything a clerk needs to answer "why is my bill so high" on one page.
+
+Read-only; the account has already passed ``access_account``.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+
+from gridcounter.application.ledger import balance_fen, open_bills
+from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger.models import JournalEntry, LedgerAccount
+from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
+from gridcounter.data.registry.models import Account
+from gridcounter.domain.billing.periods import MeterSpan, period_of, span_use
+from gridcounter.interfaces.web.chart import UsageChart, usage_chart
+
+READINGS_SHOWN = 36
+BILLS_SHOWN = 24
+LEDGER_SHOWN = 36
+CHART_MONTHS = 24
+
+
+@dataclass
+class BillView:
+    bill: Bill
+    reasons: list[dict]  # {"code", "text"} in the request's language
+    outstanding_fen: int | None  # unpaid part of an issued bill; None when nothing is open
+
+
+@dataclass
+class ReadingView:
+    reading: Reading
+    findings: list[dict]  # {"code", "severity", "text"} in the request's language
+
+
+@dataclass
+class LedgerRow:
+    entry: JournalEntry
+    amount_fen: int  # receivable side: positive the customer owes more, negative less
+    balance_fen: int  # running balance after this entry
+
+
+@dataclass
+class CustomerScreen:
+    account: Account
+    installations: list
+    readings: list[ReadingView]
+    bills: list[BillView]
+    ledger: list[LedgerRow]
+    balance_fen: int
+    held_readings: list[ReadingView]
+    held_bills: list
+    open_review_items: list
+    open_site_visits: list
+    chart: UsageChart
+    review_items: int = field(default=0)
+
+
+def reason_text(reason: dict, *, language: str) -> str:
+    """The explanation sentence in the request's language (Chinese for zh-*, English otherwise)."""
+    if language.lower().startswith("zh"):
+        return reason.get("text_zh") or reason.get("text_en") or reason.get("code", "")
+    return reason.get("text_en") or reason.get("text_zh") or reason.get("code", "")
+
+
+def finding_text(finding: dict, *, language: str) -> str:
+    """A reading-validation finding's reason in the request's language."""
+    if language.lower().startswith("zh"):
+        return finding.get("reason_zh") or finding.get("reason_en") or finding.get("code", "")
+    return finding.get("reason_en") or finding.get("reason_zh") or finding.get("code", "")
+
+
+def _reading_view(reading: Reading, *, language: str) -> ReadingView:
+    findings = [
+        {"code": f.get("code", ""), "severity": f.get("severity", ""), "text": finding_text(f, language=language)}
+        for f in (reading.findings or [])
+    ]
+    return ReadingView(reading=reading, findings=findings)
+
+
+def _ledger_rows(account: Account) -> list[LedgerRow]:
+    entries = list(
+        JournalEntry.objects.filter(account=account)
+        .annotate(receivable_fen=Sum(
+            "postings__amount_fen",
+            filter=Q(postings__ledger_account=LedgerAccount.RECEIVABLE, postings__account=account),
+        ))
+        .order_by("effective_date", "id")
+    )
+    rows = []
+    running = 0
+    for entry in entries:
+        amount = int(entry.receivable_fen or 0)
+        running += amount
+        rows.append(LedgerRow(entry=entry, amount_fen=amount, balance_fen=running))
+    rows.reverse()
+    return rows[:LEDGER_SHOWN]
+
+
+def monthly_kwh_from_bills(account: Account) -> tuple[dict[str, Decimal], set[str]]:
+    kwh: dict[str, Decimal] = {}
+    estimated: set[str] = set()
+    for bill in Bill.objects.filter(account=account).exclude(status=Bill.Status.CANCELLED).order_by("period", "id"):
+        kwh[bill.period] = bill.kwh
+        if bill.is_estimate:
+            estimated.add(bill.period)
+    return kwh, estimated
+
+
+def monthly_kwh_from_readings(account: Account) -> tuple[dict[str, Decimal], set[str]]:
+    """Consumption between consecutive accepted TOTAL readings of each meter, in the month of the later one."""
+    kwh: dict[str, Decimal] = defaultdict(Decimal)
+    estimated: set[str] = set()
+    readings = (
+        Reading.objects.filter(account=account, register=Reading.Register.TOTAL, status=Reading.Status.ACCEPTED)
+        .select_related("meter")
+        .order_by("meter_id", "read_at", "id")
+    )
+    previous: Reading | None = None
+    for reading in readings:
+        if previous is not None and previous.meter_id == reading.meter_id:
+            use = span_use(MeterSpan(start_value=previous.value, end_value=reading.value,
+                                     digits=reading.meter.digits, multiplier=reading.meter.multiplier))
+            period = period_of(reading.read_date)
+            kwh[period] += use.kwh
+            if reading.is_estimate or previous.is_estimate:
+                estimated.add(period)
+        previous = reading
+    return dict(kwh), estimated
+
+
+def customer_screen(*, account: Account, as_of: date, language: str) -> CustomerScreen:
+    """Assemble the screen for ``account`` as of the business date ``as_of``."""
+    installations = list(account.installations.select_related("meter").order_by("-installed_date", "-id"))
+    readings = [
+        _reading_view(reading, language=language)
+        for reading in Reading.objects.filter(account=account).select_related("meter")
+        .order_by("-read_at", "-id")[:READINGS_SHOWN]
+    ]
+    outstanding = {bill.pk: fen for bill, fen in open_bills(account)}
+    bills = [
+        BillView(bill=bill, reasons=[
+            {"code": reason.get("code", ""), "text": reason_text(reason, language=language)}
+            for reason in (bill.explanation or [])
+        ], outstanding_fen=outstanding.get(bill.pk))
+        for bill in Bill.objects.filter(account=account).order_by("-period", "-id")[:BILLS_SHOWN]
+    ]
+    held_readings = [
+        _reading_view(reading, language=language)
+        for reading in Reading.objects.filter(account=account, status=Reading.Status.HELD)
+        .select_related("meter").order_by("read_at")
+    ]
+    held_bills = list(Bill.objects.filter(account=account, status=Bill.Status.HELD).order_by("period"))
+    open_review_items = list(
+        ReviewItem.objects.filter(account=account, status=ReviewItem.Status.OPEN).order_by("fixed_date")
+    )
+    open_site_visits = list(
+        SiteVisitOrder.objects.filter(account=account, status=SiteVisitOrder.Status.OPEN).order_by("ordered_date")
+    )
+
+    # Bills are the figures the customer was charged for; months without a bill are filled from readings.
+    kwh, estimated = monthly_kwh_from_bills(account)
+    read_kwh, read_estimated = monthly_kwh_from_readings(account)
+    from_readings = {period for period in read_kwh if period not in kwh}
+    source = "BILLS" if not from_readings else ("READINGS" if not kwh else "BILLS_AND_READINGS")
+    for period in from_readings:
+        kwh[period] = read_kwh[period]
+        if period in read_estimated:
+            estimated.add(period)
+    # The chart ends at the latest month with figures (this month's bill usually comes later), never after today.
+    known = [period for period in kwh if period <= period_of(as_of)]
+    last_period = max(known) if known else period_of(as_of)
+    chart = usage_chart(kwh_by_period=kwh, estimated_periods=estimated, last_period=last_period,
+                        months=CHART_MONTHS, source=source, read_periods=from_readings)
+    return CustomerScreen(
+        account=account,
+        installations=installations,
+        readings=readings,
+        bills=bills,
+        ledger=_ledger_rows(account),
+        balance_fen=balance_fen(account),
+        held_readings=held_readings,
+        held_bills=held_bills,
+        open_review_items=open_review_items,
+        open_site_visits=open_site_visits,
+        chart=chart,
+        review_items=len(held_readings) + len(held_bills) + len(open_review_items) + len(open_site_visits),
+    )

@@ -1,0 +1,43 @@
+/* Counter keyboard habits: "/" jumps to the search box; arrow keys walk the results; Enter opens one. */
+(function () {
+  "use strict";
+
+  function typingIn(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function resultLinks() {
+    return Array.prototype.slice.call(document.querySelectorAll("#results a.result"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var search = document.getElementById("q");
+    if (event.key === "/" && !typingIn(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+      return;
+    }
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") {
+      return;
+    }
+    var links = resultLinks();
+    if (!links.length) {
+      return;
+    }
+    var index = links.indexOf(document.activeElement);
+    if (event.target === search && event.key === "ArrowDown") {
+      event.preventDefault();
+      links[0].focus();
+    } else if (index >= 0) {
+      event.preventDefault();
+      if (event.key === "ArrowDown" && index < links.length - 1) {
+        links[index + 1].focus();
+      } else if (event.key === "ArrowUp") {
+        (index === 0 ? search : links[index - 1]).focus();
+      }
+    }
+  });
+})();

@@ -1,0 +1,120 @@
+"""Counter pages: sign-in, find a customer, the customer screen. Views translate requests; rules live in access."""
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gridcounter.application.access import (
+    CUSTOMER_SERVICE_ROLES,
+    access_account_by_number,
+    may_serve_customers,
+    may_take_payments,
+    require_payment_taker,
+)
+from gridcounter.application.payments import IdempotencyKeyReused, InvalidIdempotencyKey, take_payment
+from gridcounter.data.ledger.models import Payment
+from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
+from gridcounter.interfaces.web.decorators import is_htmx, staff_required
+from gridcounter.interfaces.web.screens import customer_screen
+from gridcounter.interfaces.web.search import LIMIT, find_accounts, normalise
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    http_method_names = ["post", "options"]
+
+
+@staff_required()
+def home(request):
+    """Clerks land on "find a customer"; roles without a counter screen yet get a short note."""
+    if not may_serve_customers(request.user):
+        return render(request, "web/home_other.html")
+    return _search_page(request)
+
+
+@staff_required(*CUSTOMER_SERVICE_ROLES)
+def search(request):
+    """Results as the clerk types (htmx fragment), or the whole page for a plain GET (reload, no script)."""
+    query = normalise(request.GET.get("q", ""))
+    hits = find_accounts(user=request.user, query=query)
+    if is_htmx(request):
+        return render(request, "web/_results.html", {"query": query, "hits": hits, "limit": LIMIT})
+    if request.GET.get("go") and hits:
+        # Enter in the search box: open the first result of exactly what was typed.
+        return redirect("account", number=hits[0].account.number)
+    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT})
+
+
+def _search_page(request):
+    query = normalise(request.GET.get("q", ""))
+    hits = find_accounts(user=request.user, query=query) if query else []
+    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT})
+
+
+@staff_required(*CUSTOMER_SERVICE_ROLES)
+def account_detail(request, number: str):
+    """The customer screen. Another city's account answers 404 (see access.ObjectHidden)."""
+    account = access_account_by_number(user=request.user, number=number)
+    screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
+    context = {"screen": screen, "account": account}
+    if may_take_payments(request.user):
+        # A fresh key per form: submitting the same form twice books the payment once.
+        context["payment"] = {"idempotency_key": f"web-{uuid.uuid4().hex}", "channels": [(c.value, c.label) for c in COUNTER_CHANNELS],
+                              "amount": format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""}
+    return render(request, "web/account.html", context)
+
+
+# Money taken across a counter; bank withholding and online payments arrive through their own channels.
+COUNTER_CHANNELS = (Payment.Channel.CASH, Payment.Channel.CARD)
+
+
+@require_POST
+@staff_required(*CUSTOMER_SERVICE_ROLES)
+def take_payment_view(request, number: str):
+    """Book a payment typed at the counter, then back to the customer screen with the receipt number."""
+    account = access_account_by_number(user=request.user, number=number)
+    require_payment_taker(request.user)
+    channel = request.POST.get("channel", "")
+    if channel not in COUNTER_CHANNELS:
+        messages.error(request, _("Payment not booked. Payment method: choose cash or bank card."))
+        return redirect("account", number=account.number)
+    try:
+        amount_fen = parse_yuan_amount(request.POST.get("amount", ""), field="amount")
+        result = take_payment(
+            account=account, amount_fen=amount_fen, channel=channel, hall=request.user.hall, clerk=request.user,
+            idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(),
+        )
+    except InvalidAmount:
+        messages.error(request, _("Payment not booked. Amount (yuan): %(problem)s") % {
+            "problem": _amount_problem(request.POST.get("amount", ""))})
+        return redirect("account", number=account.number)
+    except (InvalidIdempotencyKey, IdempotencyKeyReused):
+        messages.error(request, _("Payment not booked: the form was out of date. Check the balance and try again."))
+        return redirect("account", number=account.number)
+    receipt = result.payment.receipt_number
+    amount = format_fen(result.payment.amount_fen)
+    if result.replayed:
+        messages.info(request, _("Receipt %(receipt)s for %(amount)s yuan was already booked; nothing was charged "
+                                 "again.") % {"receipt": receipt, "amount": amount})
+    else:
+        messages.success(request, _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
+            "receipt": receipt, "amount": amount, "balance": format_fen(result.balance_fen)})
+    return redirect("account", number=account.number)
+
+
+def _amount_problem(raw: str) -> str:
+    text = (raw or "").strip()
+    if not text:
+        return _("enter the amount in yuan, e.g. 123.45")
+    return _("“%(text)s” is not an amount in yuan greater than zero with at most two decimals, e.g. 123.45") % {
+        "text": text}
