@@ -1,6 +1,7 @@
 """Ledger use cases: post bills, cancellations and adjustments; balances, open bills, credit; the ledger check."""
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -10,8 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext as _
 
+from gridcounter.application.bulk import insert_rows
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
+from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PaymentAllocation, Posting
 from gridcounter.data.registry.models import Account
@@ -22,8 +25,8 @@ BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 __all__ = [
     "BillNotIssued", "BillNotPosted", "IdempotencyConflict", "InvalidPosting", "LedgerCheckReport", "Offence",
-    "ReasonRequired", "UnbalancedEntry", "apply_credit", "balance_fen", "business_date", "cancel_bill",
-    "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_entry", "post_rebill_difference",
+    "ReasonRequired", "UnbalancedEntry", "accounts_with_credit", "apply_credit", "apply_credits", "balance_fen", "business_date", "cancel_bill",
+    "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_bills", "post_entry", "post_rebill_difference",
 ]
 
 
@@ -291,6 +294,116 @@ def apply_credit(*, account: Account, created_at: datetime) -> list[PaymentAlloc
                 detail={"allocations": [{"payment": a.payment.receipt_number, "bill_period": a.bill.period,
                                          "amount_fen": a.amount_fen} for a in created]},
             )
+    return created
+
+
+# --- bulk posting for the bill run ------------------------------------------------------------------------
+
+def post_bills(*, bills: list[Bill], created_at: datetime) -> list[int]:
+    """Post many issued bills at once: for each the entry, postings and audit event `post_bill` writes.
+
+    Same keys (`bill:<id>`), kinds, dates, descriptions, postings and LEDGER_ENTRY_POSTED events as `post_bill`,
+    written with three bulk inserts (`insert_rows`) whatever the number of bills. A bill posted before is not
+    posted again: its entry is kept when it is the same, otherwise IdempotencyConflict. Returns the journal entry
+    ids, in the order of `bills`. Runs in the caller's transaction (or its own); the caller serialises concurrent
+    posting of the same bills (the bill run holds the route's lock), the unique idempotency key is the last guard.
+    `bill.account` should be loaded (its number goes into the audit event).
+
+    Raises: BillNotIssued, IdempotencyConflict.
+    """
+    if not bills:
+        return []
+    for bill in bills:
+        if bill.status != Bill.Status.ISSUED:
+            raise BillNotIssued(f"bill {bill.pk} ({bill.account} {bill.period}) is {bill.status}, not ISSUED")
+    actor = current_actor()
+    username = getattr(actor.user, "username", "") or ""
+    with transaction.atomic():
+        keys = [f"bill:{bill.pk}" for bill in bills]
+        existing: dict[str, JournalEntry] = {}
+        for start in range(0, len(keys), 2000):
+            existing.update((e.idempotency_key, e) for e in JournalEntry.objects.filter(
+                idempotency_key__in=keys[start:start + 2000]).prefetch_related("postings"))
+        out: dict[str, int] = {}
+        entries, todo = [], []
+        for key, bill in zip(keys, bills, strict=True):
+            lines = rules.bill_lines(account=bill.account, amount_fen=bill.amount_fen)
+            rules.check_balanced(lines)
+            if key in existing:
+                wanted = _signature(kind=JournalEntry.Kind.BILL, account_id=bill.account_id, postings=lines)
+                if _entry_signature(existing[key]) != wanted:
+                    raise IdempotencyConflict(
+                        f"idempotency key {key!r} was already used for a different entry (#{existing[key].pk})")
+                out[key] = existing[key].pk
+                continue
+            entries.append({
+                "kind": JournalEntry.Kind.BILL.value, "account_id": bill.account_id,
+                "effective_date": bill.issued_date or business_date(created_at), "created_at": created_at,
+                "description": f"Bill {bill.period}"[:300], "source_type": "billing.Bill", "source_id": str(bill.pk),
+                "reverses_id": None, "idempotency_key": key, "created_by_id": actor.user_id,
+                "hall_id": actor.hall_id, "reason": actor.reason,
+            })
+            todo.append((key, bill, lines))
+        insert_rows(JournalEntry, entries, assign_ids=True)
+        postings, events = [], []
+        for entry, (key, bill, lines) in zip(entries, todo, strict=True):
+            out[key] = entry["id"]
+            for ledger_account, acc, amount in lines:
+                postings.append({"entry_id": entry["id"], "ledger_account": ledger_account,
+                                 "account_id": getattr(acc, "pk", None), "amount_fen": amount})
+            # the LEDGER_ENTRY_POSTED event post_entry records through record_event
+            events.append({
+                "occurred_at": created_at, "action": "LEDGER_ENTRY_POSTED", "user_id": actor.user_id,
+                "username": username, "hall_id": actor.hall_id, "channel": actor.channel,
+                "object_type": JournalEntry._meta.label, "object_id": str(entry["id"]), "reason": actor.reason,
+                "detail": json.dumps({
+                    "kind": entry["kind"], "account": bill.account.number,
+                    "effective_date": entry["effective_date"].isoformat(),
+                    "postings": [[la, getattr(acc, "number", None), amt] for la, acc, amt in lines],
+                    "source": f"billing.Bill:{bill.pk}"}),
+                "ip_address": None,
+            })
+        insert_rows(Posting, postings)
+        insert_rows(AuditEvent, events)
+    return [out[key] for key in keys]
+
+
+def accounts_with_credit(account_ids) -> set[int]:
+    """Those of `account_ids` holding credit: a posted payment not wholly allocated to live bill settlements."""
+    ids = list(set(account_ids))
+    payments: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(ids), 1000):
+        payments.update((pid, (account_id, amount)) for pid, account_id, amount in Payment.objects.filter(
+            account_id__in=ids[start:start + 1000], status=Payment.Status.POSTED).values_list(
+            "id", "account_id", "amount_fen"))
+    if not payments:
+        return set()
+    used: dict[int, int] = defaultdict(int)
+    pids = list(payments)
+    for start in range(0, len(pids), 1000):
+        for pid, total in (PaymentAllocation.objects.filter(payment_id__in=pids[start:start + 1000],
+                                                            released_at__isnull=True)
+                           .values("payment_id").annotate(total=Sum("amount_fen"))
+                           .values_list("payment_id", "total")):
+            used[pid] = int(total or 0)
+    return {account_id for pid, (account_id, amount) in payments.items() if amount > used[pid]}
+
+
+def apply_credits(*, accounts: list[Account], created_at: datetime) -> list[PaymentAllocation]:
+    """`apply_credit` for each of `accounts` that holds credit; one look-up (two queries) finds them first.
+
+    The bill run calls this once per route after `post_bills`: accounts without unallocated payments (most of
+    them) cost nothing more, and those with credit get exactly what `apply_credit` gives them.
+    """
+    if not accounts:
+        return []
+    with_credit = accounts_with_credit(a.pk for a in accounts)
+    created: list[PaymentAllocation] = []
+    seen = set()
+    for account in accounts:
+        if account.pk in with_credit and account.pk not in seen:
+            seen.add(account.pk)
+            created += apply_credit(account=account, created_at=created_at)
     return created
 
 

@@ -10,7 +10,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Max
 
-from gridcounter.application.demo.bulk import load_generated, prepare_connection
+from gridcounter.application.bulk import prepare_connection
+from gridcounter.application.demo.bulk import load_generated
 from gridcounter.application.demo.generator import Generator, RouteSlot
 from gridcounter.application.demo.registry import MODELS, reading_day
 from gridcounter.application.registry import ensure_roles, known_tariffs

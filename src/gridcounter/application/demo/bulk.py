@@ -9,29 +9,9 @@ import operator
 
 from django.db import connection, models
 
+from gridcounter.application.bulk import allocate_ids, prepare_connection
 
-def prepare_connection() -> None:
-    """SQLite: a large page cache, so index pages of big tables are not re-read for every batch."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB for this connection
-
-
-def allocate_ids(model, count: int) -> list[int]:
-    """`count` fresh primary keys for `model`; call inside the loading transaction."""
-    if count == 0:
-        return []
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
-            )
-            return [row[0] for row in cursor.fetchall()]
-        # SQLite: the transaction holds the write lock (IMMEDIATE), so nobody else inserts meanwhile.
-        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')
-        start = cursor.fetchone()[0] + 1
-        return list(range(start, start + count))
+__all__ = ["allocate_ids", "insert_rows", "load_generated", "prepare_connection"]
 
 
 def insert_rows(model, rows: list[dict]) -> None:

@@ -75,8 +75,8 @@ def pick_reading(candidates: list[ReadingRef], *, fixed_date: date, window_days:
         r for r in candidates
         if r.status in USABLE_STATUSES and abs((r.read_date - fixed_date).days) <= window_days
     ]
-    if not usable:
-        return None
+    if len(usable) < 2:
+        return usable[0] if usable else None
     usable.sort(key=lambda r: (abs((r.read_date - fixed_date).days), r.is_estimate, _neg(r.read_at), -r.reading_id))
     return usable[0]
 

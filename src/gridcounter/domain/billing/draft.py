@@ -149,7 +149,19 @@ def _rating_input(*, billing: BillingPeriod, usage: CycleUsage, facts: AccountFa
     return RatingInput(kwh=usage.total_kwh, **common)
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _jsonable(value):
+    kind = type(value)
+    if kind in _PLAIN:  # the common case first (exact types: subclasses such as enums take the long way)
+        return value
+    if kind is Decimal or kind is date:
+        return str(value)
+    if kind is dict:
+        return {k if type(k) is str else str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
