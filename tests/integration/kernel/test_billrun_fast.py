@@ -61,6 +61,26 @@ def build(city: City_) -> None:
         if i == 5:
             usages[-1] = usages[-13] * 4  # far above the same period last year: bill shock
         monthly(meter, account, usages=usages)
+    # the history cases of the explanation and the bill-shock test, some on a second route of the same day
+    from gridcounter.data.registry.models import Route
+
+    first_route = city.route
+    second = Route.objects.create(city=city.city, hall=city.hall, code="R15B", reading_day=15,
+                                  reader=first_route.reader)
+    for j, changes in enumerate((
+            {5: 0, 17: 900},  # no usage last July: shock against the recent average
+            {5: 0, 17: Decimal("123.45")},  # recent average, no shock
+            {5: 600, 17: 610},  # far above June, in line with last July: seasonal
+            {16: 0, 17: 150},  # nothing used in June: no percentage against it
+            {5: 0, 14: 0, 15: 0, 16: 0},  # no usable history: never a shock
+    )):
+        city.route = second if j % 2 else first_route
+        usages = [Decimal(100)] * months
+        for k, value in changes.items():
+            usages[k] = Decimal(value)
+        account, meter = city.account(household_size=2 + j)
+        monthly(meter, account, usages=usages)
+    city.route = first_route
     # problems: a missed reading, a held reading, an estimate, a rollover, a meter exchange
     a, m = city.account()
     monthly(m, a, usages=[100] * (months - 1))
@@ -127,10 +147,15 @@ def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
         summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
     got = snapshot(PERIOD)
 
-    assert set(got) == set(expected) and len(got) == 25
+    assert set(got) == set(expected) and len(got) == 30
     for number in expected:
         assert got[number] == expected[number], number
-    assert summary.kernel == 20 and summary.per_account == 5
+    assert summary.kernel == 25 and summary.per_account == 5 and summary.routes == 2
+    assert summary.python_explained == 0  # every kernel bill explained by the frame path
+    codes = {r["code"] for bill in got.values() for r in bill["explanation"]}
+    assert {"BILL_SHOCK", "SEASONAL", "USAGE_VS_PREVIOUS", "USAGE_VS_LAST_YEAR", "TIER_STATUS"} <= codes
+    assert {bill["shock"]["basis"] for bill in got.values() if bill["shock"]} >= {
+        "SAME_PERIOD_LAST_YEAR", "RECENT_AVERAGE", "NONE"}
     assert summary.per_account_reasons == {"MISSED": 1, "READING_HELD": 1, "ESTIMATED": 1, "ROLLOVER": 1,
                                            "METER_EXCHANGE_OR_NO_METER": 1}
     assert "BILL_SHOCK" in summary.held_by_code
@@ -147,7 +172,7 @@ def test_rerun_makes_no_second_bill_and_the_ledger_stays_balanced(city):
 
     assert first.issued > 0 and second.issued == 0 and second.kernel == 0
     assert second.skipped == first.issued + first.held
-    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 25
+    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
     assert JournalEntry.objects.filter(kind="BILL").count() == entries
     assert check_ledger().ok
     bill = Bill.objects.filter(period=PERIOD, status="ISSUED").first()
@@ -159,4 +184,4 @@ def test_a_route_not_yet_read_is_not_due(city):
     build(city)
     with acting_as(ACTOR):
         summary = billrun_fast.run_bills_fast(period="2025-08", as_of=date(2025, 8, 10), created_at=NOW)
-    assert summary.not_due == 25 and summary.issued == 0
+    assert summary.not_due == 30 and summary.issued == 0

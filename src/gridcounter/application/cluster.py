@@ -1,0 +1,139 @@
+"""The kernel bill run on a Dask distributed cluster: each worker reads and writes its own routes.
+
+The submitting process plans the batches (whole due routes of one fixed reading day, `billrun_fast.plan_batches`)
+and sends each worker task only route codes, the period, the dates, the acting user and the settings
+(DJANGO_SETTINGS_MODULE and DATABASE_URL, passed explicitly). The task sets Django up in the worker process
+(once per process), bills its routes with `billrun_fast.run_bills_fast` — reading and writing the database
+itself, one transaction per batch — and returns only the summary as a dict.
+
+Workers must have the same package installed and reach the same database. SQLite is refused: its single
+writer would serialise the workers (and a file on one machine cannot be shared by a real cluster).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection
+
+from gridcounter.application import billrun_fast
+from gridcounter.data.audit.context import current_actor
+
+__all__ = ["ClusterNeedsSharedDatabase", "run_bills_cluster"]
+
+
+class ClusterNeedsSharedDatabase(Exception):
+    """The cluster run needs a database every worker can reach and write concurrently (PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class _Task:
+    route_codes: tuple[str, ...]
+    period: str
+    as_of: date
+    created_at: datetime
+    settings_module: str
+    database_url: str
+    username: str | None
+    hall_id: int | None
+    reason: str
+    channel: str
+    batch_accounts: int
+
+
+def _bill_routes(task: _Task) -> dict:
+    """Runs in a Dask worker: set Django up (once per process), bill the routes, return the summary."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = task.settings_module
+    os.environ["DATABASE_URL"] = task.database_url
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from django.db import close_old_connections
+
+    from gridcounter.application import billrun_fast as fast
+    from gridcounter.data.audit.context import Actor, acting_as
+    from gridcounter.data.org.models import Hall, StaffUser
+
+    close_old_connections()
+    user = StaffUser.objects.filter(username=task.username).first() if task.username else None
+    hall = Hall.objects.filter(pk=task.hall_id).first() if task.hall_id else None
+    with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel)):
+        summary = fast.run_bills_fast(period=task.period, as_of=task.as_of, created_at=task.created_at,
+                                      route_codes=list(task.route_codes), batch_accounts=task.batch_accounts)
+    out = summary.as_dict()
+    out["worker_pid"] = os.getpid()
+    return out
+
+
+def _database_url() -> str:
+    """The URL of the database this process is connected to (under tests: the test database)."""
+    if connection.vendor != "postgresql":
+        raise ClusterNeedsSharedDatabase(
+            "the cluster bill run needs DATABASE_URL naming a PostgreSQL database every worker can reach")
+    from urllib.parse import quote
+
+    s = connection.settings_dict
+    auth = quote(s.get("USER") or "")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"])
+    host = s.get("HOST") or "localhost"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{quote(s['NAME'])}"
+
+
+def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, scheduler_address: str | None = None,
+                      workers: int | None = None, route_codes: list[str] | None = None,
+                      batch_accounts: int = billrun_fast.BATCH_ACCOUNTS, tasks_per_worker: int = 4) -> dict:
+    """Bill the due routes for `period` on a Dask cluster; returns the combined summary (as_dict) plus `workers`.
+
+    `scheduler_address` (tcp://HOST:PORT) connects a Client to a running cluster; otherwise `workers` (default
+    2) starts a LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) for the run. Routes are
+    split into about `tasks_per_worker` tasks per worker, each holding whole batches (one reading day).
+
+    Raises: ClusterNeedsSharedDatabase, InvalidPeriod, billing.UnknownRoute.
+    """
+    from distributed import Client, LocalCluster
+
+    database_url = _database_url()
+    batches, not_due = billrun_fast.plan_batches(period=period, as_of=as_of, route_codes=route_codes,
+                                                 batch_accounts=batch_accounts)
+    actor = current_actor()
+    cluster = None
+    if scheduler_address:
+        client = Client(scheduler_address)
+    else:
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        n_tasks = max(1, min(len(batches), n_workers * tasks_per_worker))
+        groups: list[list[str]] = [[] for _ in range(n_tasks)]
+        for i, batch in enumerate(batches):  # whole batches to a task, round robin
+            groups[i % n_tasks].extend(route.code for route in batch)
+        tasks = [_Task(route_codes=tuple(codes), period=period, as_of=as_of, created_at=created_at,
+                       settings_module=os.environ.get("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings"),
+                       database_url=database_url, username=getattr(actor.user, "username", None),
+                       hall_id=actor.hall_id, reason=actor.reason or "bill run", channel=actor.channel,
+                       batch_accounts=batch_accounts) for codes in groups if codes]
+        futures = client.map(_bill_routes, tasks, pure=False)
+        results = client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    total = {"period": period, "engine": "kernel", "routes": 0, "issued": 0, "held": 0, "skipped": 0,
+             "not_due": not_due, "kernel": 0, "per_account": 0, "python_explained": 0, "per_account_reasons": {},
+             "held_by_code": {}, "seconds": 0.0, "workers": n_workers, "tasks": len(tasks),
+             "worker_pids": sorted({r["worker_pid"] for r in results})}
+    for r in results:
+        for key in ("routes", "issued", "held", "skipped", "kernel", "per_account", "python_explained", "seconds"):
+            total[key] += r[key]
+        for key in ("per_account_reasons", "held_by_code"):
+            for code, n in r[key].items():
+                total[key][code] = total[key].get(code, 0) + n
+    total["seconds"] = round(total["seconds"], 3)
+    return total
