@@ -177,6 +177,56 @@ def may_administer(user) -> bool:
     return is_admin(user)
 
 
+# Roles that decide on held bills in the review queue (审核).
+REVIEW_ROLES = (AUDITOR, SUPERVISOR)
+# Roles that walk a reading route with a phone.
+READER_ROLES = (METER_READER,)
+
+
+def may_review_bills(user) -> bool:
+    """Whether the user may open the review queue: an auditor or supervisor with a hall (or ADMIN)."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    if user.city_id is None:
+        return False
+    return user.has_role(*REVIEW_ROLES)
+
+
+def review_city_id(user) -> int | None:
+    """The city whose held bills the user reviews: their own; None (every city) for ADMIN.
+
+    Raises AccessDenied (not a reviewer, or no hall).
+    """
+    require_role(user, *REVIEW_ROLES)
+    if is_admin(user):
+        return None
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": sorted(REVIEW_ROLES)})
+    return user.city_id
+
+
+def may_read_meters(user) -> bool:
+    """Whether the user walks reading routes (a meter reader with a hall; ADMIN sees the page too)."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    if user.city_id is None:
+        return False
+    return user.has_role(*READER_ROLES)
+
+
+def access_reading_account(*, user, account: Account) -> Account:
+    """The account whose meter a reader reads: a meter reader of the account's city (ADMIN anywhere).
+
+    Raises AccessDenied (not a meter reader), ObjectHidden (another city's account).
+    """
+    require_role(user, *READER_ROLES)
+    return access_account(user=user, account=account)
+
+
 def _is_signed_in(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 
@@ -191,3 +241,85 @@ def _refuse(user, *, rule: str, obj=None, detail: dict | None = None, hidden: bo
         detail={"rule": rule, **(detail or {})},
     )
     raise (ObjectHidden if hidden else AccessDenied)(f"access denied: {rule}", rule=rule)
+
+
+# --- counter transactions: receipts, bills as PDFs, readings at the counter, the supervisor's day ---------
+
+# Roles that type in a reading the customer brought to the counter (source CUSTOMER).
+COUNTER_READING_ROLES = (CLERK, SUPERVISOR)
+# Roles that see the supervisor's day view.
+DAY_VIEW_ROLES = (SUPERVISOR,)
+
+
+def access_payment(*, user, payment_id: int):
+    """The payment (receipt), if the user may see its account: customer-service staff of its city; ADMIN.
+
+    Raises AccessDenied (role), ObjectHidden (no such payment, or another city's).
+    """
+    from gridcounter.data.ledger.models import Payment
+
+    require_role(user, *CUSTOMER_SERVICE_ROLES)
+    payment = Payment.objects.select_related("account__customer", "account__premise", "account__city",
+                                             "hall", "clerk").filter(pk=payment_id).first()
+    if payment is None:
+        raise ObjectHidden("no such payment", rule="NOT_FOUND")
+    access_account(user=user, account=payment.account)
+    return payment
+
+
+def access_bill(*, user, bill_id: int):
+    """The bill, if the user may see its account: customer-service staff of its city; ADMIN.
+
+    Raises AccessDenied (role), ObjectHidden (no such bill, or another city's).
+    """
+    from gridcounter.data.billing.models import Bill
+
+    require_role(user, *CUSTOMER_SERVICE_ROLES)
+    bill = Bill.objects.select_related("account__customer", "account__premise", "account__city__company",
+                                       "account__home_hall").filter(pk=bill_id).first()
+    if bill is None:
+        raise ObjectHidden("no such bill", rule="NOT_FOUND")
+    access_account(user=user, account=bill.account)
+    return bill
+
+
+def may_enter_counter_readings(user) -> bool:
+    """Whether the user may type in a reading the customer brought: a clerk or supervisor (or ADMIN)."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    return user.has_role(*COUNTER_READING_ROLES)
+
+
+def may_reverse_payments(user) -> bool:
+    """Whether the user may reverse payments of their city: a SUPERVISOR (or ADMIN). Not audited."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    return user.has_role(SUPERVISOR)
+
+
+def may_see_day_view(user) -> bool:
+    """Whether the navigation offers the supervisor's day view."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    if user.city_id is None:
+        return False
+    return user.has_role(*DAY_VIEW_ROLES)
+
+
+def supervised_halls(user) -> QuerySet[Hall]:
+    """The halls whose day the user may review: every hall of a supervisor's city; all halls for ADMIN.
+
+    Raises AccessDenied (not a supervisor, or no hall).
+    """
+    require_role(user, *DAY_VIEW_ROLES)
+    if is_admin(user):
+        return Hall.objects.select_related("city").all()
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": list(DAY_VIEW_ROLES)})
+    return Hall.objects.select_related("city").filter(city_id=user.city_id)

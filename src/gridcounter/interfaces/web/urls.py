@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gridcounter.interfaces.web import views
+from gridcounter.interfaces.web import counter_views, reader_views, review_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,4 +9,15 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("accounts/<str:number>/", views.account_detail, name="account"),
     path("accounts/<str:number>/payments/", views.take_payment_view, name="take_payment"),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/bills/<int:bill_id>/", review_views.review_bill, name="review_bill"),
+    path("review/bills/<int:bill_id>/decide/", review_views.review_decide, name="review_decide"),
+    path("reader/", reader_views.reader_route, name="reader_route"),
+    path("reader/readings/", reader_views.reader_reading, name="reader_reading"),
+    path("accounts/<str:number>/readings/", counter_views.enter_reading, name="enter_reading"),
+    path("payments/<int:pk>/", counter_views.payment_done, name="payment_done"),
+    path("payments/<int:pk>/receipt.pdf", counter_views.receipt_pdf, name="receipt_pdf"),
+    path("payments/<int:pk>/reverse/", counter_views.reverse_payment_view, name="reverse_payment"),
+    path("bills/<int:pk>.pdf", counter_views.bill_pdf, name="bill_pdf"),
+    path("supervisor/day/", counter_views.supervisor_day, name="supervisor_day"),
 ]

@@ -109,7 +109,7 @@ def take_payment_view(request, number: str):
     else:
         messages.success(request, _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
             "receipt": receipt, "amount": amount, "balance": format_fen(result.balance_fen)})
-    return redirect("account", number=account.number)
+    return redirect("payment_done", pk=result.payment.pk)
 
 
 def _amount_problem(raw: str) -> str:

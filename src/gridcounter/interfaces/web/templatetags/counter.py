@@ -7,7 +7,13 @@ from django import template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from gridcounter.application.access import may_administer, may_serve_customers
+from gridcounter.application.access import (
+    may_administer,
+    may_read_meters,
+    may_review_bills,
+    may_see_day_view,
+    may_serve_customers,
+)
 from gridcounter.domain.ledger import format_fen
 
 register = template.Library()
@@ -54,6 +60,12 @@ def nav_items(context) -> list[dict]:
         return items
     if may_serve_customers(user):
         items.append({"url": reverse("home"), "label": _("Find a customer"), "key": "home", "accesskey": "f"})
+    if may_review_bills(user):
+        items.append({"url": reverse("review_queue"), "label": _("Review queue"), "key": "review_queue", "accesskey": "r"})
+    if may_read_meters(user):
+        items.append({"url": reverse("reader_route"), "label": _("My route"), "key": "reader_route", "accesskey": "m"})
+    if may_see_day_view(user):
+        items.append({"url": reverse("supervisor_day"), "label": _("Day view"), "key": "supervisor_day", "accesskey": "d"})
     if may_administer(user):
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "key": "admin",
                       "accesskey": "a"})

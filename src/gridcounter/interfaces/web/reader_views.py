@@ -1,0 +1,242 @@
+"""The meter reader's route on a phone: today's accounts in walking order, each reading checked at once.
+
+The page works offline once loaded: ``static/web/reader.js`` keeps entered readings in ``localStorage``, each with
+a ``client_key``, and posts them to ``reader_reading`` when the connection returns; the key makes a resent
+reading count once. A reading with any finding is not stored until the reader has looked again and chosen a
+note (``NOTES``); then it is stored with that note.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from gridcounter.application.access import (
+    READER_ROLES,
+    AccessDenied,
+    ObjectHidden,
+    access_reading_account,
+    is_admin,
+)
+from gridcounter.application.readings import (
+    ClientKeyConflict,
+    ReadingInputError,
+    installation_at,
+    local_date,
+    parse_read_at,
+    parse_value,
+    submit_reading,
+)
+from gridcounter.data.audit.context import Actor
+from gridcounter.data.readings.models import Reading
+from gridcounter.data.registry.models import Account, Installation, Meter, Route
+from gridcounter.interfaces.web.decorators import staff_required
+
+# ±2 days of the fixed reading day count as on time (国网抄核收工作规范 Art. 5): those routes are "today's".
+DAYS_AROUND = 2
+LAST_READING_LOOKBACK_DAYS = 430
+MAX_CLIENT_KEY = 64
+
+# What a reader notes when a reading looks wrong; stored as the code in Reading.note.
+NOTES = {
+    "METER_FAULT": gettext_lazy("Meter fault"),
+    "VACANT": gettext_lazy("Vacant flat"),
+    "ACCESS_REFUSED": gettext_lazy("Access refused"),
+    "TAMPERING": gettext_lazy("Tampering"),
+    "CONFIRMED": gettext_lazy("Read again — value confirmed"),
+}
+
+
+@dataclass
+class RegisterLine:
+    code: str
+    last_value: object = None
+    last_date: date | None = None
+    last_estimate: bool = False
+
+
+@dataclass
+class Stop:
+    """One account on the walk: where it is, which meter, and what the meter showed last time."""
+
+    account: Account
+    meter: Meter | None
+    registers: list[RegisterLine] = field(default_factory=list)
+
+
+@dataclass
+class RouteWalk:
+    route: Route
+    fixed_date: date
+    stops: list[Stop]
+
+
+def route_days(day: date) -> dict[int, date]:
+    """Fixed reading days (day of month) whose date lies within ±2 days of ``day``, with that date."""
+    return {(day + timedelta(days=k)).day: day + timedelta(days=k) for k in range(-DAYS_AROUND, DAYS_AROUND + 1)}
+
+
+def _walks(*, user, day: date) -> list[RouteWalk]:
+    days = route_days(day)
+    routes = Route.objects.filter(reader=user, reading_day__in=list(days))
+    if not is_admin(user):
+        routes = routes.filter(city_id=user.city_id)
+    routes = sorted(routes, key=lambda r: (abs((days[r.reading_day] - day).days), r.code))
+    if not routes:
+        return []
+    accounts = list(
+        Account.objects.filter(route__in=routes).exclude(status=Account.Status.CLOSED)
+        .select_related("premise", "customer").order_by("route_id", "walk_order", "number")
+    )
+    installations = (
+        Installation.objects.filter(account__in=accounts, installed_date__lte=day)
+        .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=day))
+        .select_related("meter").order_by("installed_date", "id")
+    )
+    meter_of = {i.account_id: i.meter for i in installations}  # the latest installation wins
+    last: dict[tuple[int, str], Reading] = {}
+    readings = (
+        Reading.objects.filter(meter__in=list(meter_of.values()), read_date__lte=day,
+                               read_date__gte=day - timedelta(days=LAST_READING_LOOKBACK_DAYS))
+        .filter(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
+        .only("meter_id", "register", "value", "read_date", "read_at", "is_estimate").order_by("read_at", "id")
+    )
+    for reading in readings:
+        last[(reading.meter_id, reading.register)] = reading
+    by_route: dict[int, list[Stop]] = defaultdict(list)
+    for account in accounts:
+        meter = meter_of.get(account.pk)
+        lines = []
+        for code in (meter.registers or [Reading.Register.TOTAL]) if meter else []:
+            previous = last.get((meter.pk, code))
+            lines.append(RegisterLine(code=code, last_value=previous.value if previous else None,
+                                      last_date=previous.read_date if previous else None,
+                                      last_estimate=bool(previous and previous.is_estimate)))
+        by_route[account.route_id].append(Stop(account=account, meter=meter, registers=lines))
+    return [RouteWalk(route=r, fixed_date=days[r.reading_day], stops=by_route.get(r.pk, [])) for r in routes]
+
+
+@require_GET
+@staff_required(*READER_ROLES)
+def reader_route(request):
+    """Today's route(s) of the signed-in reader (``?date=YYYY-MM-DD`` for another day), in walking order."""
+    today = timezone.localdate()
+    day, bad_date = today, ""
+    if request.GET.get("date"):
+        try:
+            day = date.fromisoformat(request.GET["date"])
+        except ValueError:
+            bad_date = request.GET["date"]
+    walks = _walks(user=request.user, day=day)
+    context = {
+        "day": day,
+        "today": today,
+        "bad_date": bad_date,
+        "walks": walks,
+        "stops": sum(len(w.stops) for w in walks),
+        "notes": list(NOTES.items()),
+        "texts": _reader_texts(),
+    }
+    return render(request, "web/reader/route.html", context)
+
+
+def _reader_texts() -> dict:
+    """Messages reader.js shows, in the request's language."""
+    return {
+        "waiting": _("Waiting to send:"),
+        "waiting_n": _("{n} waiting to send"),
+        "offline": _("offline, kept on this phone"),
+        "all_sent": _("All readings sent"),
+        "attention": _("{n} need your attention"),
+        "sent": _("Sent:"),
+        "sent_held": _("Sent, held for review:"),
+        "check": _("This reading looks wrong:"),
+        "need_note": _("Choose what you see before saving."),
+        "bad_value": _("Enter the number shown on the meter (at most 2 decimals)."),
+        "error": _("Not sent."),
+        "signin": _("Sign in again to send the waiting readings."),
+        "notes": {code: str(label) for code, label in NOTES.items()},
+    }
+
+
+def _error(status: int, message: str, *, field_name: str = "") -> JsonResponse:
+    return JsonResponse({"status": "ERROR", "detail": str(message), "field": field_name}, status=status)
+
+
+def _findings(outcome) -> list[dict]:
+    language = translation.get_language() or "zh-hans"
+    return [{"code": r["code"], "severity": r["severity"], "reason": r["reason"]} for r in outcome.reasons(language)]
+
+
+@require_POST
+@staff_required(*READER_ROLES)
+def reader_reading(request):
+    """Store one reading sent by the phone (JSON). Answers JSON, whether the page is online or catching up.
+
+    ``{"status": "STORED", ...}`` (201 new, 200 already stored: same client_key or same reading),
+    ``{"status": "CHECK", "findings": [...]}`` when the reading breaks a rule and carries no note (nothing stored:
+    the reader looks again and resends with a note or another value), or ``{"status": "ERROR", "detail", "field"}``
+    with 400 (bad field), 404 (unknown meter or another city's), 409 (client_key reused for another reading).
+    """
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, _("The request is not JSON."))
+    if not isinstance(data, dict):
+        return _error(400, _("The request is not JSON."))
+    client_key = str(data.get("client_key") or "").strip()
+    if not client_key or len(client_key) > MAX_CLIENT_KEY:
+        return _error(400, _("client_key is missing or longer than 64 characters."), field_name="client_key")
+    note = str(data.get("note") or "").strip().upper()
+    if note and note not in NOTES:
+        return _error(400, _("note “%(value)s” is not one of %(allowed)s") % {"value": note,
+                                                                           "allowed": ", ".join(NOTES)},
+                      field_name="note")
+    meter = Meter.objects.filter(asset_number=str(data.get("meter") or "")).first()
+    if meter is None:
+        return _error(404, _("unknown meter “%(value)s”") % {"value": data.get("meter")}, field_name="meter")
+    try:
+        read_at = parse_read_at(str(data.get("read_at") or ""))
+        value = parse_value(str(data.get("value") if data.get("value") is not None else ""))
+    except ReadingInputError as exc:
+        return _error(400, exc, field_name=exc.field)
+    installation = installation_at(meter=meter, day=local_date(read_at))
+    try:
+        if installation is None:
+            raise ObjectHidden("meter not installed", rule="NOT_FOUND")
+        access_reading_account(user=request.user, account=installation.account)
+    except ObjectHidden:
+        return _error(404, _("unknown meter “%(value)s”") % {"value": meter.asset_number}, field_name="meter")
+    except AccessDenied:
+        return _error(403, _("You may not submit readings."))
+    actor = Actor(user=request.user, hall=request.user.hall, reason="reading on the route", channel="WEB")
+    register = str(data.get("register") or Reading.Register.TOTAL).upper()
+    try:
+        with transaction.atomic():
+            outcome = submit_reading(meter=meter, register=register, read_at=read_at, value=value,
+                                     source=Reading.Source.HANDHELD, actor=actor, client_key=client_key, note=note)
+            if outcome.created and outcome.findings and not note:
+                # Look again before it counts: nothing of this attempt is kept until the reader notes what they saw.
+                transaction.set_rollback(True)
+                return JsonResponse({"status": "CHECK", "client_key": client_key, "codes": outcome.codes,
+                                     "findings": _findings(outcome)})
+    except ReadingInputError as exc:
+        return _error(400, exc, field_name=exc.field)
+    except ClientKeyConflict as exc:
+        return _error(409, exc, field_name="client_key")
+    reading = outcome.reading
+    return JsonResponse({
+        "status": "STORED", "created": outcome.created, "id": reading.pk, "client_key": client_key,
+        "reading_status": reading.status, "held": reading.status == Reading.Status.HELD,
+        "note": reading.note, "codes": list(reading.codes or []), "findings": _findings(outcome),
+    }, status=201 if outcome.created else 200)
