@@ -146,3 +146,5 @@ GRIDCOUNTER_TARIFF_DIRS = [
     Path(p) for p in os.environ.get("GRIDCOUNTER_TARIFF_DIRS", str(REPO_DIR / "tariffs")).split(os.pathsep) if p
 ]
 GRIDCOUNTER_VALIDATION_RULES = Path(os.environ.get("GRIDCOUNTER_VALIDATION_RULES", str(REPO_DIR / "rules" / "validation.toml")))
+# AMI 15-minute interval files (Parquet, by period and route), as `gridcounter import-intervals` stores them.
+GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))

@@ -1,0 +1,126 @@
+"""Interval files in, a route's period usage out: import by meter, partitions by period and route, holds and codes."""
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
+
+from gridcounter.application.intervals import (
+    UnknownRoute,
+    import_intervals,
+    interval_usage,
+    partition_dir,
+)
+from gridcounter.data.audit.models import AuditEvent
+from gridcounter.data.readings.models import Reading
+from tests.integration.readings.conftest import NOW, SHANGHAI, Town
+
+START, END = date(2026, 10, 15), date(2026, 11, 15)  # the route's period 2026-11 (fixed day 15)
+
+
+def interval_lines(meter: str, *, start: date = START, end: date = END, kwh: str = "0.25", skip=()):
+    """One CSV line per 15-minute interval of [start, end), naive local time as head-ends write it."""
+    moment = datetime(start.year, start.month, start.day, tzinfo=SHANGHAI)
+    stop = datetime(end.year, end.month, end.day, tzinfo=SHANGHAI)
+    i = 0
+    while moment < stop:
+        if i not in skip:
+            yield f"{meter},{moment.strftime('%Y-%m-%dT%H:%M')},{kwh}"
+        moment += timedelta(minutes=15)
+        i += 1
+
+
+def write_csv(path, lines) -> str:
+    path.write_text("meter,start_at,kwh\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def register(account, day: date, value: str):
+    Reading.objects.create(meter=account.meter, account=account, register="TOTAL",
+                           read_at=datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI), read_date=day,
+                           value=Decimal(value), source=Reading.Source.AMI, created_at=NOW)
+
+
+@pytest.fixture
+def town(db):
+    town = Town()
+    town.complete = town.account()
+    town.gappy = town.account()
+    for account in (town.complete, town.gappy):
+        account.tariff_id = "SC-GC-TOU"
+        account.usage_category = "GENERAL_COMMERCIAL"
+        account.save()
+    register(town.complete, START, "1000.00")
+    register(town.complete, END, "1744.00")  # 31 days × 96 × 0.25 kWh = 744 kWh
+    return town
+
+
+def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_gappy_one(town, tmp_path):
+    lines = [*interval_lines(town.complete.meter.asset_number),
+             *interval_lines(town.gappy.meter.asset_number, skip=range(100, 106))]  # 6 in a row missing
+    done = import_intervals(path=write_csv(tmp_path / "ami.csv", lines), root=tmp_path / "data")
+    assert done.rejected_rows == [] and done.written == {("2026-11", town.route.code): 2 * 2976 - 6}
+    assert partition_dir(root=tmp_path / "data", period="2026-11", route_code=town.route.code).is_dir()
+
+    usage = interval_usage(route_code=town.route.code, period="2026-11", root=tmp_path / "data")
+    rows = {r["account_id"]: r for r in usage.usage.iter_rows(named=True)}
+    ok = rows[town.complete.pk]
+    assert (ok["peak_c"], ok["flat_c"], ok["valley_c"], ok["critical_peak_c"]) == (24800, 24800, 24800, 0)
+    assert ok["register_kwh_e4"] == 744 * 10**4 and ok["codes"] == [] and not ok["held"]
+    assert usage.held_account_ids == [town.gappy.pk]
+    assert set(rows[town.gappy.pk]["codes"]) == {"GAP", "REGISTER_MISSING"}
+    gap = {f.code: f for f in usage.findings_for(town.gappy.pk)}["GAP"]
+    assert gap.numbers["longest"] == 6 and "暂缓出账" in gap.reason_zh
+    assert usage.to_rate()["account_id"].to_list() == [town.complete.pk]
+    assert AuditEvent.objects.filter(action="INTERVALS_IMPORTED").count() == 1
+
+
+def test_importing_the_same_file_again_changes_nothing(town, tmp_path):
+    path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number))
+    import_intervals(path=path, root=tmp_path / "data")
+    import_intervals(path=path, root=tmp_path / "data")
+    usage = interval_usage(route_code=town.route.code, period="2026-11", root=tmp_path / "data")
+    row = usage.usage.row(0, named=True)
+    assert row["actual_intervals"] == 2976 and row["peak_c"] == 24800 and not row["held"]
+
+
+def test_intervals_after_the_fixed_day_go_to_the_next_period(town, tmp_path):
+    meter = town.complete.meter.asset_number
+    path = write_csv(tmp_path / "ami.csv", interval_lines(meter, start=date(2026, 11, 14), end=date(2026, 11, 16)))
+    done = import_intervals(path=path, root=tmp_path / "data")
+    assert done.written == {("2026-11", town.route.code): 96, ("2026-12", town.route.code): 96}
+
+
+def test_bad_rows_are_named_by_line_and_column_and_nothing_is_written(town, tmp_path):
+    meter = town.complete.meter.asset_number
+    lines = [f"{meter},2026-10-20T10:00,0.25", f"{meter},2026-10-20T10:07,0.25", f"{meter},yesterday,0.25",
+             f"{meter},2026-10-20T10:15,0.12345", "M-NOBODY,2026-10-20T10:30,0.25",
+             f"{meter},2026-10-20T02:45Z,0.5"]
+    path = write_csv(tmp_path / "bad.csv", lines)
+    err = StringIO()
+    with translation.override("en"), pytest.raises(CommandError, match="nothing imported"):
+        call_command("import_intervals", path, "--dir", str(tmp_path / "data"), stderr=err, stdout=StringIO())
+    assert err.getvalue().splitlines() == [
+        "line 3, column start_at: start_at “2026-10-20T10:07” is not the start of a 15-minute interval",
+        "line 4, column start_at: start_at “yesterday” is not an ISO 8601 date and time "
+        "(e.g. 2026-11-15T09:30 or 2026-11-15T01:30Z)",
+        "line 5, column kwh: kwh “0.12345” is not a number with at most 4 decimals",
+        "line 6, column meter: meter M-NOBODY is not installed on any account on 2026-10-20",
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_command_prints_what_it_wrote(town, tmp_path):
+    path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number,
+                                                          start=date(2026, 10, 20), end=date(2026, 10, 21)))
+    out = StringIO()
+    with translation.override("en"):
+        call_command("import_intervals", path, "--dir", str(tmp_path / "data"), stdout=out)
+    assert f"2026-11 {town.route.code}: 96" in out.getvalue() and "96 rows, 0 rejected" in out.getvalue()
+
+
+def test_an_unknown_route_is_refused_by_name(db, tmp_path):
+    with pytest.raises(UnknownRoute, match="NOPE"):
+        interval_usage(route_code="NOPE", period="2026-11", root=tmp_path)
