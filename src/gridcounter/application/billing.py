@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Sum
 
 from gridcounter.application import bulk, ledger
+from gridcounter.application.readings import order_site_visit, validation_rules
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.billing.models import Bill, BillLine, BillRun
@@ -56,7 +57,8 @@ RECENT_PERIODS = 3  # the "recent average" of the bill-shock rule
 ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
 
 __all__ = [
-    "BillNotLive", "InvalidPeriod", "RunSummary", "UnknownRoute", "bills_for_account", "draft_for_account", "due_days_setting", "rebill",
+    "BillNotLive", "InvalidPeriod", "RunSummary", "UnknownRoute", "bills_for_account", "draft_for_account", "due_days_setting",
+    "order_estimate_streak_visits", "rebill",
     "run_bills", "run_route", "shock_threshold_setting",
 ]
 
@@ -189,6 +191,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
         ledger.post_bills(bills=issued, created_at=created_at)
         ledger.apply_credits(accounts=[b.account for b in issued], created_at=created_at)
         notify_bill_shocks(bills=shocked, created_at=created_at)
+        order_estimate_streak_visits(bills=written, as_of=as_of, created_at=created_at)
         run.finished_at = created_at
         run.summary = summary.as_dict()
         run.save(update_fields=["finished_at", "summary"])
@@ -293,6 +296,14 @@ def _post(bill: Bill, *, created_at: datetime, apply_credit: bool = True) -> Non
         ledger.apply_credit(account=bill.account, created_at=created_at)
 
 
+def order_estimate_streak_visits(*, bills: Iterable[Bill], as_of: date, created_at: datetime) -> None:
+    """An on-site reading for each account whose bill is held on ESTIMATE_STREAK (once per open order)."""
+    for bill in bills:
+        if "ESTIMATE_STREAK" in (bill.hold_codes or []):
+            order_site_visit(account=bill.account, code="ESTIMATE_STREAK", ordered_date=as_of,
+                             detail={"period": bill.period, "bill": bill.pk}, created_at=created_at)
+
+
 def notify_bill_shock(*, bill: Bill, created_at: datetime) -> None:
     """The customer is told before the bill goes out: an AuditEvent CUSTOMER_NOTIFIED_BILL_SHOCK (once per bill)."""
     notify_bill_shocks(bills=[bill], created_at=created_at)
@@ -352,6 +363,7 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
     recent_p = [shift_period(billing.period, months=-k) for k in range(1, RECENT_PERIODS + 1)]
     no_history: dict[str, dict] = {}
     zero = Decimal(0)
+    max_estimates = validation_rules().max_consecutive_estimates
     out = {}
     for account in accounts:
         usage = cycle_usage(billing=billing, installations=installations.get(account.id, []),
@@ -365,6 +377,8 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
             last_year=_figures(past.get(last_year_p)),
             recent=[f for f in (_figures(past.get(p)) for p in recent_p) if f is not None],
         )
+        facts.estimates_in_a_row = _estimates_in_a_row(past=past, period=billing.period)
+        facts.max_estimates = max_estimates
         if usage.estimated_previous and not usage.estimated_registers:
             facts.catch_up = _catch_up(past=past, period=billing.period, kwh=usage.total_kwh, days=billing.days)
         out[account.id] = (usage, segments[account.id], facts)
@@ -448,6 +462,17 @@ def _ytd(*, ids: list[int], billing: BillingPeriod, exclude_bill_ids: Iterable[i
             .exclude(status=Bill.Status.CANCELLED).exclude(id__in=list(exclude_bill_ids))
             .values("account_id").annotate(total=Sum("kwh")))
     return {r["account_id"]: Decimal(r["total"] or 0) for r in rows}
+
+
+def _estimates_in_a_row(*, past: dict[str, dict], period: str) -> int:
+    """How many of the bills just before `period` were estimated, in a row."""
+    count = 0
+    for k in range(1, ESTIMATE_LOOKBACK + 1):
+        row = past.get(shift_period(period, months=-k))
+        if row is None or not row["is_estimate"]:
+            break
+        count += 1
+    return count
 
 
 def _catch_up(*, past: dict[str, dict], period: str, kwh: Decimal, days: int) -> CatchUp:

@@ -257,6 +257,13 @@ def _order_site_visit(*, account: Account, meter: Meter | None, code: str, order
     return order
 
 
+def order_site_visit(*, account: Account, code: str, ordered_date: date, detail: dict, created_at: datetime,
+                     meter: Meter | None = None) -> SiteVisitOrder:
+    """Open an on-site reading or check for `account` (once per open reason); audited."""
+    return _order_site_visit(account=account, meter=meter, code=code, ordered_date=ordered_date, reading=None,
+                             detail=detail, created_at=created_at)
+
+
 def _apply_findings(reading: Reading, findings: list[Finding], rules: Thresholds) -> None:
     reading.codes = [f.code for f in findings]
     reading.findings = [f.as_dict() for f in findings]

@@ -324,12 +324,17 @@ def estimate_reading(*, bill: Bill, reason: str, decided_at: datetime, as_of: da
     """Replace the bill's current reading(s) by an estimate (source ESTIMATE) and re-rate.
 
     The estimate is the previous reading plus the last actual bill's usage scaled by days; the next actual
-    reading settles the difference (the next bill explains the catch-up). Raises: BillNotHeld, ReasonRequired,
+    reading settles the difference (the next bill explains the catch-up). A bill held on ESTIMATE_STREAK is
+    refused: estimates are never chained beyond the limit. Raises: BillNotHeld, ReasonRequired,
     CorrectionRefused.
     """
     reason = _require_reason(reason)
     with transaction.atomic():
         bill = _held(bill)
+        if "ESTIMATE_STREAK" in (bill.hold_codes or []):
+            streak = next((r for r in bill.explanation or [] if r.get("code") == "ESTIMATE_STREAK"), {})
+            raise CorrectionRefused(f"ESTIMATE_STREAK: {streak.get('text_en') or 'too many estimates in a row'} "
+                                    "Order a re-read or correct the reading with the on-site value.")
         registers = [register.upper()] if register else [k for k in (bill.readings or {})
                                                          if not k.startswith("_") and k != "REACTIVE"]
         old_readings, new_readings = [], []

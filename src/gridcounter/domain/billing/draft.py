@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from gridcounter.domain.readings.codes import finding
 from gridcounter.domain.tariffs import RatingError, RatingInput, Tariff, rate_segments
 
 from .cycle import CycleUsage
@@ -53,6 +54,8 @@ class AccountFacts:
     recent: list[PeriodFigures] = field(default_factory=list)
     catch_up: CatchUp | None = None
     correction: Correction | None = None
+    estimates_in_a_row: int = 0  # consecutive estimated bills just before this period
+    max_estimates: int | None = None  # the limit of estimates in a row (rules: estimates.max_consecutive)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,17 @@ def _jsonable(value):
     return str(value)
 
 
+def estimate_streak(*, usage: CycleUsage, facts: AccountFacts) -> HoldFinding | None:
+    """ESTIMATE_STREAK when this period's reading is missing and the last bills were already estimated up to the
+    limit: another estimate would chain them, so the account needs an on-site reading instead."""
+    if facts.max_estimates is None or facts.estimates_in_a_row < facts.max_estimates:
+        return None
+    if not any(h.code == "MISSED" for h in usage.holds):
+        return None
+    found = finding("ESTIMATE_STREAK", estimates=facts.estimates_in_a_row, limit=facts.max_estimates)
+    return HoldFinding(found.code, dict(found.numbers), found.reason_zh, found.reason_en)
+
+
 def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[TariffSegment],
                tariffs: dict[str, Tariff], facts: AccountFacts,
                shock_threshold_pct: Decimal = DEFAULT_SHOCK_THRESHOLD_PCT) -> BillDraft:
@@ -182,6 +196,9 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
     RATING_ERROR naming the field.
     """
     holds: list[HoldFinding] = list(usage.holds)
+    streak = estimate_streak(usage=usage, facts=facts)
+    if streak is not None:
+        holds.append(streak)
     tariff_id = segments[-1].tariff_id if segments else ""
     lines: list[LineDraft] = []
     amount_fen = 0

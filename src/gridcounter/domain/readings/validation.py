@@ -36,8 +36,8 @@ class Thresholds:
     swap_factor: Decimal = Decimal(4)
     swap_min_misfit_kwh: Decimal = Decimal(100)
     blocking: frozenset[str] = frozenset(
-        {"DECREASE", "SPIKE", "HIGH", "LOW", "MISSED", "INACTIVE_METER", "DUPLICATE", "ESTIMATE_STREAK",
-         "SWAP_SUSPECTED"}
+        {"DECREASE", "SPIKE", "HIGH", "LOW", "ZERO_STREAK", "OFF_SCHEDULE", "MISSED", "INACTIVE_METER", "DUPLICATE",
+         "ESTIMATE_STREAK", "SWAP_SUSPECTED"}
     )
 
     @classmethod
@@ -282,7 +282,7 @@ def validate_reading(check: ReadingCheck, *, rules: Thresholds) -> list[Finding]
                       basis_en=expectation.basis_en)
         if ratio > rules.high_factor:
             findings.append(finding(Code.HIGH, limit=rules.high_factor, **common))
-        elif ratio < rules.low_factor:
+        elif ratio < rules.low_factor and kwh > 0:  # zero is left to ZERO_STREAK
             findings.append(finding(Code.LOW, limit=rules.low_factor, **common))
     if kwh == 0 and check.account_active and check.has_account:
         earlier = history[-(rules.zero_streak_cycles - 1):] if rules.zero_streak_cycles > 1 else []

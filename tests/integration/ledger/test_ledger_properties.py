@@ -1,0 +1,102 @@
+"""Property, over the real database and through the use cases: whatever readings come in, however they are
+billed, and whatever payments, retried payments and reversals follow, an account owes exactly its issued
+bills minus its payments kept, and the ledger's debits equal its credits."""
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+from django.db.models import Sum
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridcounter.application.billing import run_bills
+from gridcounter.application.ledger import balance_fen, check_ledger
+from gridcounter.application.payments import reverse_payment, take_payment
+from gridcounter.application.readings import submit_reading
+from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger.models import Payment, Posting
+from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
+from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+
+pytestmark = pytest.mark.django_db
+TZ = ZoneInfo("Asia/Shanghai")
+ACTOR = Actor(reason="property test", channel="SYSTEM")
+
+read = st.tuples(st.just("read"), st.integers(min_value=0, max_value=900))  # kWh of the next month
+pay = st.tuples(st.just("pay"), st.integers(min_value=1, max_value=60_000), st.booleans())  # fen, retried
+reverse = st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=20))  # which payment
+steps = st.lists(st.one_of(read, read, pay, reverse), min_size=1, max_size=14)
+
+
+@pytest.fixture
+def town(db):
+    company = Company.objects.create(code="P", name="性质测试供电公司")
+    city = City.objects.create(company=company, code="PC", name="性质市", province="BJ")
+    hall = Hall.objects.create(city=city, code="PH", name="性质营业厅")
+    route = Route.objects.create(city=city, hall=hall, code="PR15", reading_day=15)
+    clerk = StaffUser.objects.create_user(username="p_clerk", password=None, hall=hall)
+    clerk.roles.add(Role.objects.get_or_create(code=Role.Code.CLERK)[0])
+    supervisor = StaffUser.objects.create_user(username="p_supervisor", password=None, hall=hall)
+    supervisor.roles.add(Role.objects.get_or_create(code=Role.Code.SUPERVISOR)[0])
+    customer = Customer.objects.create(name="周敏", id_type="OTHER", id_number="P-1")
+    premise = Premise.objects.create(city=city, address="性质路 1 号", building="1")
+    account = Account.objects.create(number="3900000001", customer=customer, premise=premise, city=city,
+                                     home_hall=hall, route=route, usage_category="RESIDENTIAL",
+                                     tariff_id="BJ-RES-LT1KV", voltage="LV_220V", household_size=3)
+    meter = Meter.objects.create(asset_number="P-M1", digits=6, registers=["TOTAL"])
+    Installation.objects.create(meter=meter, account=account, installed_date=date(2024, 12, 1),
+                                initial_readings={"TOTAL": "0"})
+    return account, meter, hall, clerk, supervisor
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, time(10), TZ)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=steps)
+def test_balance_is_bills_minus_payments_and_debits_equal_credits(town, steps):
+    account, meter, hall, clerk, supervisor = town
+    savepoint = transaction.savepoint()
+    try:
+        with acting_as(ACTOR):
+            submit_reading(meter=meter, register="TOTAL", read_at=at(date(2025, 1, 15)), value=Decimal(1000),
+                           source="AMI", actor=ACTOR, received_at=at(date(2025, 1, 15)))
+            day, value, payments, n = date(2025, 1, 15), Decimal(1000), [], 0
+            for step in steps:
+                n += 1
+                moment = at(day) + timedelta(hours=n)
+                if step[0] == "read":
+                    day = date(day.year + day.month // 12, day.month % 12 + 1, 15)
+                    value += step[1]
+                    moment = at(day)
+                    submit_reading(meter=meter, register="TOTAL", read_at=moment, value=value, source="AMI",
+                                   actor=ACTOR, received_at=moment)
+                    run_bills(period=f"{day:%Y-%m}", as_of=day + timedelta(days=3),
+                              created_at=moment.astimezone(UTC) + timedelta(days=3))
+                elif step[0] == "pay":
+                    for _ in range(2 if step[2] else 1):  # a retried request books once
+                        result = take_payment(account=account, amount_fen=step[1], channel="CASH", hall=hall,
+                                              clerk=clerk, idempotency_key=f"p-{n}", taken_at=moment)
+                    payments.append(result.payment)
+                elif payments:
+                    payment = payments[step[1] % len(payments)]
+                    reverse_payment(payment=payment, supervisor=supervisor, reason="customer's bank recalled it",
+                                    reversed_at=moment)
+
+        issued = Bill.objects.filter(account=account, status=Bill.Status.ISSUED).aggregate(
+            total=Sum("amount_fen"))["total"] or 0
+        kept = Payment.objects.filter(account=account, status=Payment.Status.POSTED).aggregate(
+            total=Sum("amount_fen"))["total"] or 0
+        assert balance_fen(account) == issued - kept
+        assert Payment.objects.filter(account=account).count() == len({p.pk for p in payments})
+        debits = Posting.objects.filter(amount_fen__gt=0).aggregate(total=Sum("amount_fen"))["total"] or 0
+        credits = Posting.objects.filter(amount_fen__lt=0).aggregate(total=Sum("amount_fen"))["total"] or 0
+        assert debits == -credits
+        report = check_ledger()
+        assert report.ok, report.offences
+    finally:
+        transaction.savepoint_rollback(savepoint)
