@@ -231,7 +231,7 @@ def test_readings_entered_offline_wait_on_the_phone_and_are_sent_once_when_back_
         browser: Browser, live_server, route_world, artifacts_dir):
     context, page = _phone(browser, base=live_server.url, username="reader.east", password=route_world.password)
     try:
-        page.get_by_role("link", name="我的抄表段").click()
+        page.get_by_role("navigation").get_by_role("link", name="我的抄表段").click()
         stops = page.get_by_test_id("stop")
         expect(stops).to_have_count(3)
         expect(stops.nth(0)).to_contain_text("1单元101")

@@ -308,9 +308,17 @@ def enter_reading(request, number: str):
         value = parse_value(posted["value"])
         # Today's reading carries the moment it was typed; an earlier day's, noon of that day.
         read_at = now if day == today else datetime.combine(day, time(12, 0), tzinfo=SHANGHAI)
+        client_key = request.POST.get("client_key", "")[:64] or None
+        register = posted["register"] or "TOTAL"
+        if client_key:
+            # The same form sent again (double click, resubmitted page): the reading it stored keeps its moment,
+            # so the retry is recognised as the same reading rather than refused as a different one.
+            earlier = Reading.objects.filter(client_key=client_key, meter=meter, register=register,
+                                             read_date=day).values_list("read_at", flat=True).first()
+            read_at = earlier or read_at
         outcome = submit_reading(
-            meter=meter, register=posted["register"] or "TOTAL", read_at=read_at, value=value,
-            source=Reading.Source.CUSTOMER, client_key=request.POST.get("client_key", "")[:64] or None,
+            meter=meter, register=register, read_at=read_at, value=value,
+            source=Reading.Source.CUSTOMER, client_key=client_key,
             actor=Actor(user=request.user, hall=request.user.hall, reason=_("reading brought to the counter"),
                         channel="WEB"),
             received_at=now,

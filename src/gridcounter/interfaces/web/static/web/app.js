@@ -1,4 +1,5 @@
-/* Counter keyboard habits: "/" jumps to the search box; arrow keys walk the results; Enter opens one. */
+/* Counter keyboard habits: "/" jumps to the search box; arrow keys walk the results; Enter opens one;
+   Alt+letter opens a screen of the header (its access key). */
 (function () {
   "use strict";
 
@@ -11,6 +12,15 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    // Alt+letter opens the screen with that access key, the same in every browser (some want Alt+Shift).
+    if (event.altKey && !event.ctrlKey && !event.metaKey && /^[a-z]$/i.test(event.key)) {
+      var target = document.querySelector('a[accesskey="' + event.key.toLowerCase() + '"]');
+      if (target) {
+        event.preventDefault();
+        target.click();
+        return;
+      }
+    }
     var search = document.getElementById("q");
     if (event.key === "/" && !typingIn(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
       if (search) {

@@ -1,0 +1,149 @@
+"""Every URL of the counter against every role, over plain HTTP: what each person gets.
+
+200 the page, 302 sent somewhere (sign-in for anonymous visitors; back to the customer after a form), 403 not for
+your role, 404 not found (another city's objects look exactly like objects that do not exist), 405 wrong method.
+A test at the end checks that the matrix covers every route of web/urls.py, so a new page cannot slip past it.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, reverse
+from django.utils import timezone
+
+from gridcounter.application.payments import take_payment
+from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.audit.models import AuditEvent
+from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger.models import Payment
+from gridcounter.interfaces.web import urls as web_urls
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("clerk", "reader", "auditor", "installer", "account_manager", "supervisor", "admin", "other_clerk",
+         "anonymous")
+#          clerk reader auditor installer manager supervisor admin other_clerk anonymous
+MATRIX = {
+    "home":            (200, 200, 200, 200, 200, 200, 200, 200, 302),
+    "login":           (302, 302, 302, 302, 302, 302, 302, 302, 200),
+    "logout":          (405, 405, 405, 405, 405, 405, 405, 405, 405),  # GET: signing out is a POST
+    "search":          (200, 403, 200, 403, 200, 200, 200, 200, 302),
+    "account":         (200, 403, 200, 403, 200, 200, 200, 404, 302),
+    "take_payment":    (302, 403, 403, 403, 403, 302, 403, 404, 302),  # the admin works at no hall
+    "review_queue":    (403, 403, 200, 403, 403, 200, 200, 403, 302),
+    "review_bill":     (403, 403, 200, 403, 403, 200, 200, 403, 302),
+    "review_decide":   (403, 403, 200, 403, 403, 200, 200, 403, 302),
+    "reader_route":    (403, 200, 403, 403, 403, 403, 200, 403, 302),
+    "reader_reading":  (403, 400, 403, 403, 403, 403, 400, 403, 302),
+    "enter_reading":   (422, 403, 403, 403, 403, 422, 422, 404, 302),
+    "payment_done":    (200, 403, 200, 403, 200, 200, 200, 404, 302),
+    "receipt_pdf":     (200, 403, 200, 403, 200, 200, 200, 404, 302),
+    "reverse_payment": (403, 403, 403, 403, 403, 302, 302, 403, 302),
+    "bill_pdf":        (200, 403, 200, 403, 200, 200, 200, 404, 302),
+    "supervisor_day":  (403, 403, 403, 403, 403, 200, 200, 403, 302),
+}
+CASES = [(name, role, MATRIX[name][i]) for name in MATRIX for i, role in enumerate(ROLES)]
+
+
+@pytest.fixture
+def objects(small_city):
+    """A payment of Demo City taken today; ids of Demo City's objects go into every URL."""
+    with acting_as(Actor(user=small_city.clerk, hall=small_city.east, channel="WEB")):
+        payment = take_payment(account=small_city.account, amount_fen=1000, channel="CASH", hall=small_city.east,
+                               clerk=small_city.clerk, idempotency_key="matrix-1", taken_at=timezone.now()).payment
+    return {"payment": payment, "bill": small_city.latest_bill, "account": small_city.account}
+
+
+def request(client: Client, name: str, objs: dict):
+    """The request a person would make to this page: a GET for pages, the page's form for POST endpoints."""
+    number, bill_id, payment_id = objs["account"].number, objs["bill"].pk, objs["payment"].pk
+    get = {
+        "home": reverse("home"), "login": reverse("login"), "logout": reverse("logout"),
+        "search": reverse("search") + "?q=王", "account": reverse("account", args=[number]),
+        "review_queue": reverse("review_queue"), "review_bill": reverse("review_bill", args=[bill_id]),
+        "reader_route": reverse("reader_route"), "payment_done": reverse("payment_done", args=[payment_id]),
+        "receipt_pdf": reverse("receipt_pdf", args=[payment_id]), "bill_pdf": reverse("bill_pdf", args=[bill_id]),
+        "supervisor_day": reverse("supervisor_day"),
+    }
+    if name in get:
+        return client.get(get[name])
+    if name == "take_payment":  # no payment method chosen: refused with a message, nothing booked
+        return client.post(reverse("take_payment", args=[number]), {"amount": "1.00", "channel": ""})
+    if name == "review_decide":  # no reason: refused beside the form
+        return client.post(reverse("review_decide", args=[bill_id]), {"decision": "RELEASE", "reason": ""})
+    if name == "reader_reading":  # no client key: refused naming the field
+        return client.post(reverse("reader_reading"), data=json.dumps({"meter": "x"}),
+                           content_type="application/json")
+    if name == "enter_reading":  # not a number: refused naming the field
+        return client.post(reverse("enter_reading", args=[number]),
+                           {"meter": "ZJ2024000456", "register": "TOTAL", "value": "abc",
+                            "read_date": timezone.localdate().isoformat()})
+    if name == "reverse_payment":  # no reason: refused with a message, nothing reversed
+        return client.post(reverse("reverse_payment", args=[payment_id]), {"reason": ""})
+    raise AssertionError(f"no request for {name}")
+
+
+@pytest.mark.parametrize("name, role, expected", CASES, ids=[f"{n}-{r}" for n, r, _e in CASES])
+def test_role_page_matrix(client, small_city, objects, name, role, expected):
+    if role != "anonymous":
+        client.force_login(getattr(small_city, role))
+
+    response = request(client, name, objects)
+
+    assert response.status_code == expected
+    if expected == 302 and role == "anonymous" and name not in ("logout",):
+        assert response["Location"].startswith(reverse("login"))
+    # nothing changed money or readings, whoever asked
+    assert Payment.objects.filter(account=small_city.account).count() == 2
+    assert Payment.objects.get(pk=objects["payment"].pk).status == Payment.Status.POSTED
+    assert Bill.objects.get(pk=objects["bill"].pk).status == Bill.Status.ISSUED
+
+
+def test_the_matrix_covers_every_url_of_the_counter():
+    names = {p.name for p in web_urls.urlpatterns if isinstance(p, URLPattern)}
+
+    assert names == set(MATRIX)
+
+
+@pytest.fixture
+def other_city_objects(small_city):
+    """Another city's bill and payment, and the ids a Demo City clerk might type into the address bar."""
+    stranger = small_city.stranger
+    bill = Bill.objects.create(account=stranger, period=small_city.latest_bill.period,
+                               start_date=small_city.latest_bill.start_date, end_date=small_city.latest_bill.end_date,
+                               status=Bill.Status.ISSUED, tariff_id=stranger.tariff_id, kwh=100, amount_fen=4883,
+                               explanation=[], issued_date=small_city.latest_bill.issued_date,
+                               due_date=small_city.latest_bill.due_date, created_at=timezone.now())
+    with acting_as(Actor(user=small_city.other_clerk, hall=small_city.other_hall, channel="WEB")):
+        payment = take_payment(account=stranger, amount_fen=4883, channel="CASH", hall=small_city.other_hall,
+                               clerk=small_city.other_clerk, idempotency_key="other-1",
+                               taken_at=timezone.now()).payment
+    return {"payment": payment, "bill": bill, "account": stranger}
+
+
+@pytest.mark.parametrize("role", ["clerk", "auditor", "account_manager", "supervisor"])
+@pytest.mark.parametrize("name", ["account", "payment_done", "receipt_pdf", "bill_pdf", "review_bill",
+                                  "take_payment", "enter_reading", "reverse_payment"])
+def test_another_citys_objects_are_not_found(client, small_city, other_city_objects, role, name):
+    user = getattr(small_city, role)
+    client.force_login(user)
+
+    response = request(client, name, other_city_objects)
+
+    # 403 when the page is not for the role anyway; never 200 and never a hint that the object exists
+    assert response.status_code in (403, 404)
+    if response.status_code == 404:
+        assert other_city_objects["account"].customer.name not in response.content.decode()
+        assert AuditEvent.objects.filter(action="ACCESS_DENIED", user=user,
+                                         detail__rule="OTHER_CITY").exists()
+    assert Payment.objects.get(pk=other_city_objects["payment"].pk).status == Payment.Status.POSTED
+    assert Payment.objects.filter(account=other_city_objects["account"]).count() == 1
+
+
+@pytest.mark.parametrize("name", ["account", "payment_done", "receipt_pdf", "bill_pdf"])
+def test_a_clerk_gets_404_for_each_kind_of_object_of_another_city(client, small_city, other_city_objects, name):
+    client.force_login(small_city.clerk)
+
+    assert request(client, name, other_city_objects).status_code == 404
