@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from gridcounter.domain.readings.codes import Finding, finding, finding_from_dict
+from gridcounter.domain.readings.codes import SHORT_REASONS, Finding, finding, finding_from_dict
 
 from .explanation import HoldFinding, MeterExchange
 from .periods import BillingPeriod, MeterSpan, register_use
@@ -111,8 +111,8 @@ def _as_finding(item) -> Finding | None:
     try:
         return finding(code)
     except (KeyError, ValueError, IndexError):
-        return Finding(code=code, severity="ERROR", numbers={},
-                       reason_zh=f"读数校验未通过：{code}。", reason_en=f"The reading failed the check {code}.")
+        zh, en = SHORT_REASONS.get(code, (f"读数校验未通过：{code}。", f"The reading failed the check {code}."))
+        return Finding(code=code, severity="ERROR", numbers={}, reason_zh=zh, reason_en=en)
 
 
 def missed(*, register: str, fixed_date: date, meter: str) -> HoldFinding:

@@ -187,13 +187,18 @@ def estimate_streak(*, usage: CycleUsage, facts: AccountFacts) -> HoldFinding | 
     return HoldFinding(found.code, dict(found.numbers), found.reason_zh, found.reason_en)
 
 
+# Holds that leave no usage to rate: the bill is held at zero until review settles the reading.
+UNRATABLE_HOLDS = frozenset({"MISSED", "NO_METER", "DECREASE"})
+
+
 def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[TariffSegment],
                tariffs: dict[str, Tariff], facts: AccountFacts,
                shock_threshold_pct: Decimal = DEFAULT_SHOCK_THRESHOLD_PCT) -> BillDraft:
     """Rate the period with the one rating engine and explain the result; hold it on failed readings or shock.
 
-    A bill with missing readings is held at zero (nothing to rate); a rating error holds the bill with code
-    RATING_ERROR naming the field.
+    A bill with missing readings, or resting on a reading lower than the previous one that is not a rollover
+    (DECREASE), is held at zero: there is nothing trustworthy to rate until review settles the reading. A rating
+    error holds the bill with code RATING_ERROR naming the field.
     """
     holds: list[HoldFinding] = list(usage.holds)
     streak = estimate_streak(usage=usage, facts=facts)
@@ -205,7 +210,7 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
     quote_facts: dict = {}
     tier = None
     kwh_total = usage.total_kwh
-    can_rate = not any(h.code in ("MISSED", "NO_METER") for h in holds)
+    can_rate = not any(h.code in UNRATABLE_HOLDS for h in holds)
     if can_rate:
         try:
             timed = any(tariffs[s.tariff_id].versions[-1].prices.tou for s in segments)

@@ -106,6 +106,26 @@ REASONS: dict[Code, tuple[str, str]] = {
 }
 
 
+# (zh, en) without numbers: for a reading whose stored findings carry only the code.
+SHORT_REASONS: dict[str, tuple[str, str]] = {
+    "DECREASE": ("示数低于上次示数，且不是表计翻转。", "The reading is lower than the previous one and is not a meter rollover."),
+    "SPIKE": ("用电量是该户平常用量的许多倍，疑似小数点错位或抄错数字。",
+              "Consumption is many times the account's usual: looks like a shifted decimal point or a mistyped digit."),
+    "HIGH": ("用电量高于该户同期正常水平。", "Consumption is above the account's usual level for the season."),
+    "LOW": ("用电量低于该户同期正常水平。", "Consumption is below the account's usual level for the season."),
+    "ZERO_STREAK": ("连续多个抄表周期零电量，已派发现场核查。",
+                    "Zero consumption for several cycles in a row: an on-site check is ordered."),
+    "OFF_SCHEDULE": ("抄表日期偏离抄表例日。", "Read too far from the route's fixed reading day."),
+    "MISSED": ("抄表例日无示数（漏抄）。", "No reading for the fixed reading day (missed reading)."),
+    "INACTIVE_METER": ("表计当时未安装在该户号上。", "The meter was not installed on this account at that time."),
+    "DUPLICATE": ("同一表计、计度器、时刻已有不同示数。", "A different reading exists for the same meter, register and time."),
+    "ESTIMATE_STREAK": ("连续估抄已达上限，已派发现场抄表。",
+                        "Too many estimates in a row: an on-site reading is ordered instead."),
+    "SWAP_SUSPECTED": ("疑似与同楼另一户表计错接（串户）。",
+                       "Meter possibly swapped with another account's in the same building."),
+}
+
+
 def _plain(value):
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
