@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,7 +36,7 @@ from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, BillLine, BillRun
-from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Posting
+from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
 from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.cycle import WINDOW_DAYS
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
@@ -408,7 +409,8 @@ def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFra
                           kwh=kwh_total, amount_fen=amount_fen, previous=previous, last_year=last_year, tier=tier,
                           price_changes=price_changes(tariffs=catalogue.tariffs, segments=segments))
         ctx.shock = assess_shock(amount_fen=amount_fen, days=billing.days, last_year=last_year, recent=recent,
-                                 previous=previous, explaining_codes=explaining_codes(ctx), threshold_pct=threshold)
+                                 previous=previous, explaining_codes=explaining_codes(ctx), threshold_pct=threshold,
+                                 kwh=kwh_total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
         hold_codes = ["BILL_SHOCK"] if ctx.shock.is_shock else []
         readings: dict[str, list[dict]] = {}
         reading_ids: list[int] = []
@@ -763,12 +765,14 @@ def plan_batches(*, period: str, as_of: date, route_codes: list[str] | None = No
 def run_bills_fast(*, period: str, as_of: date, created_at: datetime, route_code: str | None = None,
                    route_codes: list[str] | None = None, catalogue: Catalogue | None = None,
                    due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
-                   batch_accounts: int = BATCH_ACCOUNTS) -> FastRunSummary:
+                   batch_accounts: int = BATCH_ACCOUNTS,
+                   progress: Callable[[int], None] | None = None) -> FastRunSummary:
     """Bill every due route (or those named) for `period` with the kernel; same bills as `billing.run_bills`.
 
     Routes go in batches of whole routes with the same fixed reading day (about `batch_accounts` accounts),
     each batch in one transaction: a crash loses at most the batch in flight, and a rerun bills exactly the
     accounts that have no live bill yet (the unique constraint `bill_one_live_per_period` is the last guard).
+    `progress(n)` is called with the accounts not due, then with the accounts done (billed or skipped) per batch.
 
     Raises: InvalidPeriod, billing.UnknownRoute, CatalogueError.
     """
@@ -779,9 +783,14 @@ def run_bills_fast(*, period: str, as_of: date, created_at: datetime, route_code
     batches, not_due = plan_batches(period=period, as_of=as_of, route_codes=route_codes,
                                     batch_accounts=batch_accounts)
     summary = FastRunSummary(period=period, not_due=not_due)
+    if progress and not_due:
+        progress(not_due)
     for batch in batches:
-        summary.add(run_batch_fast(routes=batch, period=period, as_of=as_of, created_at=created_at,
-                                   catalogue=catalogue, due_days=due_days, shock_threshold_pct=shock_threshold_pct))
+        done = run_batch_fast(routes=batch, period=period, as_of=as_of, created_at=created_at,
+                              catalogue=catalogue, due_days=due_days, shock_threshold_pct=shock_threshold_pct)
+        summary.add(done)
+        if progress:
+            progress(done.issued + done.held + done.skipped)
     return summary
 
 
@@ -876,9 +885,10 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
             else:
                 s.held += 1
                 s.held_by_code.update(json.loads(hold_codes))
-        _after_posting(issued=written.filter(c("status") == "ISSUED")["account_id"].to_list(),
-                       shocked=written.filter(c("is_shock"))["account_id"].to_list(), period=period,
-                       created_at=created_at)
+        _after_posting(route_ids=sorted(by_id), issued=written.filter(c("status") == "ISSUED")["account_id"].to_list(),
+                       shocked=written.filter(c("is_shock"))["account_id"].to_list(),
+                       streaks=written.filter(c("hold_codes").str.contains('"ESTIMATE_STREAK"', literal=True))
+                       ["account_id"].to_list(), period=period, as_of=as_of, created_at=created_at)
         seconds = time.perf_counter() - started
         for run in runs:
             s = per_route[run.route_id]
@@ -904,9 +914,15 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
     return summary
 
 
-def _after_posting(*, issued: list[int], shocked: list[int], period: str, created_at: datetime) -> None:
-    """What the per-account run does per posted bill besides the entry: credit applied, shock notified."""
-    with_credit = ledger.accounts_with_credit(issued) if issued else set()
+def _after_posting(*, route_ids: list[int], issued: list[int], shocked: list[int], streaks: list[int], period: str,
+                   as_of: date, created_at: datetime) -> None:
+    """What the per-account run does per written bill besides the entry: credit applied, shock notified, an
+    on-site reading ordered for a bill held on ESTIMATE_STREAK."""
+    # one look-up for the batch's payers first (most accounts hold no posted payment), then the exact test
+    payers = set(Payment.objects.filter(account__route_id__in=route_ids, status=Payment.Status.POSTED)
+                 .values_list("account_id", flat=True).distinct()) if issued else set()
+    candidates = [a for a in issued if a in payers]
+    with_credit = ledger.accounts_with_credit(candidates) if candidates else set()
     for account in Account.objects.filter(id__in=sorted(with_credit)):
         ledger.apply_credit(account=account, created_at=created_at)
     bills = []
@@ -914,3 +930,7 @@ def _after_posting(*, issued: list[int], shocked: list[int], period: str, create
         bills += list(Bill.objects.filter(account_id__in=shocked[start:start + 1000], period=period).exclude(
             status=Bill.Status.CANCELLED).select_related("account", "account__customer"))
     per_account.notify_bill_shocks(bills=bills, created_at=created_at)
+    if streaks:
+        per_account.order_estimate_streak_visits(
+            bills=Bill.objects.filter(account_id__in=streaks, period=period).exclude(
+                status=Bill.Status.CANCELLED).select_related("account"), as_of=as_of, created_at=created_at)

@@ -12,14 +12,15 @@ writer would serialise the workers (and a file on one machine cannot be shared b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import connection
 
-from gridcounter.application import billrun_fast
-from gridcounter.data.audit.context import current_actor
-
+# Nothing here imports a Django model at module level: a worker unpickles `_bill_routes` (and so imports this
+# module) before the task has set Django up.
 __all__ = ["ClusterNeedsSharedDatabase", "run_bills_cluster"]
 
 
@@ -40,6 +41,8 @@ class _Task:
     reason: str
     channel: str
     batch_accounts: int
+    due_days: int | None = None
+    shock_threshold_pct: str | None = None
 
 
 def _bill_routes(task: _Task) -> dict:
@@ -62,7 +65,10 @@ def _bill_routes(task: _Task) -> dict:
     hall = Hall.objects.filter(pk=task.hall_id).first() if task.hall_id else None
     with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel)):
         summary = fast.run_bills_fast(period=task.period, as_of=task.as_of, created_at=task.created_at,
-                                      route_codes=list(task.route_codes), batch_accounts=task.batch_accounts)
+                                      route_codes=list(task.route_codes), batch_accounts=task.batch_accounts,
+                                      due_days=task.due_days,
+                                      shock_threshold_pct=None if task.shock_threshold_pct is None
+                                      else Decimal(task.shock_threshold_pct))
     out = summary.as_dict()
     out["worker_pid"] = os.getpid()
     return out
@@ -86,16 +92,24 @@ def _database_url() -> str:
 
 def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, scheduler_address: str | None = None,
                       workers: int | None = None, route_codes: list[str] | None = None,
-                      batch_accounts: int = billrun_fast.BATCH_ACCOUNTS, tasks_per_worker: int = 4) -> dict:
+                      batch_accounts: int | None = None, tasks_per_worker: int = 4,
+                      due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+                      progress: Callable[[int], None] | None = None) -> dict:
     """Bill the due routes for `period` on a Dask cluster; returns the combined summary (as_dict) plus `workers`.
 
     `scheduler_address` (tcp://HOST:PORT) connects a Client to a running cluster; otherwise `workers` (default
     2) starts a LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) for the run. Routes are
     split into about `tasks_per_worker` tasks per worker, each holding whole batches (one reading day).
+    `progress(n)` is called with the accounts not due, then with the accounts done as each task finishes.
 
     Raises: ClusterNeedsSharedDatabase, InvalidPeriod, billing.UnknownRoute.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, as_completed
+
+    from gridcounter.application import billrun_fast
+    from gridcounter.data.audit.context import current_actor
+
+    batch_accounts = batch_accounts or billrun_fast.BATCH_ACCOUNTS
 
     database_url = _database_url()
     batches, not_due = billrun_fast.plan_batches(period=period, as_of=as_of, route_codes=route_codes,
@@ -118,9 +132,18 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
                        settings_module=os.environ.get("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings"),
                        database_url=database_url, username=getattr(actor.user, "username", None),
                        hall_id=actor.hall_id, reason=actor.reason or "bill run", channel=actor.channel,
-                       batch_accounts=batch_accounts) for codes in groups if codes]
+                       batch_accounts=batch_accounts, due_days=due_days,
+                       shock_threshold_pct=None if shock_threshold_pct is None else str(shock_threshold_pct))
+                 for codes in groups if codes]
+        if progress and not_due:
+            progress(not_due)
         futures = client.map(_bill_routes, tasks, pure=False)
-        results = client.gather(futures)
+        results = []
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            if progress:
+                progress(result["issued"] + result["held"] + result["skipped"])
     finally:
         client.close()
         if cluster is not None:

@@ -185,3 +185,31 @@ def test_a_route_not_yet_read_is_not_due(city):
     with acting_as(ACTOR):
         summary = billrun_fast.run_bills_fast(period="2025-08", as_of=date(2025, 8, 10), created_at=NOW)
     assert summary.not_due == 30 and summary.issued == 0
+
+
+def test_credit_an_account_holds_settles_its_new_bill_as_the_per_account_run_does(city):
+    from gridcounter.application.payments import take_payment
+    from gridcounter.data.ledger.models import PaymentAllocation
+    from gridcounter.data.registry.models import Account
+
+    build(city)
+    account = Account.objects.filter(route=city.route, tariff_id="BJ-RES-LT1KV").order_by("id").first()
+    take_payment(account=account, amount_fen=10_000_00, channel="CASH", hall=city.hall, clerk=city.auditor,
+                 idempotency_key="prepaid-1", taken_at=datetime(2025, 8, 1, 2, tzinfo=UTC))
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+
+    def settled() -> list:
+        return sorted(PaymentAllocation.objects.filter(bill__period=PERIOD, released_at__isnull=True).values_list(
+            "bill__account__number", "amount_fen"))
+
+    with transaction.atomic():
+        with acting_as(ACTOR):
+            billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
+        expected = settled()
+        transaction.set_rollback(True)
+    with acting_as(ACTOR):
+        billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+
+    assert expected and expected[0][0] == account.number
+    assert settled() == expected
+    assert check_ledger().ok

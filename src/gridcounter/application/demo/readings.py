@@ -42,7 +42,7 @@ SEASON_FLAT = {m: 1.0 + (0.25 if m in (7, 8) else 0.1 if m in (1, 12) else 0.0) 
 # time-of-use split of active energy (a residential evening peak; the valley is the night)
 TOU_SHARE = {"PEAK": 0.42, "FLAT": 0.33, "VALLEY": 0.25, "CRITICAL_PEAK": 0.05}
 CASES = ["CLEAN", "DECREASE", "ROLLOVER", "SPIKE", "HIGH", "LOW", "ZERO_STREAK", "OFF_SCHEDULE", "MISSED",
-         "DUPLICATE", "ESTIMATE_STREAK", "SWAP_SUSPECTED", "SEASONAL_PEAK"]
+         "DUPLICATE", "ESTIMATE_STREAK", "SWAP_SUSPECTED", "SEASONAL_PEAK", "BILL_SHOCK"]
 
 
 def _month_shift(day: date, months: int) -> date:
@@ -211,6 +211,11 @@ def _choose_cases(installations: list[Installation], rng: random.Random) -> dict
     swap_building = buildings.pop()
     planted["SWAP_SUSPECTED"] = by_building[swap_building][:2]
     used.add(swap_building)
+    # bill shock on a flat tariff: on tiered ones a doubled usage crosses a tier, which explains the bill
+    flat = [i for i in installations if i.account.status == Account.Status.ACTIVE
+            and i.account.tariff_id == "BJ-RES-SHARED" and list(i.meter.registers) == ["TOTAL"]]
+    if flat:
+        planted["BILL_SHOCK"] = [flat[0]]
     for case in CASES:
         if case in planted:
             continue
@@ -256,6 +261,8 @@ def _plant(planted: dict[str, list], last_values: dict, *, as_of: date) -> tuple
             submit(inst, with_use(inst, 10)[0])
         elif case == "HIGH":
             submit(inst, with_use(inst, 3.2)[0])
+        elif case == "BILL_SHOCK":  # twice the usual: inside the reading band, but the bill is a shock
+            submit(inst, with_use(inst, 2.0)[0])
         elif case == "LOW":
             submit(inst, with_use(inst, 0.12)[0])
         elif case == "OFF_SCHEDULE":

@@ -248,6 +248,7 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
         ctx.shock = assess_shock(
             amount_fen=amount_fen, days=billing.days, last_year=facts.last_year, recent=facts.recent,
             previous=facts.previous, explaining_codes=explaining_codes(ctx), threshold_pct=shock_threshold_pct,
+            kwh=kwh_total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
         )
     hold_codes = sorted({h.code for h in holds} | ({"BILL_SHOCK"} if ctx.shock and ctx.shock.is_shock else set()))
     if ctx.correction is not None:

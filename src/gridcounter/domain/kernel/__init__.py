@@ -1,4 +1,4 @@
-"""The vectorised bill-run kernel: the rating engine's rules over Polars frames, one route at a time."""
+"""The vectorised bill-run kernel: the rating engine's rules over Polars frames, one batch of routes at a time."""
 from gridcounter.domain.kernel.rating import (
     COMPONENTS,
     LINE_SCHEMA,

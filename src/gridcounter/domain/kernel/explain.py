@@ -38,6 +38,7 @@ EXPLAIN_INPUT = {
     "prev_kwh_c": pl.Int64(), "prev_amount_fen": pl.Int64(), "prev_days": pl.Int64(),
     "ly_kwh_c": pl.Int64(), "ly_amount_fen": pl.Int64(), "ly_days": pl.Int64(),
     "r2_amount_fen": pl.Int64(), "r2_days": pl.Int64(), "r3_amount_fen": pl.Int64(), "r3_days": pl.Int64(),
+    "r2_kwh_c": pl.Int64(), "r3_kwh_c": pl.Int64(),
 }
 
 
@@ -145,7 +146,8 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     f = frame.join(tiers, on=["tariff_id", "household_size"], how="left", nulls_equal=True)
     f = f.with_columns([c(n).cast(I128) for n in (
         "total_e4", "used_c", "ytd_c", "amount_fen", "prev_kwh_c", "prev_amount_fen", "prev_days", "ly_kwh_c",
-        "ly_amount_fen", "ly_days", "r2_amount_fen", "r2_days", "r3_amount_fen", "r3_days")])
+        "ly_amount_fen", "ly_days", "r2_amount_fen", "r2_days", "r3_amount_fen", "r3_days", "r2_kwh_c",
+        "r3_kwh_c")])
 
     has_prev, has_ly = c("prev_kwh_c").is_not_null(), c("ly_kwh_c").is_not_null()
     kwh_e4 = c("total_e4")
@@ -233,11 +235,24 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     all_dens = recent[0][2] * recent[1][2] * recent[2][2]
     r_num = (recent[0][1] * recent[1][2] * recent[2][2] + recent[1][1] * recent[0][2] * recent[2][2]
              + recent[2][1] * recent[0][2] * recent[1][2])
+    # the usage baseline: the same bills' kWh, scaled the same way (assess_shock's `kwh` rule)
+    def scaled_kwh(k: str, a: str, d: str) -> pl.Expr:
+        usable = c(a).is_not_null() & (c(a) > 0)
+        kwh = c(k).fill_null(0)
+        return pl.when(usable).then(pl.when(c(d) > 0).then(kwh * days).otherwise(kwh)).otherwise(
+            pl.lit(0, dtype=I128))
+
+    ly_k = scaled_kwh("ly_kwh_c", "ly_amount_fen", "ly_days")
+    rk = [scaled_kwh("prev_kwh_c", "prev_amount_fen", "prev_days"), scaled_kwh("r2_kwh_c", "r2_amount_fen", "r2_days"),
+          scaled_kwh("r3_kwh_c", "r3_amount_fen", "r3_days")]
+    rk_num = (rk[0] * recent[1][2] * recent[2][2] + rk[1] * recent[0][2] * recent[2][2]
+              + rk[2] * recent[0][2] * recent[1][2])
     f = f.with_columns(
         _basis=pl.when(ly_ok).then(pl.lit("SAME_PERIOD_LAST_YEAR")).when(n_usable > 0).then(
             pl.lit("RECENT_AVERAGE")).otherwise(pl.lit("NONE")),
         _bn=pl.when(ly_ok).then(ly_num).otherwise(r_num),
         _bd=pl.when(ly_ok).then(ly_den).otherwise(all_dens * n_usable),
+        _kn=pl.when(ly_ok).then(ly_k).otherwise(rk_num),
         _p_ok=recent[0][0], _pn=recent[0][1], _pd=recent[0][2],
     )
     none_basis = c("_basis") == "NONE"
@@ -247,16 +262,27 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     inc_den = pl.when(none_basis).then(pl.lit(1, dtype=I128)).otherwise(bn)
     increase = _half_up(inc_num, inc_den)
     above = ~none_basis & (increase > t10)
-    is_shock = above & ~c("_crossed")
+    # usage against the same baseline: the bill's kWh to 0.01 (half up) as the draft passes it
+    kwh_c = (kwh_e4 * 2 + 100) // 200
+    kn = c("_kn")
+    k_none = none_basis | (kn == 0)
+    k_num = (kwh_c * bd - kn) * 1000
+    k_den = pl.when(k_none).then(pl.lit(1, dtype=I128)).otherwise(kn)
+    k_increase = _half_up(k_num, k_den)
+    usage_up = pl.when(k_none).then(kwh_c > 0).otherwise(k_increase > t10)
+    is_shock = above & usage_up & ~c("_crossed")
     vs_prev_amount = _half_up((amount * c("_pd") - c("_pn")) * 1000, pl.when(c("_p_ok")).then(c("_pn")).otherwise(1))
     seasonal = (~is_shock & (c("_basis") == "SAME_PERIOD_LAST_YEAR") & c("_p_ok") & (vs_prev_amount > t10) & ~above)
-    ties = ~none_basis & (_is_tie(bn, bd) | _is_tie(inc_num, inc_den)) | (
+    ties = ~none_basis & (_is_tie(bn, bd) | _is_tie(inc_num, inc_den) | (kn < 0)
+                          | (~k_none & _is_tie(k_num, k_den))) | (
         c("_p_ok") & (c("_basis") == "SAME_PERIOD_LAST_YEAR")
         & _is_tie((amount * c("_pd") - c("_pn")) * 1000, pl.when(c("_p_ok")).then(c("_pn")).otherwise(1)))
     inc_text = pl.when(none_basis).then(None).otherwise(pl.concat_str([
         pl.when(inc_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), _fixed(increase.abs(), 1)]))
+    k_text = pl.when(k_none).then(None).otherwise(pl.concat_str([
+        pl.when(k_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), _fixed(k_increase.abs(), 1)]))
     f = f.with_columns(_is_shock=is_shock, _seasonal=seasonal, _baseline=baseline_fen.cast(pl.Int64),
-                       _inc_text=inc_text, _ties=ties.fill_null(False))
+                       _inc_text=inc_text, _k_text=k_text, _ties=ties.fill_null(False))
 
     basis_zh = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("去年同期")).otherwise(pl.lit("近期平均"))
     basis_en = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("the same period last year")).otherwise(
@@ -303,7 +329,8 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     facts = pl.concat_str([
         pl.lit('{"engine": "KERNEL", "ytd_kwh": "'), _fixed(c("ytd_c").fill_null(0), 2), pl.lit('", "shock": '),
         pl.struct(is_shock=c("_is_shock"), seasonal=c("_seasonal"), basis=c("_basis"), baseline_fen=c("_baseline"),
-                  increase_pct=c("_inc_text"), threshold_pct=pl.lit(str(threshold))).struct.json_encode(),
+                  increase_pct=c("_inc_text"), threshold_pct=pl.lit(str(threshold)),
+                  usage_increase_pct=c("_k_text")).struct.json_encode(),
         pl.lit("}")])
     python = (~c("vector_ok").fill_null(False) | c("_ties") | (c("total_e4") < 0) | (c("amount_fen") < 0)
               | (c("prev_kwh_c") < 0).fill_null(False) | (c("ly_kwh_c") < 0).fill_null(False))

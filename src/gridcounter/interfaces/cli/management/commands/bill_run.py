@@ -1,10 +1,16 @@
-"""`gridcounter bill-run --period YYYY-MM [--route R] [--json]`: bill every account of the period."""
+"""`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|orm] [--workers N | --cluster URL]`.
+
+Bills every due account of the period. The default engine is the columnar kernel (`billrun_fast`), which makes
+the same bills as the per-account run (`--engine orm`). `--workers N` runs the kernel on a local Dask cluster of
+N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need PostgreSQL.
+"""
 import json
 import sys
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
@@ -12,6 +18,8 @@ from tqdm import tqdm
 from gridcounter.application.billing import InvalidPeriod, UnknownRoute, local_today, run_bills
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.registry.models import Account
+
+ENGINES = ("kernel", "orm")
 
 
 class Command(BaseCommand):
@@ -24,28 +32,67 @@ class Command(BaseCommand):
         parser.add_argument("--due-days", type=int, default=None, help="days from issue to due date (default 15)")
         parser.add_argument("--shock-pct", default=None, help="bill-shock threshold in percent (default 50)")
         parser.add_argument("--as-of", default=None, help="business date of the run (default: today, Asia/Shanghai)")
+        parser.add_argument("--engine", choices=ENGINES, default="kernel",
+                            help="kernel: columnar, routes in batches (default); orm: account by account")
+        parser.add_argument("--batch-accounts", type=int, default=None,
+                            help="kernel: about this many accounts (whole routes) per transaction (default 20000)")
+        scale = parser.add_mutually_exclusive_group()
+        scale.add_argument("--workers", type=int, default=None,
+                           help="run on a local Dask cluster of N worker processes (PostgreSQL only)")
+        scale.add_argument("--cluster", default=None, metavar="tcp://HOST:PORT",
+                           help="run on the Dask cluster whose scheduler is at this address (PostgreSQL only)")
 
     def handle(self, *args, **options):
+        engine, workers, cluster = options["engine"], options["workers"], options["cluster"]
+        distributed = workers is not None or cluster is not None
+        if distributed:
+            if engine != "kernel":
+                raise CommandError(_("--workers and --cluster run the kernel engine only"), returncode=2)
+            if workers is not None and workers < 1:
+                raise CommandError(_("--workers needs at least one worker"), returncode=2)
+            if connection.vendor != "postgresql":
+                raise CommandError(_("--workers and --cluster need PostgreSQL (set DATABASE_URL to a PostgreSQL "
+                                     "database every worker can reach); this database is %(vendor)s")
+                                   % {"vendor": connection.vendor}, returncode=2)
+        batch = {"batch_accounts": options["batch_accounts"]} if options["batch_accounts"] else {}
+        if batch and engine != "kernel":
+            raise CommandError(_("--batch-accounts applies to the kernel engine only"), returncode=2)
         now = timezone.now()
-        as_of = datetime.strptime(options["as_of"], "%Y-%m-%d").date() if options["as_of"] else local_today(now)
+        try:
+            as_of = datetime.strptime(options["as_of"], "%Y-%m-%d").date() if options["as_of"] else local_today(now)
+        except ValueError:
+            raise CommandError(_("--as-of must be a date YYYY-MM-DD"), returncode=2) from None
+        shock = Decimal(options["shock_pct"]) if options["shock_pct"] else None
         accounts = Account.objects.filter(route__isnull=False)
+        if engine == "kernel":
+            accounts = accounts.exclude(status=Account.Status.PENDING)
         if options["route"]:
             accounts = accounts.filter(route__code=options["route"])
         bar = tqdm(total=accounts.count(), desc=f"bill run {options['period']}", unit="acct", file=sys.stderr,
                    disable=None)
+        common = {"period": options["period"], "as_of": as_of, "created_at": now, "progress": bar.update}
         try:
             with acting_as(Actor(reason=f"bill run {options['period']}", channel="CLI")):
-                summary = run_bills(
-                    period=options["period"], as_of=as_of, created_at=now, route_code=options["route"],
-                    due_days=options["due_days"],
-                    shock_threshold_pct=Decimal(options["shock_pct"]) if options["shock_pct"] else None,
-                    progress=bar.update,
-                )
+                if distributed:
+                    from gridcounter.application.cluster import run_bills_cluster
+
+                    data = run_bills_cluster(
+                        **common, scheduler_address=cluster, workers=workers,
+                        route_codes=[options["route"]] if options["route"] else None,
+                        due_days=options["due_days"], shock_threshold_pct=shock, **batch)
+                elif engine == "kernel":
+                    from gridcounter.application.billrun_fast import run_bills_fast
+
+                    data = run_bills_fast(**common, route_code=options["route"], due_days=options["due_days"],
+                                          shock_threshold_pct=shock, **batch).as_dict()
+                else:
+                    data = run_bills(**common, route_code=options["route"], due_days=options["due_days"],
+                                     shock_threshold_pct=shock).as_dict()
+                    data["engine"] = "orm"
         except (InvalidPeriod, UnknownRoute) as error:
-            raise CommandError(str(error))
+            raise CommandError(str(error)) from None
         finally:
             bar.close()
-        data = summary.as_dict()
         if options["json"]:
             self.stdout.write(json.dumps(data, ensure_ascii=False))
             return

@@ -1,0 +1,116 @@
+"""`gridcounter bill-run`: the kernel engine by default, the same bills as `--engine orm`, and on a Dask cluster."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+
+from gridcounter.application.ledger import check_ledger
+from gridcounter.data.billing.models import Bill, BillRun
+from tests.integration.kernel.test_billrun_fast import PERIOD, build, city, snapshot  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[3]
+GRIDCOUNTER = str(Path(sys.executable).parent / "gridcounter")
+RUN = ["bill_run", "--period", PERIOD, "--as-of", "2025-08-20"]
+
+
+def run_json(capsys, *extra) -> dict:
+    call_command(*RUN, "--json", *extra)
+    return json.loads(capsys.readouterr().out)
+
+
+def summary_seen(data: dict) -> dict:
+    return {k: data[k] for k in ("issued", "held", "skipped", "not_due", "held_by_code")}
+
+
+@pytest.mark.django_db
+def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city, capsys):  # noqa: F811
+    build(city)
+    with transaction.atomic():
+        orm = run_json(capsys, "--engine", "orm")
+        expected = snapshot(PERIOD)
+        transaction.set_rollback(True)
+    assert not Bill.objects.filter(period=PERIOD).exists()
+
+    kernel = run_json(capsys)
+
+    assert kernel["engine"] == "kernel" and orm["engine"] == "orm"
+    assert summary_seen(kernel) == summary_seen(orm)
+    assert kernel["issued"] + kernel["held"] == 30 and kernel["held_by_code"]["BILL_SHOCK"] >= 1
+    got = snapshot(PERIOD)
+    assert set(got) == set(expected)
+    for number in expected:
+        assert got[number] == expected[number], number
+    assert check_ledger().ok
+
+    call_command(*RUN)  # a rerun, in words: nothing billed twice
+    out = capsys.readouterr().out
+    assert f"电费年月 {PERIOD}：发行 0 张，暂缓 0 张，跳过 30 户，未到期 0 户" in out
+    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
+
+
+@pytest.mark.django_db
+def test_one_route_and_an_unknown_route(city, capsys):  # noqa: F811
+    build(city)
+    data = run_json(capsys, "--route", "R15B")
+    assert data["routes"] == 1 and data["issued"] + data["held"] == 2  # the second route holds two accounts
+    with pytest.raises(CommandError, match="NOPE"):
+        call_command(*RUN, "--route", "NOPE")
+
+
+def test_workers_on_sqlite_are_refused_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'city.sqlite3'}"
+    for option in (["--workers", "2"], ["--cluster", "tcp://127.0.0.1:8786"]):
+        done = subprocess.run([GRIDCOUNTER, "bill-run", "--period", PERIOD, *option], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=120)
+        assert done.returncode == 2
+        message = done.stderr.strip()
+        assert message.count("\n") == 0 and "PostgreSQL" in message and "Traceback" not in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_local_workers_from_the_command_line_bill_like_one_process(city, capsys):  # noqa: F811
+    if connection.vendor != "postgresql":
+        pytest.skip("--workers needs PostgreSQL (refused on SQLite: see the test above)")
+    build(city)
+    with transaction.atomic():
+        single = run_json(capsys)
+        expected = snapshot(PERIOD)
+        transaction.set_rollback(True)
+    assert not Bill.objects.filter(period=PERIOD).exists()
+
+    s = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run([GRIDCOUNTER, *RUN, "--workers", "2", "--batch-accounts", "1", "--json"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert data["workers"] == 2 and data["tasks"] == 2 and data["routes"] == 2
+    assert summary_seen(data) == summary_seen(single)
+    assert snapshot(PERIOD) == expected
+    assert BillRun.objects.filter(period=PERIOD).count() == 2
+    assert check_ledger().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_cluster_named_by_its_scheduler_address_bills_every_account(city, capsys):  # noqa: F811
+    if connection.vendor != "postgresql":
+        pytest.skip("--cluster needs PostgreSQL (refused on SQLite: see above)")
+    from distributed import LocalCluster
+
+    build(city)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        data = run_json(capsys, "--cluster", cluster.scheduler_address)
+
+    assert data["workers"] == 1 and data["issued"] + data["held"] == 30 and data["skipped"] == 0
+    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
+    assert check_ledger().ok
+    assert run_json(capsys, "--engine", "orm")["skipped"] == 30  # the per-account run finds nothing left to bill
