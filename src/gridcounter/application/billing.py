@@ -39,6 +39,7 @@ from gridcounter.domain.billing.draft import (
     draft_bill,
 )
 from gridcounter.domain.billing.explanation import CatchUp, Correction
+from gridcounter.domain.billing.intervals import interval_cycle_usage
 from gridcounter.domain.billing.periods import (
     BillingPeriod,
     InvalidPeriod,
@@ -155,7 +156,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
             account_id__in=held_ids, period=period, status=Bill.Status.HELD)} if held_ids else {})
         todo = [a for a in accounts if a.id not in live or a.id in existing]
         summary.skipped += len(accounts) - len(todo)
-        inputs = gather_inputs(accounts=todo, billing=billing, tariffs=catalogue.tariffs)
+        inputs = gather_inputs(accounts=todo, billing=billing, tariffs=catalogue.tariffs, catalogue=catalogue)
         run = BillRun.objects.create(period=period, route=route, started_at=created_at,
                                      started_by=_actor_user(), summary={})
         drafts: dict[int, BillDraft] = {}
@@ -340,18 +341,64 @@ def _start_of_day(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TZ)
 
 
+@dataclass(frozen=True)
+class IntervalInput:
+    """One account's 15-minute interval usage for the period: its usage row and findings (see intervals.md)."""
+
+    row: dict
+    findings: list
+    blocking: frozenset[str]
+
+
+def route_intervals(*, route: Route, billing: BillingPeriod, catalogue=None,
+                    account_ids: Iterable[int] | None = None) -> dict[int, IntervalInput]:
+    """The accounts of `route` with intervals stored for the period (among `account_ids` when given).
+
+    A route without interval files costs one look at its partition folder. Otherwise one
+    `interval_usage` for the whole route (the route's intervals, scanned and binned in one pass).
+    """
+    from gridcounter.application.intervals import interval_dir, interval_rules, interval_usage, partition_dir
+
+    folder = partition_dir(root=interval_dir(), period=billing.period, route_code=route.code)
+    if not folder.is_dir() or next(folder.glob("part-*.parquet"), None) is None:
+        return {}
+    rules = interval_rules()
+    result = interval_usage(route_code=route.code, period=billing.period, catalogue=catalogue or _catalogue(),
+                            rules=rules)
+    wanted = None if account_ids is None else set(account_ids)
+    out = {}
+    for row in result.usage.iter_rows(named=True):
+        if wanted is None or row["account_id"] in wanted:
+            out[row["account_id"]] = IntervalInput(row=row, findings=result.findings_for(row["account_id"]),
+                                                   blocking=rules.blocking)
+    return out
+
+
 def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
-                  exclude_bill_ids: Iterable[int] = ()) -> dict[int, tuple]:
+                  exclude_bill_ids: Iterable[int] = (), intervals: dict[int, IntervalInput] | None = None,
+                  catalogue=None) -> dict[int, tuple]:
     """For each account: (CycleUsage, [TariffSegment], AccountFacts), with a few queries for all of them.
 
     Queries (whatever the number of accounts): installations with their meters, the readings within
     `WINDOW_DAYS` of the two fixed days (validation codes only for HELD ones, the only codes that stop a bill),
     the tariff history of accounts changed since the period began, the earlier bills needed for comparisons
     and catch-up, and the year-to-date kWh. No query runs per account.
+
+    Accounts with 15-minute intervals stored for the period are billed from them (`interval_cycle_usage`):
+    `intervals` when given (by account id), else read per route (`route_intervals`).
     """
     ids = [a.id for a in accounts]
     if not ids:
         return {}
+    if intervals is None:
+        intervals = {}
+        by_route: dict[int, list[Account]] = defaultdict(list)
+        for account in accounts:
+            if account.route_id is not None:
+                by_route[account.route_id].append(account)
+        for route in Route.objects.filter(pk__in=list(by_route)):
+            intervals.update(route_intervals(route=route, billing=billing, catalogue=catalogue,
+                                             account_ids=[a.id for a in by_route[route.pk]]))
     installations = _installations(ids=ids, billing=billing)
     meter_ids = sorted({i.meter_id for refs in installations.values() for i in refs})
     readings = _fixed_day_readings(meter_ids=meter_ids, billing=billing)
@@ -368,6 +415,10 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
     for account in accounts:
         usage = cycle_usage(billing=billing, installations=installations.get(account.id, []),
                             readings_by_meter=readings)
+        interval = intervals.get(account.id)
+        if interval is not None:
+            usage = interval_cycle_usage(register=usage, row=interval.row, findings=interval.findings,
+                                         blocking=interval.blocking)
         past = history.get(account.id, no_history)
         facts = AccountFacts(
             account_id=account.id, household_size=account.household_size,
@@ -541,7 +592,7 @@ def draft_for_account(*, account: Account, period: str, catalogue=None, correcti
         raise UnknownRoute(f"account {account.number} is on no reading route")
     billing = billing_period(period=period, reading_day=account.route.reading_day)
     usage, segments, facts = gather_inputs(accounts=[account], billing=billing, tariffs=catalogue.tariffs,
-                                           exclude_bill_ids=exclude_bill_ids)[account.id]
+                                           exclude_bill_ids=exclude_bill_ids, catalogue=catalogue)[account.id]
     facts.correction = correction
     return draft_bill(billing=billing, usage=usage, segments=segments, tariffs=catalogue.tariffs, facts=facts,
                       shock_threshold_pct=threshold)

@@ -8,7 +8,9 @@ Same rules and same bills as `gridcounter.application.billing` (the per-account 
   `assess_shock()`;
 - every other account (meter exchange, missed, held or estimated readings, rollover, category change,
   a rating the kernel leaves to `rate()`) is drafted by the per-account path (`gather_inputs` +
-  `draft_bill`) and written by the same bulk writer; the run summary counts both.
+  `draft_bill`) and written by the same bulk writer; the run summary counts both;
+- accounts with 15-minute intervals stored for the period (docs/intervals.md) are billed from their
+  binned intervals: one `interval_usage` per route, then the per-account drafting (reason INTERVAL_DATA).
 
 One transaction per route: bills, history rows, lines, journal entries and postings land together or not
 at all. Ids are allocated in advance (sequence on PostgreSQL, max(id) under SQLite's write lock); rows go
@@ -837,6 +839,14 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         frames.accounts = todo
         spans, reasons = plain_usage(frames, billing=billing, catalogue=catalogue)
         todo_ids = todo["account_id"].to_list()
+        # accounts with 15-minute intervals for the period are billed from them (one interval_usage per route,
+        # one folder check for a route without interval files), drafted as the per-account run drafts them
+        intervals: dict[int, per_account.IntervalInput] = {}
+        for route in routes:
+            intervals.update(per_account.route_intervals(route=route, billing=billing, catalogue=catalogue,
+                                                         account_ids=todo_ids))
+        for account_id in intervals:
+            reasons[account_id] = "INTERVAL_DATA"
         spans = spans.filter(c("account_id").is_in(todo_ids))
         usage = usage_rows(spans, todo.filter(~c("account_id").is_in(list(reasons))), frames.ytd,
                            billing=billing, catalogue=catalogue)
@@ -855,7 +865,8 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         rest = [a for a in todo_ids if a in reasons]
         if rest:
             accounts = list(Account.objects.filter(id__in=rest).order_by("walk_order", "id"))
-            inputs = per_account.gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs)
+            inputs = per_account.gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs,
+                                               intervals=intervals, catalogue=catalogue)
             for account in accounts:
                 usage_one, segments, facts = inputs[account.id]
                 drafts.append(draft_bill(billing=billing, usage=usage_one, segments=segments,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from gridcounter.domain.readings.codes import SHORT_REASONS, Finding, finding, finding_from_dict
 
-from .explanation import HoldFinding, MeterExchange
+from .explanation import HoldFinding, IntervalFacts, MeterExchange
 from .periods import BillingPeriod, MeterSpan, register_use
 
 # Registers that carry active energy; REACTIVE (kvarh) is used for the power factor only.
@@ -56,17 +56,18 @@ class CycleUsage:
     rolled_over: list[str] = field(default_factory=list)
     meter_exchange: MeterExchange | None = None
     holds: list[HoldFinding] = field(default_factory=list)
+    intervals: IntervalFacts | None = None  # usage from 15-minute intervals (kwh_by_register holds their bins)
 
     @property
     def total_kwh(self) -> Decimal:
         regs = self.kwh_by_register
         if "TOTAL" in regs:
             return regs["TOTAL"]
-        return sum((regs.get(r, Decimal(0)) for r in ("PEAK", "FLAT", "VALLEY")), Decimal(0))
+        return sum((regs.get(r, Decimal(0)) for r in ("CRITICAL_PEAK", "PEAK", "FLAT", "VALLEY")), Decimal(0))
 
     @property
     def is_estimate(self) -> bool:
-        return bool(self.estimated_registers)
+        return bool(self.estimated_registers) or (self.intervals is not None and self.intervals.estimated > 0)
 
 
 def pick_reading(candidates: list[ReadingRef], *, fixed_date: date, window_days: int = WINDOW_DAYS) -> ReadingRef | None:

@@ -148,7 +148,7 @@ def _rating_input(*, billing: BillingPeriod, usage: CycleUsage, facts: AccountFa
                   contract_demand_kw=None, kvarh=usage.kvarh)
     if tou and any(r in regs for r in ("PEAK", "FLAT", "VALLEY")):
         return RatingInput(peak=regs.get("PEAK", Decimal(0)), flat=regs.get("FLAT", Decimal(0)),
-                           valley=regs.get("VALLEY", Decimal(0)), **common)
+                           valley=regs.get("VALLEY", Decimal(0)), critical_peak=regs.get("CRITICAL_PEAK"), **common)
     return RatingInput(kwh=usage.total_kwh, **common)
 
 
@@ -196,8 +196,8 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
                shock_threshold_pct: Decimal = DEFAULT_SHOCK_THRESHOLD_PCT) -> BillDraft:
     """Rate the period with the one rating engine and explain the result; hold it on failed readings or shock.
 
-    A bill with missing readings, or resting on a reading lower than the previous one that is not a rollover
-    (DECREASE), is held at zero: there is nothing trustworthy to rate until review settles the reading. A rating
+    A bill with missing readings, resting on a reading lower than the previous one that is not a rollover
+    (DECREASE), or on interval data with a blocking finding (GAP, SUM_MISMATCH …), is held at zero: there is nothing trustworthy to rate until review settles the reading. A rating
     error holds the bill with code RATING_ERROR naming the field.
     """
     holds: list[HoldFinding] = list(usage.holds)
@@ -210,7 +210,8 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
     quote_facts: dict = {}
     tier = None
     kwh_total = usage.total_kwh
-    can_rate = not any(h.code in UNRATABLE_HOLDS for h in holds)
+    # interval data with a blocking finding is as untrustworthy as a missing reading: held at zero
+    can_rate = not any(h.code in UNRATABLE_HOLDS for h in holds) and not (usage.intervals and usage.intervals.held)
     if can_rate:
         try:
             timed = any(tariffs[s.tariff_id].versions[-1].prices.tou for s in segments)
@@ -242,7 +243,7 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
         category_changes=segments_changes(segments), estimated_registers=list(usage.estimated_registers),
         estimated_previous=list(usage.estimated_previous), meter_exchange=usage.meter_exchange,
         catch_up=facts.catch_up, rolled_over=list(usage.rolled_over), holds=holds,
-        correction=facts.correction,
+        correction=facts.correction, intervals=usage.intervals,
     )
     if not holds:
         ctx.shock = assess_shock(

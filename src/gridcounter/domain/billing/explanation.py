@@ -15,7 +15,7 @@ from .shock import PeriodFigures, ShockAssessment, percent_change
 # Every code a bill can carry, in the order they are shown.
 CODES = (
     "CORRECTION_DIFFERENCE", "BILL_SHOCK", "USAGE_VS_PREVIOUS", "USAGE_VS_LAST_YEAR", "SEASONAL",
-    "DAYS_IN_PERIOD", "TIER_STATUS", "PRICE_CHANGE", "CATEGORY_CHANGE", "ESTIMATED", "METER_EXCHANGE",
+    "DAYS_IN_PERIOD", "TIER_STATUS", "PRICE_CHANGE", "CATEGORY_CHANGE", "INTERVAL_DATA", "ESTIMATED", "METER_EXCHANGE",
     "CATCH_UP", "ROLLOVER",
 )
 
@@ -103,6 +103,20 @@ class HoldFinding:
 
 
 @dataclass(frozen=True)
+class IntervalFacts:
+    """Usage taken from 15-minute AMI intervals instead of the register (validated, filled and binned)."""
+
+    expected: int  # intervals in the period
+    actual: int  # intervals received
+    estimated: int  # missing intervals filled by interpolation
+    missing: int  # missing intervals left unfilled
+    kwh_by_period: dict  # CRITICAL_PEAK / PEAK / FLAT / VALLEY (time of use) or TOTAL → Decimal kWh
+    estimated_kwh: Decimal = Decimal(0)
+    codes: tuple[str, ...] = ()  # every interval finding, blocking or not
+    held: bool = False  # a blocking finding: nothing trustworthy to rate
+
+
+@dataclass(frozen=True)
 class Correction:
     replaces_bill_id: int
     old_amount_fen: int
@@ -132,6 +146,7 @@ class BillContext:
     rolled_over: list[str] = field(default_factory=list)
     holds: list[HoldFinding] = field(default_factory=list)
     shock: ShockAssessment | None = None
+    intervals: IntervalFacts | None = None
     correction: Correction | None = None
 
     @property
@@ -279,7 +294,33 @@ def category_change(ctx: BillContext) -> list[Reason]:
     return out
 
 
+TOU_NAMES = {"CRITICAL_PEAK": ("尖峰", "critical peak"), "PEAK": ("高峰", "peak"), "FLAT": ("平段", "flat"),
+             "VALLEY": ("低谷", "valley"), "TOTAL": ("合计", "in all")}
+
+
+def interval_data(ctx: BillContext) -> Reason | None:
+    """The usage came from 15-minute interval data: how many intervals, and the kWh of each time-of-use period."""
+    iv = ctx.intervals
+    if iv is None:
+        return None
+    parts = [(name, Decimal(iv.kwh_by_period[name])) for name in TOU_NAMES if name in iv.kwh_by_period
+             and not (name == "CRITICAL_PEAK" and Decimal(iv.kwh_by_period[name]) == 0)]
+    numbers = {"expected_intervals": iv.expected, "actual_intervals": iv.actual, "estimated_intervals": iv.estimated,
+               "missing_intervals": iv.missing, "kwh": {name: str(kwh) for name, kwh in parts},
+               "codes": list(iv.codes)}
+    zh_parts = "，".join(f"{TOU_NAMES[name][0]} {kwh_text(kwh)} 千瓦时" for name, kwh in parts)
+    en_parts = ", ".join(f"{TOU_NAMES[name][1]} {kwh_text(kwh)} kWh" if name != "TOTAL"
+                         else f"{kwh_text(kwh)} kWh in all" for name, kwh in parts)
+    zh = (f"本期用电取自智能电表的15分钟间隔数据（应有 {iv.expected} 个间隔，收到 {iv.actual} 个），"
+          f"按电价时段归集：{zh_parts}。")
+    en = (f"Your usage comes from the meter's 15-minute interval data ({iv.actual} of {iv.expected} intervals "
+          f"received), added up by the tariff's time-of-use periods: {en_parts}.")
+    return Reason("INTERVAL_DATA", numbers, zh, en)
+
+
 def estimated(ctx: BillContext) -> Reason:
+    if ctx.intervals is not None:
+        return _estimated_intervals(ctx.intervals)
     regs = sorted(set(ctx.estimated_registers))
     prev_regs = sorted(set(ctx.estimated_previous))
     numbers = {"estimated_registers": regs, "estimated_previous_registers": prev_regs,
@@ -291,6 +332,21 @@ def estimated(ctx: BillContext) -> Reason:
     else:
         zh = "本期读数为实抄读数。"
         en = "This bill uses actual meter readings."
+    return Reason("ESTIMATED", numbers, zh, en)
+
+
+def _estimated_intervals(iv: IntervalFacts) -> Reason:
+    numbers = {"estimated_intervals": iv.estimated, "expected_intervals": iv.expected,
+               "estimated_kwh": str(iv.estimated_kwh), "estimated_registers": [], "estimated_previous_registers": [],
+               "is_estimate": iv.estimated > 0}
+    if iv.estimated:
+        zh = (f"本期有 {iv.estimated} 个15分钟间隔缺数，已按前后实测值线性插值估算（共 {kwh_text(iv.estimated_kwh)} "
+              f"千瓦时），本账单为估算账单。")
+        en = (f"{iv.estimated} of the period's {iv.expected} 15-minute intervals were missing and were interpolated "
+              f"from the measured ones around them ({kwh_text(iv.estimated_kwh)} kWh): this bill is an estimate.")
+    else:
+        zh = "本期全部15分钟间隔均为实测数据。"
+        en = "Every 15-minute interval of this period was measured."
     return Reason("ESTIMATED", numbers, zh, en)
 
 
@@ -376,7 +432,7 @@ def explain(ctx: BillContext) -> list[Reason]:
     reasons: list[Reason | None] = [
         correction(ctx), bill_shock(ctx), *holds(ctx), usage_vs_previous(ctx), usage_vs_last_year(ctx),
         seasonal(ctx), days_in_period(ctx), tier_reason(ctx), *price_change(ctx), *category_change(ctx),
-        estimated(ctx), meter_exchange(ctx), catch_up(ctx), rollover(ctx),
+        interval_data(ctx), estimated(ctx), meter_exchange(ctx), catch_up(ctx), rollover(ctx),
     ]
     return [r for r in reasons if r is not None]
 
@@ -390,7 +446,7 @@ def explaining_codes(ctx: BillContext) -> set[str]:
         codes.add("PRICE_CHANGE")
     if ctx.category_changes:
         codes.add("CATEGORY_CHANGE")
-    if ctx.estimated_registers or ctx.estimated_previous:
+    if ctx.estimated_registers or ctx.estimated_previous or (ctx.intervals is not None and ctx.intervals.estimated):
         codes.add("ESTIMATED")
     if ctx.catch_up is not None:
         codes.add("CATCH_UP")
