@@ -188,7 +188,7 @@ def estimate_streak(*, usage: CycleUsage, facts: AccountFacts) -> HoldFinding | 
 
 
 # Holds that leave no usage to rate: the bill is held at zero until review settles the reading.
-UNRATABLE_HOLDS = frozenset({"MISSED", "NO_METER", "DECREASE"})
+UNRATABLE_HOLDS = frozenset({"MISSED", "NO_METER", "DECREASE", "SWAP_SUSPECTED"})
 
 
 def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[TariffSegment],
@@ -197,7 +197,9 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
     """Rate the period with the one rating engine and explain the result; hold it on failed readings or shock.
 
     A bill with missing readings, resting on a reading lower than the previous one that is not a rollover
-    (DECREASE), or on interval data with a blocking finding (GAP, SUM_MISMATCH …), is held at zero: there is nothing trustworthy to rate until review settles the reading. A rating
+    (DECREASE), on readings that look swapped with a neighbour's (SWAP_SUSPECTED), or on interval data with a
+    blocking finding (GAP, SUM_MISMATCH …), is held at zero kWh and zero yuan, and its explanation states the
+    holds, not usage figures: there is nothing trustworthy to rate until review settles the reading. A rating
     error holds the bill with code RATING_ERROR naming the field.
     """
     holds: list[HoldFinding] = list(usage.holds)
@@ -212,6 +214,8 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
     kwh_total = usage.total_kwh
     # interval data with a blocking finding is as untrustworthy as a missing reading: held at zero
     can_rate = not any(h.code in UNRATABLE_HOLDS for h in holds) and not (usage.intervals and usage.intervals.held)
+    if not can_rate:
+        kwh_total = Decimal(0)  # the readings are in doubt: no usage is stated until review settles them
     if can_rate:
         try:
             timed = any(tariffs[s.tariff_id].versions[-1].prices.tou for s in segments)
@@ -243,7 +247,7 @@ def draft_bill(*, billing: BillingPeriod, usage: CycleUsage, segments: list[Tari
         category_changes=segments_changes(segments), estimated_registers=list(usage.estimated_registers),
         estimated_previous=list(usage.estimated_previous), meter_exchange=usage.meter_exchange,
         catch_up=facts.catch_up, rolled_over=list(usage.rolled_over), holds=holds,
-        correction=facts.correction, intervals=usage.intervals,
+        correction=facts.correction, intervals=usage.intervals, rated=can_rate,
     )
     if not holds:
         ctx.shock = assess_shock(

@@ -148,6 +148,7 @@ class BillContext:
     shock: ShockAssessment | None = None
     intervals: IntervalFacts | None = None
     correction: Correction | None = None
+    rated: bool = True  # False: held with no trustworthy usage (missed, decreased or swapped readings)
 
     @property
     def days(self) -> int:
@@ -429,7 +430,11 @@ def correction(ctx: BillContext) -> Reason | None:
 
 def explain(ctx: BillContext) -> list[Reason]:
     """All reasons that apply to the bill, most important first."""
-    reasons: list[Reason | None] = [
+    if not ctx.rated:  # nothing was rated: the holds say why; usage figures would only mislead
+        reasons: list[Reason | None] = [correction(ctx), *holds(ctx), days_in_period(ctx), interval_data(ctx),
+                                        estimated(ctx), meter_exchange(ctx)]
+        return [r for r in reasons if r is not None]
+    reasons = [
         correction(ctx), bill_shock(ctx), *holds(ctx), usage_vs_previous(ctx), usage_vs_last_year(ctx),
         seasonal(ctx), days_in_period(ctx), tier_reason(ctx), *price_change(ctx), *category_change(ctx),
         interval_data(ctx), estimated(ctx), meter_exchange(ctx), catch_up(ctx), rollover(ctx),
