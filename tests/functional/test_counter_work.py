@@ -246,7 +246,7 @@ def test_an_opened_row_shows_the_reading_history_newest_first(client, review_wor
 
     page = client.get(reverse("review_bill", args=[bill.pk]), HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
 
-    assert "Reading history, register TOTAL" in page
+    assert "Reading history, register Total" in page
     assert page.index("2025-03-15") < page.index("2025-02-15") < page.index("2025-01-15")
     assert "DECREASE" in page and "-100" in page  # the lower reading and the negative consumption it implies
     assert "Record decision" in page

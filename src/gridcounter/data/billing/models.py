@@ -70,7 +70,8 @@ class Bill(models.Model):
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
         ordering = ["account", "period", "id"]
-        indexes = [models.Index(fields=["period", "status"])]
+        # status alone: the review queue and the supervisor's day look up the few held bills of a city
+        indexes = [models.Index(fields=["period", "status"]), models.Index(fields=["status"], name="bill_status_idx")]
         constraints = [
             # one live bill per account and period: rerunning never makes a second one
             models.UniqueConstraint(

@@ -165,6 +165,15 @@ class BillLineView:
     unit_price: Decimal
     amount_fen: int
 
+    @property
+    def percent_of_fen(self) -> int | None:
+        """A percentage line (the power-factor adjustment) is a share of the charges: their total in fen.
+
+        Its stored unit price is yuan per percentage point, which reads as nonsense on paper."""
+        if self.unit != "%":
+            return None
+        return int((Decimal(self.unit_price) * 10_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
 
 @dataclass
 class BillPrint:

@@ -60,9 +60,11 @@ NOTES = {
 @dataclass
 class RegisterLine:
     code: str
+    label: str = ""  # the register as the reader says it: 峰 / Peak, not PEAK
     last_value: object = None
     last_date: date | None = None
     last_estimate: bool = False
+    done: bool = False  # already read in this cycle (on or after the fixed day − 2 days)
 
 
 @dataclass
@@ -72,6 +74,11 @@ class Stop:
     account: Account
     meter: Meter | None
     registers: list[RegisterLine] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Every register already read this cycle: nothing left to do here unless the reader reads again."""
+        return bool(self.registers) and all(line.done for line in self.registers)
 
 
 @dataclass
@@ -114,14 +121,18 @@ def _walks(*, user, day: date) -> list[RouteWalk]:
     for reading in readings:
         last[(reading.meter_id, reading.register)] = reading
     by_route: dict[int, list[Stop]] = defaultdict(list)
+    cycle_start = {r.pk: days[r.reading_day] - timedelta(days=DAYS_AROUND) for r in routes}
     for account in accounts:
         meter = meter_of.get(account.pk)
         lines = []
         for code in (meter.registers or [Reading.Register.TOTAL]) if meter else []:
             previous = last.get((meter.pk, code))
-            lines.append(RegisterLine(code=code, last_value=previous.value if previous else None,
-                                      last_date=previous.read_date if previous else None,
-                                      last_estimate=bool(previous and previous.is_estimate)))
+            lines.append(RegisterLine(
+                code=code, label=str(Reading.Register(code).label) if code in Reading.Register.values else code,
+                last_value=previous.value if previous else None,
+                last_date=previous.read_date if previous else None,
+                last_estimate=bool(previous and previous.is_estimate),
+                done=bool(previous and previous.read_date >= cycle_start[account.route_id])))
         by_route[account.route_id].append(Stop(account=account, meter=meter, registers=lines))
     return [RouteWalk(route=r, fixed_date=days[r.reading_day], stops=by_route.get(r.pk, [])) for r in routes]
 
@@ -143,7 +154,8 @@ def reader_route(request):
         "today": today,
         "bad_date": bad_date,
         "walks": walks,
-        "stops": sum(len(w.stops) for w in walks),
+        "stops": sum(1 for w in walks for stop in w.stops if not stop.done),
+        "stops_done": sum(1 for w in walks for stop in w.stops if stop.done),
         "notes": list(NOTES.items()),
         "texts": _reader_texts(),
     }

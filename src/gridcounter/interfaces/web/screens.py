@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, prefetch_related_objects
 
 from gridcounter.application.ledger import balance_fen, open_bills
 from gridcounter.data.billing.models import Bill
@@ -23,6 +23,8 @@ READINGS_SHOWN = 36
 BILLS_SHOWN = 24
 LEDGER_SHOWN = 36
 CHART_MONTHS = 24
+# What the screen never shows of a bill (its PDF and the review queue do): not loaded.
+UNSHOWN_BILL_FIELDS = ("facts", "readings")
 
 
 @dataclass
@@ -99,31 +101,48 @@ def _ledger_rows(account: Account) -> list[LedgerRow]:
         running += amount
         rows.append(LedgerRow(entry=entry, amount_fen=amount, balance_fen=running))
     rows.reverse()
-    return rows[:LEDGER_SHOWN]
+    rows = rows[:LEDGER_SHOWN]
+    # The ledger links each payment's receipt: load those payments in one query, not one per row.
+    prefetch_related_objects([r.entry for r in rows if r.entry.kind == JournalEntry.Kind.PAYMENT], "payment")
+    return rows
 
 
 def monthly_kwh_from_bills(account: Account) -> tuple[dict[str, Decimal], set[str]]:
     kwh: dict[str, Decimal] = {}
     estimated: set[str] = set()
-    for bill in Bill.objects.filter(account=account).exclude(status=Bill.Status.CANCELLED).order_by("period", "id"):
-        kwh[bill.period] = bill.kwh
-        if bill.is_estimate:
-            estimated.add(bill.period)
+    # A held bill's usage is still in doubt (a mistyped reading can be 100 times too high): its month is drawn
+    # from accepted readings, if any, until the bill is released or corrected.
+    live = Bill.objects.filter(account=account).exclude(status__in=[Bill.Status.CANCELLED, Bill.Status.HELD])
+    for period, bill_kwh, is_estimate in live.order_by("period", "id").values_list("period", "kwh", "is_estimate"):
+        kwh[period] = bill_kwh
+        if is_estimate:
+            estimated.add(period)
     return kwh, estimated
 
 
+# A time-of-use meter without a total register: its active energy is the sum of these.
+TOU_ACTIVE = (Reading.Register.PEAK, Reading.Register.FLAT, Reading.Register.VALLEY)
+
+
 def monthly_kwh_from_readings(account: Account) -> tuple[dict[str, Decimal], set[str]]:
-    """Consumption between consecutive accepted TOTAL readings of each meter, in the month of the later one."""
+    """Consumption between consecutive accepted readings of each meter and register, in the month of the later one.
+
+    The TOTAL register when the account has one; a time-of-use meter without it counts peak + flat + valley.
+    """
     kwh: dict[str, Decimal] = defaultdict(Decimal)
     estimated: set[str] = set()
+    accepted = Reading.objects.filter(account=account, status=Reading.Status.ACCEPTED)
+    registers = [Reading.Register.TOTAL]
+    if not accepted.filter(register=Reading.Register.TOTAL).exists():
+        registers = list(TOU_ACTIVE)
     readings = (
-        Reading.objects.filter(account=account, register=Reading.Register.TOTAL, status=Reading.Status.ACCEPTED)
+        accepted.filter(register__in=registers)
         .select_related("meter")
-        .order_by("meter_id", "read_at", "id")
+        .order_by("meter_id", "register", "read_at", "id")
     )
     previous: Reading | None = None
     for reading in readings:
-        if previous is not None and previous.meter_id == reading.meter_id:
+        if previous is not None and previous.meter_id == reading.meter_id and previous.register == reading.register:
             use = span_use(MeterSpan(start_value=previous.value, end_value=reading.value,
                                      digits=reading.meter.digits, multiplier=reading.meter.multiplier))
             period = period_of(reading.read_date)
@@ -148,14 +167,16 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
             {"code": reason.get("code", ""), "text": reason_text(reason, language=language)}
             for reason in (bill.explanation or [])
         ], outstanding_fen=outstanding.get(bill.pk))
-        for bill in Bill.objects.filter(account=account).order_by("-period", "-id")[:BILLS_SHOWN]
+        for bill in Bill.objects.filter(account=account).defer(*UNSHOWN_BILL_FIELDS)
+        .order_by("-period", "-id")[:BILLS_SHOWN]
     ]
     held_readings = [
         _reading_view(reading, language=language)
         for reading in Reading.objects.filter(account=account, status=Reading.Status.HELD)
         .select_related("meter").order_by("read_at")
     ]
-    held_bills = list(Bill.objects.filter(account=account, status=Bill.Status.HELD).order_by("period"))
+    held_bills = list(Bill.objects.filter(account=account, status=Bill.Status.HELD)
+                      .defer("explanation", *UNSHOWN_BILL_FIELDS).order_by("period"))
     open_review_items = list(
         ReviewItem.objects.filter(account=account, status=ReviewItem.Status.OPEN).order_by("fixed_date")
     )

@@ -2,19 +2,23 @@
 
 Each field is probed with its own query so that every probe can use that column's index (an OR across
 joined tables cannot); the ids are then merged in a fixed priority order and the page shows at most
-``LIMIT`` accounts.
+``LIMIT`` accounts. Within a field, accounts are listed in the order of the matched value (then by account
+number), which is the order of that column's index: a probe reads at most ``LIMIT`` index entries in order
+and stops, however many accounts share a short prefix (a surname, a region code, a street).
 
-Index use: on PostgreSQL ``startswith`` becomes ``LIKE 'q%'``, which uses the ``varchar_pattern_ops``
-("…_like") index Django creates beside every indexed or unique CharField. SQLite's LIKE is case-blind
-and cannot use an ordinary index, so there the prefix is written as the range ``q <= col < q + U+10FFFF``,
-which the column's index answers (binary collation orders by code point).
+Index use: on PostgreSQL the prefix and the order are both written on ``column COLLATE "C"`` (code point
+order), which the ``…_c`` expression indexes of migration ``registry.0003_search_indexes`` answer as one
+ordered range scan. SQLite's LIKE is case-blind and cannot use an ordinary index, so there the prefix is
+written as the range ``q <= col < q + U+10FFFF``, which the column's index answers in order (binary
+collation orders by code point).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models.functions import Collate
 from django.utils.translation import gettext_lazy as _
 
 from gridcounter.application.access import scoped_accounts
@@ -59,11 +63,19 @@ def normalise(query: str) -> str:
     return " ".join((query or "").split())[:MAX_QUERY_LENGTH]
 
 
-def prefix_q(path: str, text: str) -> Q:
-    """``path`` starts with ``text``, written so that the column's index can answer it."""
+def sort_key(path: str):
+    """The column at ``path`` in code point order, as its search index holds it."""
+    if connection.vendor == "postgresql":
+        return Collate(F(path), "C")
+    return F(path)
+
+
+def prefix_q(text: str) -> Q:
+    """The probe's ``search_key`` (``sort_key`` of the column, annotated) starts with ``text``, written so that the
+    column's index can answer it."""
     if connection.vendor == "sqlite":
-        return Q(**{f"{path}__gte": text, f"{path}__lt": text + "\U0010ffff"})
-    return Q(**{f"{path}__startswith": text})
+        return Q(search_key__gte=text, search_key__lt=text + "\U0010ffff")
+    return Q(search_key__startswith=text)
 
 
 def _variants(text: str) -> list[str]:
@@ -73,11 +85,12 @@ def _variants(text: str) -> list[str]:
 
 
 def field_probe(*, scope: QuerySet[Account], path: str, text: str) -> QuerySet:
-    """Ids of accounts in ``scope`` whose ``path`` starts with ``text`` (one index range scan)."""
-    condition = Q()
-    for variant in _variants(text):
-        condition |= prefix_q(path, variant)
-    return scope.filter(condition).order_by("number").values_list("id", flat=True).distinct()[:LIMIT]
+    """(id, matched value) of the first accounts in ``scope`` whose ``path`` starts with ``text``, in the order
+    of that value, then account number: one ordered index range scan, stopped after ``LIMIT`` rows however
+    many accounts share the prefix. An account can come twice (two matching meters); the caller keeps the first.
+    """
+    return (scope.annotate(search_key=sort_key(path)).filter(prefix_q(text)).order_by("search_key", "number")
+            .values_list("id", "search_key")[:LIMIT * 2])
 
 
 def find_accounts(*, user, query: str) -> list[Hit]:
@@ -90,8 +103,9 @@ def find_accounts(*, user, query: str) -> list[Hit]:
     for code, path in FIELDS:
         if len(matched) >= LIMIT:
             break
-        for account_id in field_probe(scope=scope, path=path, text=text):
-            matched.setdefault(account_id, code)
+        for variant in _variants(text):  # one probe each: an OR of two ranges would lose the index order
+            for account_id, _value in field_probe(scope=scope, path=path, text=variant):
+                matched.setdefault(account_id, code)
     current = Prefetch(
         "installations",
         queryset=Installation.objects.filter(removed_date__isnull=True).select_related("meter"),

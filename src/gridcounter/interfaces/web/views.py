@@ -23,6 +23,7 @@ from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amou
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.screens import customer_screen
 from gridcounter.interfaces.web.search import LIMIT, find_accounts, normalise
+from gridcounter.interfaces.web.templatetags.counter import yuan
 
 
 class SignInView(auth_views.LoginView):
@@ -102,13 +103,14 @@ def take_payment_view(request, number: str):
         messages.error(request, _("Payment not booked: the form was out of date. Check the balance and try again."))
         return redirect("account", number=account.number)
     receipt = result.payment.receipt_number
-    amount = format_fen(result.payment.amount_fen)
+    # As on the screen beside it: ¥14,800,284.04, not 14800284.04.
+    amount = yuan(result.payment.amount_fen)
     if result.replayed:
         messages.info(request, _("Receipt %(receipt)s for %(amount)s yuan was already booked; nothing was charged "
                                  "again.") % {"receipt": receipt, "amount": amount})
     else:
         messages.success(request, _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
-            "receipt": receipt, "amount": amount, "balance": format_fen(result.balance_fen)})
+            "receipt": receipt, "amount": amount, "balance": yuan(result.balance_fen)})
     return redirect("payment_done", pk=result.payment.pk)
 
 

@@ -1,10 +1,13 @@
 """Template helpers for the counter: money in yuan, kWh, masked ID numbers, navigation by role."""
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django import template
 from django.urls import reverse
+from django.utils import translation
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from gridcounter.application.access import (
@@ -14,6 +17,7 @@ from gridcounter.application.access import (
     may_see_day_view,
     may_serve_customers,
 )
+from gridcounter.data.readings.models import Reading
 from gridcounter.domain.ledger import format_fen
 
 register = template.Library()
@@ -39,6 +43,70 @@ def kwh(value) -> str:
     if number == number.to_integral_value():
         return f"{int(number):,}"
     return f"{number.normalize():,f}"
+
+
+# What each validation or hold rule means, in words a clerk can say to the customer. The code stays in the
+# title attribute for talking to the billing office; an unknown code is shown as it is.
+RULE_LABELS = {
+    "BILL_SHOCK": _("Bill shock"),
+    "DECREASE": _("Reading went down"),
+    "ROLLOVER": _("Meter rolled over"),
+    "SPIKE": _("Sudden jump in usage"),
+    "HIGH": _("Usage unusually high"),
+    "LOW": _("Usage unusually low"),
+    "ZERO_STREAK": _("No usage for several cycles"),
+    "OFF_SCHEDULE": _("Read off the fixed reading day"),
+    "MISSED": _("Missed reading"),
+    "INACTIVE_METER": _("Meter not in service"),
+    "DUPLICATE": _("Conflicting duplicate reading"),
+    "ESTIMATE_STREAK": _("Too many estimates in a row"),
+    "SWAP_SUSPECTED": _("Meters possibly swapped"),
+    "SEASONAL_PEAK": _("Seasonal peak"),
+}
+
+
+@register.filter
+def rule_label(code) -> str:
+    """A rule code in words (BILL_SHOCK → 电费突增), or the code itself when it has no label."""
+    label = RULE_LABELS.get(str(code))
+    return str(label) if label is not None else str(code)
+
+
+@register.filter
+def rule(code):
+    """A rule code as markup: its label with the code as a tooltip, or the bare code when it has no label."""
+    if str(code) not in RULE_LABELS:
+        return format_html("<code>{}</code>", code)
+    return format_html('<span class="rule" data-code="{}" title="{}">{}</span>', code, code, rule_label(code))
+
+
+@register.filter
+def axis_kwh(value) -> str:
+    """A chart axis tick, short enough for the axis margin: 2000000 → '200万' in Chinese, '2M' in English."""
+    number = Decimal(value)
+    chinese = (translation.get_language() or "").lower().startswith("zh")
+    if chinese and abs(number) >= 10_000:
+        return f"{(number / 10_000).normalize():f}万"
+    if not chinese and abs(number) >= 1_000_000:
+        return f"{(number / 1_000_000).normalize():f}M"
+    if not chinese and abs(number) >= 10_000:
+        return f"{(number / 1_000).normalize():f}k"
+    return f"{int(number)}"
+
+
+@register.filter
+def register_label(code) -> str:
+    """A meter register in words (PEAK → 峰 / Peak); an unknown code as it is."""
+    return str(Reading.Register(code).label) if code in Reading.Register.values else str(code)
+
+
+@register.filter
+def last_day(end_date):
+    """A bill's last day: its end date is the next period's reading day, so the bill covers up to the day before
+    (as its explanation and the printed bill say: 2026-10-12 to 2026-11-11)."""
+    if not isinstance(end_date, date):
+        return end_date
+    return end_date - timedelta(days=1)
 
 
 @register.filter
@@ -70,3 +138,15 @@ def nav_items(context) -> list[dict]:
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "key": "admin",
                       "accesskey": "a"})
     return items
+
+
+@register.filter
+def tariff_name(tariff_id: str) -> str:
+    """A tariff id → its name from the catalogue, in the active language ('北京市居民合表用电'); the id if unknown."""
+    from gridcounter.application.tariffs import get_catalogue
+
+    tariff = get_catalogue().tariffs.get(tariff_id or "")
+    if tariff is None:
+        return tariff_id or ""
+    chinese = (translation.get_language() or "").lower().startswith("zh")
+    return tariff.name if chinese or not tariff.name_en else tariff.name_en

@@ -1,10 +1,13 @@
 """Template helpers for the counter's transactions on the customer screen: the reading form, ledger actions."""
 from __future__ import annotations
 
+import re
+
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from gridcounter.application.access import may_enter_counter_readings, may_reverse_payments
+from gridcounter.application.access import may_enter_counter_readings, may_reverse_payments, may_review_bills
 from gridcounter.data.ledger.models import JournalEntry
 from gridcounter.interfaces.web.counter_views import reading_form
 
@@ -26,9 +29,32 @@ def can_reverse_payments(context) -> bool:
     return request is not None and may_reverse_payments(request.user)
 
 
+@register.simple_tag(takes_context=True)
+def can_review_bills(context) -> bool:
+    request = context.get("request")
+    return request is not None and may_review_bills(request.user)
+
+
 @register.filter
 def entry_payment(entry):
     """The payment a PAYMENT journal entry booked, or None (no query for other kinds of entry)."""
     if entry.kind != JournalEntry.Kind.PAYMENT:
         return None
     return getattr(entry, "payment", None)
+
+
+# The ledger stores a short English description with each entry ("Bill 2026-10"); the screen already names the
+# kind of entry in the page's language, so under it goes only what it refers to: the period or the receipt.
+_PERIOD = re.compile(r"^(?:Bill|Cancellation of bill|Rebilling difference) (?P<period>\d{4}-\d{2})$")
+_RECEIPT = re.compile(r"^(?:Payment|Reversal of payment) (?P<receipt>\S+)$")
+
+
+@register.filter
+def entry_description(entry) -> str:
+    """A journal entry's description in the page's language; free text (an adjustment's) as it was typed."""
+    text = entry.description or ""
+    if match := _PERIOD.match(text):
+        return _("Period %(period)s") % {"period": match.group("period")}
+    if match := _RECEIPT.match(text):
+        return _("Receipt %(receipt)s") % {"receipt": match.group("receipt")}
+    return text

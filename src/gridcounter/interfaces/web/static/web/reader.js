@@ -145,7 +145,10 @@
     input.value = "";
     render();
     flush();
-    var forms = Array.prototype.slice.call(root.querySelectorAll("form.reading"));
+    // the next meter still to read: forms folded away under "Read again" (already read this cycle) are skipped
+    var forms = Array.prototype.slice.call(root.querySelectorAll("form.reading")).filter(function (f) {
+      return f === form || !f.closest("details:not([open])");
+    });
     var next = forms[forms.indexOf(form) + 1];
     if (next) {
       next.querySelector("input[name=value]").focus();
