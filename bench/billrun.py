@@ -1,10 +1,10 @@
 """Bill-run benchmark: kernel end to end vs the per-account ORM run, the raw COPY limit and the raw compute limit.
 
     .venv/bin/python bench/billrun.py --accounts 100000 --db sqlite
-    .venv/bin/python bench/billrun.py --accounts 100000 --db postgres   # DATABASE_URL …/h9bench
+    .venv/bin/python bench/billrun.py --accounts 100000 --db postgres   # DATABASE_URL …/gcbench
 
 Each phase runs in a child process (this script with --phase), so its peak RSS (ru_maxrss) is its own.
-The database is created afresh (SQLite file /tmp/h9-bench.sqlite3, PostgreSQL database h9bench).
+The database is created afresh (SQLite file /tmp/gc-bench.sqlite3, PostgreSQL database gcbench).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2025-07"
 AS_OF = date(2025, 7, 31)
 CREATED = datetime(2025, 7, 31, 2, tzinfo=UTC)
-URLS = {"sqlite": "sqlite:////tmp/h9-bench.sqlite3", "postgres": "postgres://postgres@127.0.0.1:5432/h9bench"}
+URLS = {"sqlite": "sqlite:////tmp/gc-bench.sqlite3", "postgres": "postgres://postgres@127.0.0.1:5432/gcbench"}
 
 
 def setup_django(db: str) -> None:
@@ -44,13 +44,13 @@ def peak_mib() -> float:
 def phase_prepare(args) -> dict:
     if args.db == "sqlite":
         for suffix in ("", "-wal", "-shm"):
-            Path(f"/tmp/h9-bench.sqlite3{suffix}").unlink(missing_ok=True)
+            Path(f"/tmp/gc-bench.sqlite3{suffix}").unlink(missing_ok=True)
     else:
         import psycopg
 
         with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS h9bench")
-            conn.execute("CREATE DATABASE h9bench")
+            conn.execute("DROP DATABASE IF EXISTS gcbench")
+            conn.execute("CREATE DATABASE gcbench")
     setup_django(args.db)
     from django.core.management import call_command
 
@@ -267,8 +267,8 @@ def phase_compute(args) -> dict:
     started = time.perf_counter()
     lines, totals = rate_frame(frame, catalogue=catalogue)
     rated = time.perf_counter() - started
-    lines.write_parquet("/tmp/h9-lines.parquet")
-    totals.write_parquet("/tmp/h9-totals.parquet")
+    lines.write_parquet("/tmp/gc-bench-lines.parquet")
+    totals.write_parquet("/tmp/gc-bench-totals.parquet")
     seconds = time.perf_counter() - started
     return {"accounts": n, "rating_s": round(rated, 3), "seconds": round(seconds, 3), "per_s": round(n / seconds, 1),
             "peak_mib": round(peak_mib())}

@@ -371,7 +371,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
-        raise SystemExit("set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/h11bench)")
+        raise SystemExit("set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/gc_cbench)")
     setup_django()
     out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
            "load_avg": os.getloadavg()}

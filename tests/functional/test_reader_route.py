@@ -37,24 +37,24 @@ def _months_back(day: date, months: int) -> date:
 
 
 def _route_world(world):
-    """Route H11-R1 of the East reader, due today: three flats in walking order 1, 2, 3 (created 2, 3, 1)."""
+    """Route PH-R1 of the East reader, due today: three flats in walking order 1, 2, 3 (created 2, 3, 1)."""
     today = world.today
     reading_day = on_time_day(today)
     fixed = date(today.year, today.month, reading_day)
     if fixed > today + timedelta(days=2):  # the 1st of next month when today is the 31st
         fixed = _months_back(fixed, -1)
-    route = Route.objects.create(city=world.city, hall=world.east, code="H11-R1", name="幸福小区",
+    route = Route.objects.create(city=world.city, hall=world.east, code="PH-R1", name="幸福小区",
                                  reading_day=reading_day, reader=world.reader)
     stops = {}
     for walk, flat, last in ((2, "2单元101", 5200), (3, "2单元102", 7300), (1, "1单元101", 3100)):
-        customer = Customer.objects.create(name=f"住户{flat}", id_type="RESIDENT_ID", id_number=f"H11{walk:03d}",
+        customer = Customer.objects.create(name=f"住户{flat}", id_type="RESIDENT_ID", id_number=f"PH{walk:03d}",
                                            phone=f"1350000{walk:04d}")
         premise = Premise.objects.create(city=world.city, address=f"示范市幸福小区{flat}")
         account = Account.objects.create(
             number=f"11000700{walk:02d}", customer=customer, premise=premise, city=world.city, home_hall=world.east,
             route=route, walk_order=walk, usage_category="RESIDENTIAL", tariff_id="BJ-RES-LV", voltage="LV_220V",
             opened_date=date(2023, 1, 1))
-        meter = Meter.objects.create(asset_number=f"H11M{walk:04d}", digits=6, registers=["TOTAL"])
+        meter = Meter.objects.create(asset_number=f"PHM{walk:04d}", digits=6, registers=["TOTAL"])
         Installation.objects.create(meter=meter, account=account, installed_date=date(2023, 1, 1))
         # Four monthly readings on the fixed day, 200 kWh a month; the last one a month before today's.
         for back in range(4, 0, -1):
@@ -65,14 +65,14 @@ def _route_world(world):
                 read_at=datetime.combine(day, time(10), tzinfo=SHANGHAI).astimezone(UTC),
                 created_at=datetime.combine(day, time(12), tzinfo=SHANGHAI).astimezone(UTC))
         stops[walk] = (account, meter, Decimal(last))
-    other_route = Route.objects.create(city=world.other_city, hall=world.other_hall, code="H11-OTHER",
+    other_route = Route.objects.create(city=world.other_city, hall=world.other_hall, code="PH-OTHER",
                                        reading_day=reading_day)
-    customer = Customer.objects.create(name="邻市住户", id_type="RESIDENT_ID", id_number="H11999", phone="1350009999")
+    customer = Customer.objects.create(name="邻市住户", id_type="RESIDENT_ID", id_number="PH999", phone="1350009999")
     premise = Premise.objects.create(city=world.other_city, address="邻市某街1号")
     stranger = Account.objects.create(
         number="2200070099", customer=customer, premise=premise, city=world.other_city, home_hall=world.other_hall,
         route=other_route, walk_order=1, usage_category="RESIDENTIAL", tariff_id="BJ-RES-LV", voltage="LV_220V")
-    stranger_meter = Meter.objects.create(asset_number="H11M9999", digits=6, registers=["TOTAL"])
+    stranger_meter = Meter.objects.create(asset_number="PHM9999", digits=6, registers=["TOTAL"])
     Installation.objects.create(meter=stranger_meter, account=stranger, installed_date=date(2023, 1, 1))
     world.route = route
     world.stops = stops
@@ -105,11 +105,11 @@ def test_the_reader_sees_todays_route_in_walking_order_with_last_readings(client
     page = response.content.decode()
     positions = [page.index(f"幸福小区{flat}") for flat in ("1单元101", "2单元101", "2单元102")]
     assert positions == sorted(positions)
-    assert "H11M0001" in page and "3,100" in page
+    assert "PHM0001" in page and "3,100" in page
     assert "邻市某街1号" not in page  # another city's route is never listed
     # a day far from the route's fixed day shows no route
     far = (route_world.today + timedelta(days=10)).isoformat()
-    assert "H11M0001" not in client.get(f"/reader/?date={far}").content.decode()
+    assert "PHM0001" not in client.get(f"/reader/?date={far}").content.decode()
 
 
 @pytest.mark.django_db
