@@ -2,12 +2,13 @@
 
 Other areas append their step (reading history, bills …) to STEPS, after the registry.
 """
-from gridcounter.application.demo import bills, readings, registry
+from gridcounter.application.demo import bills, payments, readings, registry
 
 STEPS = [
     registry.build,
     readings.build,
     bills.build,  # must stay after the readings step
+    payments.build,  # after the bills step: pays the bill history, then takes today's payments
 ]
 
 
