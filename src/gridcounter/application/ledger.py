@@ -515,13 +515,17 @@ def check_ledger() -> LedgerCheckReport:
                          "adjustments_fen": adjustments.get(account_id, 0)}))
 
     live = PaymentAllocation.objects.filter(released_at__isnull=True)
+    # the bills' and payments' amounts in one query each (not one per allocated bill or payment)
+    bill_amounts = dict(Bill.objects.filter(pk__in=live.values("bill_id")).values_list("id", "amount_fen"))
+    payment_rows = {pk: (amount, status) for pk, amount, status in Payment.objects.filter(
+        pk__in=live.values("payment_id")).values_list("id", "amount_fen", "status")}
     for bill_id, allocated in _sum_by(live, "bill_id").items():
-        amount = Bill.objects.filter(pk=bill_id).values_list("amount_fen", flat=True).first() or 0
+        amount = bill_amounts.get(bill_id) or 0
         if allocated > amount:
             add(Offence("BILL_OVER_ALLOCATED", "billing.Bill", str(bill_id),
                         f"bill {bill_id} has {allocated} fen of payments against {amount} fen"))
     for payment_id, allocated in _sum_by(live, "payment_id").items():
-        payment = Payment.objects.filter(pk=payment_id).values_list("amount_fen", "status").first()
+        payment = payment_rows.get(payment_id)
         if payment and (allocated > payment[0] or payment[1] != Payment.Status.POSTED):
             add(Offence("PAYMENT_OVER_ALLOCATED", "ledger.Payment", str(payment_id),
                         f"payment {payment_id} settles {allocated} fen of bills but can settle "
