@@ -143,11 +143,7 @@ def scoped_accounts(user) -> QuerySet[Account]:
 
 def may_serve_customers(user) -> bool:
     """Whether the user may look customers up and open the customer screen (drives the navigation)."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    return user.has_role(*CUSTOMER_SERVICE_ROLES)
+    return _may(user, CUSTOMER_SERVICE_ROLES)
 
 
 def may_take_payments(user) -> bool:
@@ -185,13 +181,7 @@ READER_ROLES = (METER_READER,)
 
 def may_review_bills(user) -> bool:
     """Whether the user may open the review queue: an auditor or supervisor with a hall (or ADMIN)."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    if user.city_id is None:
-        return False
-    return user.has_role(*REVIEW_ROLES)
+    return _may(user, REVIEW_ROLES, needs_city=True)
 
 
 def review_city_id(user) -> int | None:
@@ -209,13 +199,7 @@ def review_city_id(user) -> int | None:
 
 def may_read_meters(user) -> bool:
     """Whether the user walks reading routes (a meter reader with a hall; ADMIN sees the page too)."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    if user.city_id is None:
-        return False
-    return user.has_role(*READER_ROLES)
+    return _may(user, READER_ROLES, needs_city=True)
 
 
 def access_reading_account(*, user, account: Account) -> Account:
@@ -229,6 +213,17 @@ def access_reading_account(*, user, account: Account) -> Account:
 
 def _is_signed_in(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
+
+
+def _may(user, roles, *, needs_city: bool = False) -> bool:
+    """The shape of every `may_*` check: signed in; ADMIN always; else one of `roles` (and a city if needed)."""
+    if not _is_signed_in(user):
+        return False
+    if is_admin(user):
+        return True
+    if needs_city and user.city_id is None:
+        return False
+    return user.has_role(*roles)
 
 
 def _refuse(user, *, rule: str, obj=None, detail: dict | None = None, hidden: bool = False):
@@ -285,31 +280,17 @@ def access_bill(*, user, bill_id: int):
 
 def may_enter_counter_readings(user) -> bool:
     """Whether the user may type in a reading the customer brought: a clerk or supervisor (or ADMIN)."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    return user.has_role(*COUNTER_READING_ROLES)
+    return _may(user, COUNTER_READING_ROLES)
 
 
 def may_reverse_payments(user) -> bool:
     """Whether the user may reverse payments of their city: a SUPERVISOR (or ADMIN). Not audited."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    return user.has_role(SUPERVISOR)
+    return _may(user, (SUPERVISOR,))
 
 
 def may_see_day_view(user) -> bool:
     """Whether the navigation offers the supervisor's day view."""
-    if not _is_signed_in(user):
-        return False
-    if is_admin(user):
-        return True
-    if user.city_id is None:
-        return False
-    return user.has_role(*DAY_VIEW_ROLES)
+    return _may(user, DAY_VIEW_ROLES, needs_city=True)
 
 
 def supervised_halls(user) -> QuerySet[Hall]:

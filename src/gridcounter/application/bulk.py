@@ -6,6 +6,7 @@ work costs more than the database. Callers write history and audit rows themselv
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import DateTimeField, JSONField
@@ -42,15 +43,19 @@ def json_text(value) -> str:
     return json.dumps(value)
 
 
+def _sqlite_datetime(value):
+    return connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
+
+
 def insert_rows(model, rows: list[dict], *, assign_ids: bool = False, batch_size: int = 2000) -> list[int]:
     """Insert rows of one model: executemany on SQLite, COPY on PostgreSQL; no model instances, no signals.
 
     For the bill run's tens of thousands of rows per period, where `bulk_create`'s per-row and per-field work
     costs more than the database. A row maps attnames to values as the model holds them, except JSON fields,
     given as text (`json_text`); missing fields get the model default; on SQLite aware datetimes are stored as
-    naive UTC text, as Django stores them. With `assign_ids` primary keys are allocated first, set in the rows
-    and returned (for rows that others refer to); without, the database numbers the rows. Call inside a
-    transaction.
+    naive UTC text, as Django stores them (text already in that form passes through). With `assign_ids` primary
+    keys are allocated first, set in the rows and returned (for rows that others refer to); rows that carry their
+    own ids (from `allocate_ids`) keep them; otherwise the database numbers the rows. Call inside a transaction.
     """
     if not rows:
         return []
@@ -60,7 +65,8 @@ def insert_rows(model, rows: list[dict], *, assign_ids: bool = False, batch_size
         ids = allocate_ids(model, len(rows))
         for row, new_id in zip(rows, ids, strict=True):
             row[pk.attname] = new_id
-    fields = [f for f in model._meta.concrete_fields if assign_ids or f is not pk]
+    keep_ids = assign_ids or pk.attname in rows[0]
+    fields = [f for f in model._meta.concrete_fields if keep_ids or f is not pk]
     adapt = connection.vendor == "sqlite"
     converters = []
     for f in fields:
@@ -68,7 +74,7 @@ def insert_rows(model, rows: list[dict], *, assign_ids: bool = False, batch_size
         if isinstance(f, JSONField) and default is not None:
             default = json_text(default)
         elif adapt and isinstance(f, DateTimeField):
-            converters.append((f.attname, connection.ops.adapt_datetimefield_value, default))
+            converters.append((f.attname, _sqlite_datetime, default))
             continue
         converters.append((f.attname, None, default))
     data = [tuple(row.get(a, default) if c is None else c(row.get(a, default)) for a, c, default in converters)

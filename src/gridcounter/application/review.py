@@ -26,7 +26,7 @@ Decision = ReviewDecision.Decision
 __all__ = [
     "BillNotHeld", "CorrectionRefused", "Decision", "HeldBill", "ReasonRequired", "correct_issued_reading",
     "correct_reading", "decide",
-    "estimate_reading", "held_bills", "order_reread", "release_bill",
+    "estimate_reading", "held_bill", "held_bills", "order_reread", "release_bill",
 ]
 
 
@@ -59,6 +59,19 @@ class HeldBill:
         return dict(self.__dict__)
 
 
+def held_bill(bill: Bill) -> HeldBill:
+    """One bill as the review queue lists it (its account, customer and route with reader loaded)."""
+    route = bill.account.route
+    reader = route.reader if route else None
+    holds = set(bill.hold_codes or [])
+    return HeldBill(
+        bill_id=bill.pk, account=bill.account.number, customer=bill.account.customer.name, period=bill.period,
+        route=route.code if route else "", reader=(str(reader) if reader else ""), amount_fen=bill.amount_fen,
+        kwh=str(bill.kwh), hold_codes=list(bill.hold_codes or []),
+        reasons=[r for r in bill.explanation or [] if r.get("code") in holds],
+    )
+
+
 def held_bills(*, period: str | None = None, rule: str | None = None, route_code: str | None = None,
                city_id: int | None = None, limit: int | None = None) -> list[HeldBill]:
     """Held bills, by route and walking order; `rule` filters on a hold code, `city_id` scopes to a city."""
@@ -75,15 +88,7 @@ def held_bills(*, period: str | None = None, rule: str | None = None, route_code
     for bill in qs:
         if rule and rule not in (bill.hold_codes or []):
             continue
-        route = bill.account.route
-        reader = route.reader if route else None
-        holds = set(bill.hold_codes or [])
-        out.append(HeldBill(
-            bill_id=bill.pk, account=bill.account.number, customer=bill.account.customer.name, period=bill.period,
-            route=route.code if route else "", reader=(str(reader) if reader else ""), amount_fen=bill.amount_fen,
-            kwh=str(bill.kwh), hold_codes=list(bill.hold_codes or []),
-            reasons=[r for r in bill.explanation or [] if r.get("code") in holds],
-        ))
+        out.append(held_bill(bill))
         if limit and len(out) >= limit:
             break
     return out

@@ -4,45 +4,9 @@ Only for the demo and synthetic cities: rows go in without per-row history (one 
 """
 from __future__ import annotations
 
-import json
-import operator
-
-from django.db import connection, models
-
-from gridcounter.application.bulk import allocate_ids, prepare_connection
+from gridcounter.application.bulk import allocate_ids, insert_rows, prepare_connection
 
 __all__ = ["allocate_ids", "insert_rows", "load_generated", "prepare_connection"]
-
-
-def insert_rows(model, rows: list[dict]) -> None:
-    """Insert `rows` (attname -> database-ready value: text for JSON, dates and decimals; "id" set).
-
-    Fields missing from the first row get their model default (JSON defaults serialised).
-    """
-    if not rows:
-        return
-    fields = list(model._meta.concrete_fields)
-    attnames = [f.attname for f in fields]
-    missing = {}
-    for f in fields:
-        if f.attname not in rows[0]:
-            default = f.get_default()
-            missing[f.attname] = json.dumps(default) if isinstance(f, models.JSONField) else default
-    if missing:
-        for row in rows:
-            row.update(missing)
-    getter = operator.itemgetter(*attnames)
-    data = [getter(row) for row in rows]
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for record in data:
-                    copy.write_row(record)
-        else:
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", data)
 
 
 def load_generated(batch: list, *, models_by_name: dict) -> dict[str, int]:

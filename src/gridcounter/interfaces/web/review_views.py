@@ -18,6 +18,7 @@ from gridcounter.application.review import (
     HeldBill,
     ReasonRequired,
     decide,
+    held_bill,
     held_bills,
 )
 from gridcounter.data.billing.models import Bill, ReviewDecision
@@ -69,14 +70,7 @@ def _row(item: HeldBill, *, language: str) -> Row:
 
 
 def _row_for_bill(bill: Bill, *, language: str) -> Row:
-    route = bill.account.route
-    reader = route.reader if route else None
-    holds = set(bill.hold_codes or [])
-    return Row(bill_id=bill.pk, account=bill.account.number, customer=bill.account.customer.name,
-               period=bill.period, route=route.code if route else "", reader=str(reader) if reader else "",
-               amount_fen=bill.amount_fen, kwh=str(bill.kwh), codes=list(bill.hold_codes or []),
-               reasons=[{"code": r.get("code", ""), "text": reason_text(r, language=language)}
-                        for r in bill.explanation or [] if r.get("code") in holds])
+    return _row(held_bill(bill), language=language)
 
 
 def _history(bill: Bill, *, language: str) -> dict[str, list[HistoryRow]]:
