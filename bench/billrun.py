@@ -4,7 +4,8 @@
     .venv/bin/python bench/billrun.py --accounts 100000 --db postgres   # DATABASE_URL …/gcbench
 
 Each phase runs in a child process (this script with --phase), so its peak RSS (ru_maxrss) is its own.
-The database is created afresh (SQLite file /tmp/gc-bench.sqlite3, PostgreSQL database gcbench).
+The database is created afresh (SQLite file /tmp/gcbench.sqlite3, PostgreSQL database gcbench; --db-name to change).
+`--phase prepare` alone builds the city and keeps its figures; a later run with `--prepared` bills that city.
 """
 from __future__ import annotations
 
@@ -23,11 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2025-07"
 AS_OF = date(2025, 7, 31)
 CREATED = datetime(2025, 7, 31, 2, tzinfo=UTC)
-URLS = {"sqlite": "sqlite:////tmp/gc-bench.sqlite3", "postgres": "postgres://postgres@127.0.0.1:5432/gcbench"}
+DBS = ("sqlite", "postgres")
+NAME = "gcbench"  # --db-name: the database (PostgreSQL) or /tmp/NAME.sqlite3 (SQLite)
 
 
-def setup_django(db: str) -> None:
-    os.environ["DATABASE_URL"] = URLS[db]
+def database_url(db: str, name: str) -> str:
+    return f"sqlite:////tmp/{name}.sqlite3" if db == "sqlite" else f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def setup_django(db: str, name: str = NAME) -> None:
+    os.environ["DATABASE_URL"] = database_url(db, name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
     sys.path.insert(0, str(ROOT / "src"))
     import django
@@ -44,21 +50,33 @@ def peak_mib() -> float:
 def phase_prepare(args) -> dict:
     if args.db == "sqlite":
         for suffix in ("", "-wal", "-shm"):
-            Path(f"/tmp/gc-bench.sqlite3{suffix}").unlink(missing_ok=True)
+            Path(f"/tmp/{args.db_name}.sqlite3{suffix}").unlink(missing_ok=True)
     else:
         import psycopg
 
         with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS gcbench")
-            conn.execute("CREATE DATABASE gcbench")
-    setup_django(args.db)
+            conn.execute(f'DROP DATABASE IF EXISTS "{args.db_name}"')
+            conn.execute(f'CREATE DATABASE "{args.db_name}"')
+    setup_django(args.db, args.db_name)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     from gridcounter.application.seed import seed_city
 
     started = time.perf_counter()
-    seeded = seed_city(accounts=args.accounts, city_code="BEN", as_of=AS_OF, stdout=open(os.devnull, "w"))
+    # one city; above 5 M accounts the numbers run under a second (third…) prefix, as the seed's numbers hold
+    # 9,999,999 accounts per prefix
+    from gridcounter.application.seed import account_prefix
+
+    seeded = {"routes": 0}
+    left, prefix = args.accounts, int(account_prefix("BEN"))
+    while left:
+        part = min(left, 5_000_000)
+        out = seed_city(accounts=part, city_code="BEN", as_of=AS_OF, stdout=open(os.devnull, "w"),
+                        prefix=str(prefix))
+        seeded["routes"] += out["routes"]
+        left -= part
+        prefix += 1
     seed_s = time.perf_counter() - started
     started = time.perf_counter()
     n = generate_readings()
@@ -72,50 +90,62 @@ def phase_prepare(args) -> dict:
     return {"seed_s": round(seed_s, 1), "readings": n, "readings_s": round(readings_s, 1), "routes": seeded["routes"]}
 
 
-def generate_readings() -> int:
-    """Two fixed-day readings (previous and current) per register of every installed meter, columnar."""
-    import random
+def generate_readings(chunk: int = 2_000_000) -> int:
+    """Two fixed-day readings (previous and current) per register of every installed meter, as columns.
 
+    Built and written chunk by chunk (one transaction each, COPY on PostgreSQL), so memory stays bounded at 10 M
+    accounts. Values are a hash of (meter, register): the same city gives the same readings on every run.
+    """
     import polars as pl
     from django.db import connection, transaction
 
-    from gridcounter.application.billrun_fast import query_frame
-    from gridcounter.application.demo.bulk import allocate_ids, insert_rows
+    from gridcounter.application.billrun_fast import copy_frame, query_frame
     from gridcounter.data.readings.models import Reading
     from gridcounter.domain.billing.periods import billing_period
 
+    c = pl.col
+    sqlite = connection.vendor == "sqlite"
     inst = query_frame(
         "SELECT i.account_id, i.meter_id, m.registers, r.reading_day FROM registry_installation i "
         "JOIN registry_meter m ON m.id = i.meter_id JOIN registry_account a ON a.id = i.account_id "
-        "JOIN registry_route r ON r.id = a.route_id WHERE i.removed_date IS NULL",
+        "JOIN registry_route r ON r.id = a.route_id WHERE i.removed_date IS NULL ORDER BY i.meter_id",
         [], {"account_id": pl.Int64(), "meter_id": pl.Int64(), "registers": pl.String(), "reading_day": pl.Int64()})
-    regs = inst.with_columns(pl.col("registers").fill_null('["TOTAL"]').str.json_decode(pl.List(pl.String))) \
+    regs = inst.with_columns(c("registers").fill_null('["TOTAL"]').str.json_decode(pl.List(pl.String))) \
         .explode("registers").rename({"registers": "register"}).drop_nulls("register")
-    rng = random.Random(7)
-    n = regs.height
-    start = [rng.randrange(5_000_000) for _ in range(n)]  # hundredths of kWh
-    use = [rng.randrange(60_000) for _ in range(n)]
-    days = {d: billing_period(period=PERIOD, reading_day=d) for d in range(1, 29)}
-    now = connection.ops.adapt_datetimefield_value(CREATED) if connection.vendor == "sqlite" else CREATED
-    rows = []
-    for (account_id, meter_id, register, day), s, u in zip(
-            regs.select("account_id", "meter_id", "register", "reading_day").iter_rows(), start, use, strict=True):
-        period = days[day]
-        for fixed, value in ((period.start_date, int(s)), (period.end_date, int(s + u))):
-            at = datetime(fixed.year, fixed.month, fixed.day, 2, tzinfo=UTC)
-            rows.append({
-                "meter_id": meter_id, "account_id": account_id, "register": register,
-                "read_at": at if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(at),
-                "read_date": fixed if connection.vendor == "postgresql" else fixed.isoformat(),
-                "value": f"{value // 100}.{value % 100:02d}", "source": "AMI", "is_estimate": False,
-                "status": "ACCEPTED", "codes": "[]", "findings": "[]", "note": "", "supersedes_id": None,
-                "import_batch_id": None, "client_key": None, "created_at": now,
-            })
-    with transaction.atomic():
-        for row, rid in zip(rows, allocate_ids(Reading, len(rows)), strict=True):
-            row["id"] = rid
-        insert_rows(Reading, rows)
-    return len(rows)
+    del inst
+    periods = [billing_period(period=PERIOD, reading_day=d) for d in range(1, 29)]
+
+    def stamp(d: date) -> str:
+        at = datetime(d.year, d.month, d.day, 2, tzinfo=UTC)
+        return str(connection.ops.adapt_datetimefield_value(at)) if sqlite else at.isoformat()
+
+    now = stamp(CREATED.date())
+    written = 0
+    for offset in range(0, regs.height, chunk):
+        part = regs.slice(offset, chunk).with_columns(
+            _start=(pl.struct("meter_id", "register").hash(7) % 5_000_000).cast(pl.Int64),
+            _use=(pl.struct("meter_id", "register").hash(11) % 60_000).cast(pl.Int64))
+        frames = []
+        for which, value in (("start_date", c("_start")), ("end_date", c("_start") + c("_use"))):
+            frames.append(part.select(
+                "meter_id", "account_id", "register",
+                pl.col("reading_day").replace_strict({i + 1: stamp(getattr(p, which)) for i, p in enumerate(periods)},
+                                                     return_dtype=pl.String).alias("read_at"),
+                pl.col("reading_day").replace_strict({i + 1: getattr(p, which).isoformat() for i, p in
+                                                      enumerate(periods)}, return_dtype=pl.String).alias("read_date"),
+                pl.concat_str([(value // 100).cast(pl.String), pl.lit("."),
+                               (value % 100).cast(pl.String).str.zfill(2)]).alias("value"),
+                pl.lit("AMI").alias("source"), pl.lit(False).alias("is_estimate"), pl.lit("ACCEPTED").alias("status"),
+                pl.lit("[]").alias("codes"), pl.lit("[]").alias("findings"), pl.lit("").alias("note"),
+                pl.lit(None, dtype=pl.Int64).alias("supersedes_id"), pl.lit(None, dtype=pl.Int64).alias("import_batch_id"),
+                pl.lit(None, dtype=pl.String).alias("client_key"), pl.lit(now).alias("created_at")))
+        rows = pl.concat(frames)
+        if not sqlite:
+            rows = rows.with_columns(c("read_date").str.to_date("%Y-%m-%d"))
+        with transaction.atomic():
+            copy_frame(Reading, rows)
+        written += rows.height
+    return written
 
 
 def _routes(sample_accounts: int):
@@ -139,7 +169,7 @@ def orm_sample(args) -> int:
 def phase_orm(args) -> dict:
     """The row-by-row ORM path: per account the per-account rules draft the bill, then the Bill, each BillLine and
     the journal entry (`ledger.post_bill`) are saved one by one as Django objects; one transaction per route."""
-    setup_django(args.db)
+    setup_django(args.db, args.db_name)
     from django.db import transaction
 
     from gridcounter.application import billing, ledger
@@ -182,69 +212,88 @@ def phase_orm(args) -> dict:
 
 
 def phase_kernel(args) -> dict:
-    setup_django(args.db)
+    setup_django(args.db, args.db_name)
     from gridcounter.application import billrun_fast
     from gridcounter.data.audit.context import Actor, acting_as
+    from gridcounter.data.billing.models import Bill
 
+    if not args.workers and Bill.objects.filter(period=PERIOD).count() > orm_sample(args) * 2:
+        raise SystemExit(f"the city in {args.db_name} was billed for {PERIOD} already: prepare it again")
     started = time.perf_counter()
     with acting_as(Actor(reason="bench kernel", channel="SYSTEM")):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
+        if args.workers:
+            from gridcounter.application.cluster import run_bills_cluster
+
+            summary = run_bills_cluster(period=PERIOD, as_of=AS_OF, created_at=CREATED, workers=args.workers)
+        else:
+            summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED).as_dict()
     seconds = time.perf_counter() - started
-    billed = summary.issued + summary.held
-    return {"accounts": billed, "kernel_rated": summary.kernel, "per_account_path": summary.per_account,
-            "reasons": dict(summary.per_account_reasons), "skipped": summary.skipped, "seconds": round(seconds, 2),
-            "per_s": round(billed / seconds, 1), "peak_mib": round(peak_mib())}
+    billed = summary["issued"] + summary["held"]
+    return {"accounts": billed, "kernel_rated": summary["kernel"], "per_account_path": summary["per_account"],
+            "reasons": summary["per_account_reasons"], "skipped": summary["skipped"], "workers": args.workers,
+            "seconds": round(seconds, 2), "per_s": round(billed / seconds, 1),
+            "peak_mib": max(round(peak_mib()), summary.get("worker_peak_mib", 0))}
 
 
-def phase_raw_db(args) -> dict:
-    """The raw database limit: one bill row, one journal entry and two postings per account, computed in advance as
-    columns, written with the kernel's own writer (COPY on PostgreSQL, one executemany on SQLite) into the same
-    tables with the same indexes; rolled back."""
-    setup_django(args.db)
+def write_raw(bills, *, when: str, d) -> None:
+    """One chunk of the raw database limit: bills as given, then their journal entries and postings."""
     import polars as pl
-    from django.db import connection, transaction
 
     from gridcounter.application.billrun_fast import copy_frame
     from gridcounter.application.bulk import allocate_ids
     from gridcounter.data.billing.models import Bill
     from gridcounter.data.ledger.models import JournalEntry, Posting
+
+    bills = bills.with_columns(pl.Series("id", allocate_ids(Bill, bills.height), dtype=pl.Int64))
+    copy_frame(Bill, bills.select([f.column for f in Bill._meta.concrete_fields]))
+    entries = bills.select(
+        pl.Series("id", allocate_ids(JournalEntry, bills.height), dtype=pl.Int64), pl.lit("BILL").alias("kind"), "account_id",
+        d.alias("effective_date"), pl.lit(when).alias("created_at"), pl.lit("Bill 9999-01").alias("description"),
+        pl.lit("billing.Bill").alias("source_type"), pl.col("id").cast(pl.String).alias("source_id"),
+        pl.lit(None, dtype=pl.Int64).alias("reverses_id"),
+        pl.concat_str([pl.lit("raw:"), pl.col("id").cast(pl.String)]).alias("idempotency_key"),
+        pl.lit(None, dtype=pl.Int64).alias("created_by_id"), pl.lit(None, dtype=pl.Int64).alias("hall_id"),
+        pl.lit("").alias("reason"))
+    copy_frame(JournalEntry, entries.select([f.column for f in JournalEntry._meta.concrete_fields]))
+    postings = pl.concat([
+        entries.select(pl.col("id").alias("entry_id"), pl.lit("RECEIVABLE").alias("ledger_account"),
+                       "account_id", pl.lit(6028).alias("amount_fen")),
+        entries.select(pl.col("id").alias("entry_id"), pl.lit("ENERGY_REVENUE").alias("ledger_account"),
+                       pl.lit(None, dtype=pl.Int64).alias("account_id"), pl.lit(-6028).alias("amount_fen"))])
+    postings = postings.with_columns(pl.Series("id", allocate_ids(Posting, 2 * bills.height), dtype=pl.Int64))
+    copy_frame(Posting, postings.select([f.column for f in Posting._meta.concrete_fields]))
+
+
+def phase_raw_db(args) -> dict:
+    """The raw database limit: one bill row, one journal entry and two postings per account, computed in advance as
+    columns, written with the kernel's own writer (COPY on PostgreSQL, one executemany on SQLite) into the same
+    tables with the same indexes and foreign keys, and committed (PostgreSQL checks the deferred foreign keys at
+    commit: a rolled-back write would skip them, a bill run cannot). The rows stay, under period 9999-01."""
+    setup_django(args.db, args.db_name)
+    import polars as pl
+    from django.db import connection, transaction
+
     from gridcounter.data.registry.models import Account
 
-    ids = pl.Series("account_id", list(Account.objects.values_list("id", flat=True)), dtype=pl.Int64)
+    all_ids = pl.Series("account_id", list(Account.objects.values_list("id", flat=True)), dtype=pl.Int64)
     sqlite = connection.vendor == "sqlite"
     when = str(connection.ops.adapt_datetimefield_value(CREATED)) if sqlite else CREATED.isoformat()
     d = pl.lit(AS_OF.isoformat()) if sqlite else pl.lit(AS_OF)
-    n = ids.len()
-    bills = pl.DataFrame([ids]).select(
+    n = all_ids.len()
+    chunk = 1_000_000  # accounts per transaction (the kernel's are 20,000)
+    frames = [pl.DataFrame([all_ids.slice(start, chunk)]).select(
         pl.lit(None, dtype=pl.Int64).alias("id"), "account_id", pl.lit("9999-01").alias("period"),
         d.alias("start_date"), d.alias("end_date"), pl.lit("ISSUED").alias("status"),
         pl.lit("BJ-RES-LT1KV").alias("tariff_id"), pl.lit("123.45").alias("kwh"), pl.lit(6028).alias("amount_fen"),
         pl.lit(False).alias("is_estimate"), pl.lit("[]").alias("hold_codes"), pl.lit("{}").alias("readings"),
         pl.lit("[]").alias("explanation"), pl.lit("{}").alias("facts"), d.alias("issued_date"), d.alias("due_date"),
         pl.lit(None, dtype=pl.Int64).alias("replaces_id"), pl.lit(None, dtype=pl.Int64).alias("run_id"),
-        pl.lit(when).alias("created_at"))
+        pl.lit(when).alias("created_at")) for start in range(0, n, chunk)]
     started = time.perf_counter()
-    with transaction.atomic():
-        bills = bills.with_columns(pl.Series("id", allocate_ids(Bill, n), dtype=pl.Int64))
-        copy_frame(Bill, bills.select([f.column for f in Bill._meta.concrete_fields]))
-        entries = bills.select(
-            pl.Series("id", allocate_ids(JournalEntry, n), dtype=pl.Int64), pl.lit("BILL").alias("kind"), "account_id",
-            d.alias("effective_date"), pl.lit(when).alias("created_at"), pl.lit("Bill 9999-01").alias("description"),
-            pl.lit("billing.Bill").alias("source_type"), pl.col("id").cast(pl.String).alias("source_id"),
-            pl.lit(None, dtype=pl.Int64).alias("reverses_id"),
-            pl.concat_str([pl.lit("raw:"), pl.col("id").cast(pl.String)]).alias("idempotency_key"),
-            pl.lit(None, dtype=pl.Int64).alias("created_by_id"), pl.lit(None, dtype=pl.Int64).alias("hall_id"),
-            pl.lit("").alias("reason"))
-        copy_frame(JournalEntry, entries.select([f.column for f in JournalEntry._meta.concrete_fields]))
-        postings = pl.concat([
-            entries.select(pl.col("id").alias("entry_id"), pl.lit("RECEIVABLE").alias("ledger_account"),
-                           "account_id", pl.lit(6028).alias("amount_fen")),
-            entries.select(pl.col("id").alias("entry_id"), pl.lit("ENERGY_REVENUE").alias("ledger_account"),
-                           pl.lit(None, dtype=pl.Int64).alias("account_id"), pl.lit(-6028).alias("amount_fen"))])
-        postings = postings.with_columns(pl.Series("id", allocate_ids(Posting, 2 * n), dtype=pl.Int64))
-        copy_frame(Posting, postings.select([f.column for f in Posting._meta.concrete_fields]))
-        seconds = time.perf_counter() - started
-        transaction.set_rollback(True)
+    for bills in frames:
+        with transaction.atomic():
+            write_raw(bills, when=when, d=d)
+    seconds = time.perf_counter() - started
     return {"accounts": n, "seconds": round(seconds, 2), "per_s": round(n / seconds, 1), "peak_mib": round(peak_mib())}
 
 
@@ -278,9 +327,14 @@ PHASES = {"prepare": phase_prepare, "orm": phase_orm, "kernel": phase_kernel, "r
           "compute": phase_compute}
 
 
+def prepared_file(args) -> Path:
+    """Where the prepare phase leaves its figures, for a later run with --prepared."""
+    return Path(f"/tmp/{args.db_name}.{args.db}.prepared.json")
+
+
 def child(phase: str, args) -> dict:
     cmd = [sys.executable, __file__, "--phase", phase, "--accounts", str(args.accounts), "--db", args.db,
-           "--orm-sample", str(args.orm_sample)]
+           "--orm-sample", str(args.orm_sample), "--db-name", args.db_name, "--workers", str(args.workers)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise SystemExit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
@@ -290,18 +344,30 @@ def child(phase: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--db", choices=sorted(URLS), default="sqlite")
+    parser.add_argument("--db", choices=DBS, default="sqlite")
+    parser.add_argument("--db-name", default=NAME, help="database name (PostgreSQL) or /tmp/NAME.sqlite3 (SQLite)")
     parser.add_argument("--orm-sample", type=int, default=20_000, help="accounts billed by the ORM baseline")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="kernel phase on a local Dask cluster of N workers (PostgreSQL; 0: in this process)")
+    parser.add_argument("--prepared", action="store_true",
+                        help="reuse the city a run with --phase prepare left in --db-name (no bill of the period yet)")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(PHASES[args.phase](args)))
+        out = PHASES[args.phase](args)
+        if args.phase == "prepare":
+            prepared_file(args).write_text(json.dumps(out))
+        print(json.dumps(out))
         return
     results = {"command": " ".join([".venv/bin/python", "bench/billrun.py", *sys.argv[1:]]),
                "machine": {"nproc": os.cpu_count(), "ram_gib": round(os.sysconf("SC_PAGE_SIZE")
                                                                        * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                            "python": platform.python_version()}}
     for phase in ("prepare", "orm", "kernel", "raw_db", "compute"):
+        if phase == "prepare" and args.prepared:
+            results[phase] = {**json.loads(prepared_file(args).read_text()), "reused": True}
+            print(phase, results[phase], file=sys.stderr, flush=True)
+            continue
         results[phase] = child(phase, args)
         print(phase, results[phase], file=sys.stderr, flush=True)
     kernel, orm, raw, compute = results["kernel"], results["orm"], results["raw_db"], results["compute"]

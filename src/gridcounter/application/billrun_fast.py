@@ -33,7 +33,7 @@ from django.db.models import Count
 
 from gridcounter.application import billing as per_account
 from gridcounter.application import ledger
-from gridcounter.application.bulk import allocate_ids
+from gridcounter.application.bulk import allocate_column_ids, allocate_ids
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
@@ -196,25 +196,23 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
         {"account_id": pl.Int64(), "reading_id": pl.Int64(), "meter_id": pl.Int64(), "register": pl.String(),
          "read_date": pl.Date(), "read_at": pl.String(), "value_c": pl.Int64(), "source": pl.String(),
          "is_estimate": pl.Boolean(), "status": pl.String()})
-    year = billing.start_date.year
-    ytd = query_frame(
-        f"SELECT b.account_id, SUM({_centi_sql('b.kwh')}) FROM billing_bill b "
-        f"JOIN registry_account a ON a.id = b.account_id WHERE {routes_in} AND b.period >= %s "
-        "AND b.period < %s AND b.status <> 'CANCELLED' GROUP BY b.account_id",
-        [*route_ids, f"{year:04d}-01", billing.period], {"account_id": pl.Int64(), "ytd_c": pl.Int64()})
+    # the batch's live bills from a year before the period to the period itself, in one pass per account:
+    # year-to-date kWh (January to the period before), the bills the explanation compares with, and the period's
+    # own (accounts billed already are skipped)
+    year_start = f"{billing.start_date.year:04d}-01"
     wanted = sorted({shift_period(billing.period, months=-k) for k in range(1, RECENT_PERIODS + 1)}
                     | {same_period_last_year(billing.period)})
-    marks = ", ".join(["%s"] * len(wanted))
-    history = query_frame(
-        f"SELECT b.account_id, b.period, {_centi_sql('b.kwh')}, b.amount_fen, b.start_date, b.end_date "
-        "FROM billing_bill b JOIN registry_account a ON a.id = b.account_id "
-        f"WHERE {routes_in} AND b.period IN ({marks}) AND b.status <> 'CANCELLED'",
-        [*route_ids, *wanted], {"account_id": pl.Int64(), "period": pl.String(), "kwh_c": pl.Int64(),
-                              "amount_fen": pl.Int64(), "start_date": pl.Date(), "end_date": pl.Date()})
-    existing = query_frame(
-        "SELECT b.account_id, b.status FROM billing_bill b JOIN registry_account a ON a.id = b.account_id "
-        f"WHERE {routes_in} AND b.period = %s AND b.status <> 'CANCELLED'",
-        [*route_ids, billing.period], {"account_id": pl.Int64(), "status": pl.String()})
+    c = pl.col
+    bills = query_frame(*_batch_bills(
+        select=f"b.account_id, b.period, {_centi_sql('b.kwh')}, b.amount_fen, b.start_date, b.end_date, b.status",
+        condition="b.period >= %s AND b.period <= %s AND b.status <> 'CANCELLED'",
+        params=[min(year_start, *wanted), billing.period], routes_in=routes_in, route_ids=route_ids),
+        {"account_id": pl.Int64(), "period": pl.String(), "kwh_c": pl.Int64(), "amount_fen": pl.Int64(),
+         "start_date": pl.Date(), "end_date": pl.Date(), "status": pl.String()})
+    ytd = bills.filter((c("period") >= year_start) & (c("period") < billing.period)).group_by("account_id").agg(
+        c("kwh_c").sum().alias("ytd_c"))
+    history = bills.filter(c("period").is_in(wanted)).drop("status")
+    existing = bills.filter(c("period") == billing.period).select("account_id", "status")
     since = datetime(billing.start_date.year, billing.start_date.month, billing.start_date.day,
                      tzinfo=per_account.BUSINESS_TZ)
     # history since the period started, and a row naming another tariff or category: the per-account run
@@ -226,6 +224,23 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
         [*route_ids, since], {"account_id": pl.Int64()})
     return RouteFrames(accounts=accounts, installations=installations, readings=readings, ytd=ytd,
                        history=history, existing=existing, changed=set(changed["account_id"].to_list()))
+
+
+def _batch_bills(*, select: str, condition: str, params: list, routes_in: str, route_ids: list[int],
+                 tail: str = "") -> tuple[str, list]:
+    """SQL and parameters reading the batch's accounts' bills (alias b) that meet `condition`.
+
+    On PostgreSQL each account's bills are found through its (account, period) index, in a LATERAL subquery kept
+    apart by OFFSET 0: while a run writes a period's bills the planner's statistics still count the table as it
+    was, and a plan that reads the period's bills first and then joins the batch's accounts would re-read every
+    bill written so far, for every batch.
+    """
+    if connection.vendor == "postgresql":
+        return (f"SELECT {select} FROM registry_account a CROSS JOIN LATERAL (SELECT * FROM billing_bill b "
+                f"WHERE b.account_id = a.id AND {condition} OFFSET 0) b WHERE {routes_in} {tail}",
+                [*params, *route_ids])
+    return (f"SELECT {select} FROM billing_bill b JOIN registry_account a ON a.id = b.account_id "
+            f"WHERE {routes_in} AND {condition} {tail}", [*route_ids, *params])
 
 
 # --- from readings to usage (vectorised) ------------------------------------------------------------------
@@ -661,7 +676,7 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
         pl.lit(None, dtype=pl.Int64).alias("replaces_id"), "run_id", when.alias("created_at"))
     copy_frame(Bill, bill_table)
     history_model = Bill.history.model
-    history_ids = _allocate(history_model._meta.db_table, "history_id", n)
+    history_ids = allocate_column_ids(history_model._meta.db_table, "history_id", n)
     reason = (actor.reason or "bill run")[:100]
     history = bill_table.with_columns(
         pl.lit(actor.hall_id, dtype=pl.Int64).alias("history_hall_id"), pl.lit(actor.channel).alias("history_channel"),
@@ -710,20 +725,6 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
     postings = postings.with_columns(pl.Series("id", allocate_ids(Posting, postings.height), dtype=pl.Int64))
     copy_frame(Posting, postings.select([f.column for f in Posting._meta.concrete_fields]))
     return bills
-
-
-def _allocate(table: str, column: str, count: int) -> list[int]:
-    """`count` fresh values of an auto primary key not named id (the history table's history_id)."""
-    if count == 0:
-        return []
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [table, column, count])
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute(f'SELECT COALESCE(MAX("{column}"), 0) FROM "{table}"')
-        start = cursor.fetchone()[0] + 1
-        return list(range(start, start + count))
 
 
 # --- the run ----------------------------------------------------------------------------------------------

@@ -6,12 +6,13 @@ work costs more than the database. Callers write history and audit rows themselv
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
 from django.db.models import DateTimeField, JSONField
 
-__all__ = ["allocate_ids", "insert_rows", "json_text", "prepare_connection"]
+__all__ = ["allocate_column_ids", "allocate_ids", "insert_rows", "json_text", "prepare_connection"]
 
 
 def prepare_connection() -> None:
@@ -21,21 +22,37 @@ def prepare_connection() -> None:
             cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB for this connection
 
 
-def allocate_ids(model, count: int) -> list[int]:
+def allocate_ids(model, count: int) -> Sequence[int]:
     """`count` fresh primary keys for `model`, inside the writing transaction (sequence, or max under SQLite's lock)."""
+    return allocate_column_ids(model._meta.db_table, model._meta.pk.column, count)
+
+
+def allocate_column_ids(table: str, column: str, count: int) -> Sequence[int]:
+    """`count` fresh values of the auto column `table.column` (a primary key, or simple-history's history_id).
+
+    PostgreSQL: `count` nextval() calls of the column's sequence, in one statement; only their lowest and highest
+    come back when they are consecutive (no one else drew from the sequence meanwhile: the common case), all of
+    them otherwise. SQLite: above max(column), under the write lock the writing transaction holds.
+    """
     if count == 0:
         return []
-    table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [table, column, count])
-            return [row[0] for row in cursor.fetchall()]
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+            sequence = cursor.fetchone()[0]  # named once: evaluated per row it would cost more than nextval()
+            cursor.execute(
+                "WITH drawn AS MATERIALIZED (SELECT nextval(%s::regclass) AS v FROM generate_series(1, %s)), "
+                "bounds AS (SELECT min(v) AS lo, max(v) AS hi FROM drawn) "
+                "SELECT lo, hi, CASE WHEN hi - lo + 1 = %s THEN NULL "
+                "ELSE (SELECT array_agg(v ORDER BY v) FROM drawn) END FROM bounds",
+                [sequence, count, count])
+            lo, hi, spread = cursor.fetchone()
+            return range(lo, hi + 1) if spread is None else list(spread)
         # SQLite: the writing transaction holds the database's write lock, so nobody else inserts meanwhile.
         cursor.execute(f"SELECT COALESCE(MAX({connection.ops.quote_name(column)}), 0) FROM "
                        f"{connection.ops.quote_name(table)}")
         start = cursor.fetchone()[0] + 1
-        return list(range(start, start + count))
+        return range(start, start + count)
 
 
 def json_text(value) -> str:

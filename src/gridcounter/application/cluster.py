@@ -69,8 +69,11 @@ def _bill_routes(task: _Task) -> dict:
                                       due_days=task.due_days,
                                       shock_threshold_pct=None if task.shock_threshold_pct is None
                                       else Decimal(task.shock_threshold_pct))
+    import resource
+
     out = summary.as_dict()
     out["worker_pid"] = os.getpid()
+    out["worker_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
 
@@ -151,7 +154,8 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
     total = {"period": period, "engine": "kernel", "routes": 0, "issued": 0, "held": 0, "skipped": 0,
              "not_due": not_due, "kernel": 0, "per_account": 0, "python_explained": 0, "per_account_reasons": {},
              "held_by_code": {}, "seconds": 0.0, "workers": n_workers, "tasks": len(tasks),
-             "worker_pids": sorted({r["worker_pid"] for r in results})}
+             "worker_pids": sorted({r["worker_pid"] for r in results}),
+             "worker_peak_mib": max((r["worker_peak_mib"] for r in results), default=0)}
     for r in results:
         for key in ("routes", "issued", "held", "skipped", "kernel", "per_account", "python_explained", "seconds"):
             total[key] += r[key]
