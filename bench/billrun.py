@@ -232,7 +232,46 @@ def phase_kernel(args) -> dict:
     return {"accounts": billed, "kernel_rated": summary["kernel"], "per_account_path": summary["per_account"],
             "reasons": summary["per_account_reasons"], "skipped": summary["skipped"], "workers": args.workers,
             "seconds": round(seconds, 2), "per_s": round(billed / seconds, 1),
-            "peak_mib": max(round(peak_mib()), summary.get("worker_peak_mib", 0))}
+            "peak_mib": max(round(peak_mib()), summary.get("worker_peak_mib", 0)), "check": check_run()}
+
+
+def check_run() -> dict:
+    """After the run (not timed): one live bill per account and period, every account billed, the ledger balanced."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM (SELECT account_id FROM billing_bill WHERE period = %s "
+                       "AND status <> 'CANCELLED' GROUP BY account_id HAVING COUNT(*) > 1) d", [PERIOD])
+        duplicates = cursor.fetchone()[0]
+        cursor.execute("SELECT (SELECT COUNT(*) FROM registry_account WHERE status <> 'PENDING'), "
+                       "(SELECT COUNT(DISTINCT account_id) FROM billing_bill WHERE period = %s)", [PERIOD])
+        accounts, billed = cursor.fetchone()
+        cursor.execute("SELECT COALESCE(SUM(amount_fen), 0), COUNT(*) FROM ledger_posting")
+        balance, postings = cursor.fetchone()
+        cursor.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM billing_bill WHERE period = %s AND status = 'ISSUED'",
+                       [PERIOD])
+        issued_fen = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM ledger_posting WHERE ledger_account = 'RECEIVABLE'")
+        receivable_fen = cursor.fetchone()[0]
+    return {"accounts": accounts, "billed": billed, "duplicate_bills": duplicates, "postings": postings,
+            "postings_sum_fen": int(balance), "issued_fen": int(issued_fen), "receivable_fen": int(receivable_fen),
+            "ok": duplicates == 0 and billed == accounts and balance == 0 and issued_fen == receivable_fen}
+
+
+def clear_run() -> None:
+    """Before the raw-DB phase (not timed): empty the tables the bill run wrote, so the raw rows go into the
+    tables as the kernel found them (the prepared city has no bill, entry or posting) and the disk holds one
+    run's rows at a time (at 10 M accounts both would not fit on this machine's disk)."""
+    from django.db import connection
+
+    tables = ["billing_billline", "billing_historicalbill", "ledger_posting", "ledger_journalentry", "billing_bill",
+              "billing_billrun"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
 
 
 def write_raw(bills, *, when: str, d) -> None:
@@ -268,12 +307,15 @@ def phase_raw_db(args) -> dict:
     """The raw database limit: one bill row, one journal entry and two postings per account, computed in advance as
     columns, written with the kernel's own writer (COPY on PostgreSQL, one executemany on SQLite) into the same
     tables with the same indexes and foreign keys, and committed (PostgreSQL checks the deferred foreign keys at
-    commit: a rolled-back write would skip them, a bill run cannot). The rows stay, under period 9999-01."""
+    commit: a rolled-back write would skip them, a bill run cannot). Before it the bill run's rows are cleared
+    (`clear_run`), so both start from the city as prepared."""
     setup_django(args.db, args.db_name)
     import polars as pl
     from django.db import connection, transaction
 
     from gridcounter.data.registry.models import Account
+
+    clear_run()
 
     all_ids = pl.Series("account_id", list(Account.objects.values_list("id", flat=True)), dtype=pl.Int64)
     sqlite = connection.vendor == "sqlite"
@@ -323,7 +365,17 @@ def phase_compute(args) -> dict:
             "peak_mib": round(peak_mib())}
 
 
-PHASES = {"prepare": phase_prepare, "orm": phase_orm, "kernel": phase_kernel, "raw_db": phase_raw_db,
+def phase_migrate(args) -> dict:
+    """A city prepared by an earlier release gets this release's migrations (the tables a run writes are empty)."""
+    setup_django(args.db, args.db_name)
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    return {"seconds": round(time.perf_counter() - started, 1)}
+
+
+PHASES = {"prepare": phase_prepare, "migrate": phase_migrate, "orm": phase_orm, "kernel": phase_kernel, "raw_db": phase_raw_db,
           "compute": phase_compute}
 
 
@@ -365,7 +417,8 @@ def main() -> None:
                            "python": platform.python_version()}}
     for phase in ("prepare", "orm", "kernel", "raw_db", "compute"):
         if phase == "prepare" and args.prepared:
-            results[phase] = {**json.loads(prepared_file(args).read_text()), "reused": True}
+            results[phase] = {**json.loads(prepared_file(args).read_text()), "reused": True,
+                              "migrate": child("migrate", args)}
             print(phase, results[phase], file=sys.stderr, flush=True)
             continue
         results[phase] = child(phase, args)
