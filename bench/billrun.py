@@ -64,19 +64,20 @@ def phase_prepare(args) -> dict:
     from gridcounter.application.seed import seed_city
 
     started = time.perf_counter()
-    # one city; above 5 M accounts the numbers run under a second (third…) prefix, as the seed's numbers hold
-    # 9,999,999 accounts per prefix
+    # a city per 5 M accounts (BEN, BEO, BEP…: a province), each with its own account number prefix
     from gridcounter.application.seed import account_prefix
 
-    seeded = {"routes": 0}
-    left, prefix = args.accounts, int(account_prefix("BEN"))
+    seeded = {"routes": 0, "cities": []}
+    left, city = args.accounts, 0
     while left:
         part = min(left, 5_000_000)
-        out = seed_city(accounts=part, city_code="BEN", as_of=AS_OF, stdout=open(os.devnull, "w"),
-                        prefix=str(prefix))
+        code = "BE" + chr(ord("N") + city)
+        out = seed_city(accounts=part, city_code=code, as_of=AS_OF, stdout=open(os.devnull, "w"),
+                        prefix=account_prefix(code))
         seeded["routes"] += out["routes"]
+        seeded["cities"].append(code)
         left -= part
-        prefix += 1
+        city += 1
     seed_s = time.perf_counter() - started
     started = time.perf_counter()
     n = generate_readings()
@@ -246,12 +247,15 @@ def check_run() -> dict:
         cursor.execute("SELECT (SELECT COUNT(*) FROM registry_account WHERE status <> 'PENDING'), "
                        "(SELECT COUNT(DISTINCT account_id) FROM billing_bill WHERE period = %s)", [PERIOD])
         accounts, billed = cursor.fetchone()
-        cursor.execute("SELECT COALESCE(SUM(amount_fen), 0), COUNT(*) FROM ledger_posting")
+        # the bills' entries (key bill:<id>; a raw-DB phase left by an earlier run keys its own raw:<id>)
+        cursor.execute("SELECT COALESCE(SUM(p.amount_fen), 0), COUNT(*) FROM ledger_posting p JOIN ledger_journalentry e "
+                       "ON e.id = p.entry_id WHERE e.idempotency_key LIKE 'bill:%%'")
         balance, postings = cursor.fetchone()
         cursor.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM billing_bill WHERE period = %s AND status = 'ISSUED'",
                        [PERIOD])
         issued_fen = cursor.fetchone()[0]
-        cursor.execute("SELECT COALESCE(SUM(amount_fen), 0) FROM ledger_posting WHERE ledger_account = 'RECEIVABLE'")
+        cursor.execute("SELECT COALESCE(SUM(p.amount_fen), 0) FROM ledger_posting p JOIN ledger_journalentry e "
+                       "ON e.id = p.entry_id WHERE e.idempotency_key LIKE 'bill:%%' AND p.ledger_account = 'RECEIVABLE'")
         receivable_fen = cursor.fetchone()[0]
     return {"accounts": accounts, "billed": billed, "duplicate_bills": duplicates, "postings": postings,
             "postings_sum_fen": int(balance), "issued_fen": int(issued_fen), "receivable_fen": int(receivable_fen),
@@ -336,6 +340,7 @@ def phase_raw_db(args) -> dict:
         with transaction.atomic():
             write_raw(bills, when=when, d=d)
     seconds = time.perf_counter() - started
+    clear_run()  # not timed: the city is left as prepared, for a later run with --prepared
     return {"accounts": n, "seconds": round(seconds, 2), "per_s": round(n / seconds, 1), "peak_mib": round(peak_mib())}
 
 
