@@ -116,11 +116,13 @@ def generate_readings(chunk: int = 2_000_000) -> int:
     del inst
     periods = [billing_period(period=PERIOD, reading_day=d) for d in range(1, 29)]
 
-    def stamp(d: date) -> str:
-        at = datetime(d.year, d.month, d.day, 2, tzinfo=UTC)
+    def stamp(at: datetime) -> str:
         return str(connection.ops.adapt_datetimefield_value(at)) if sqlite else at.isoformat()
 
-    now = stamp(CREATED.date())
+    def read_at(d: date) -> str:  # readings taken at 10:00 Beijing time
+        return stamp(datetime(d.year, d.month, d.day, 2, tzinfo=UTC))
+
+    now = stamp(CREATED)
     written = 0
     for offset in range(0, regs.height, chunk):
         part = regs.slice(offset, chunk).with_columns(
@@ -130,7 +132,7 @@ def generate_readings(chunk: int = 2_000_000) -> int:
         for which, value in (("start_date", c("_start")), ("end_date", c("_start") + c("_use"))):
             frames.append(part.select(
                 "meter_id", "account_id", "register",
-                pl.col("reading_day").replace_strict({i + 1: stamp(getattr(p, which)) for i, p in enumerate(periods)},
+                pl.col("reading_day").replace_strict({i + 1: read_at(getattr(p, which)) for i, p in enumerate(periods)},
                                                      return_dtype=pl.String).alias("read_at"),
                 pl.col("reading_day").replace_strict({i + 1: getattr(p, which).isoformat() for i, p in
                                                       enumerate(periods)}, return_dtype=pl.String).alias("read_date"),

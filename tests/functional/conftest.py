@@ -199,3 +199,16 @@ def small_city() -> SimpleNamespace:
 def browser_context_args(browser_context_args):
     # Counter PCs in the halls run a Chinese browser: the first page comes in 简体中文.
     return {**browser_context_args, "locale": "zh-CN", "viewport": {"width": 1440, "height": 1000}}
+
+
+def add_namesakes(city: SimpleNamespace, *, surname: str, id_prefix: str, number_prefix: str, village: str,
+                  n: int = 25) -> None:
+    """`n` residential accounts at the east hall whose customers share a surname: more than a search page holds."""
+    from gridcounter.data.registry.models import Account, Customer, Premise
+
+    for i in range(n):
+        customer = Customer.objects.create(name=f"{surname}{i:02d}", id_type="RESIDENT_ID",
+                                           id_number=f"{id_prefix}{i:04d}")
+        premise = Premise.objects.create(city=city.city, address=f"示范市{village}{i}号")
+        Account.objects.create(number=f"{number_prefix}{i:08d}", customer=customer, premise=premise, city=city.city,
+                               home_hall=city.east, usage_category="RESIDENTIAL", tariff_id="T", voltage="LV_220V")

@@ -13,8 +13,9 @@ from django.utils import timezone
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.ledger.models import Payment
 from gridcounter.data.org.models import Role, StaffUser
-from gridcounter.data.registry.models import Account, Customer, Premise
+from gridcounter.data.registry.models import Account
 from gridcounter.interfaces.web.search import field_probe, find_accounts
+from tests.functional.conftest import add_namesakes
 
 pytestmark = pytest.mark.django_db
 
@@ -149,12 +150,7 @@ def test_search_never_shows_another_citys_customers(client, small_city):
 
 
 def test_search_shows_at_most_twenty_and_says_so(client, small_city):
-    for n in range(25):
-        customer = Customer.objects.create(name=f"李{n:02d}", id_type="RESIDENT_ID", id_number=f"LI{n:04d}")
-        premise = Premise.objects.create(city=small_city.city, address=f"示范市李家村{n}号")
-        Account.objects.create(number=f"33{n:08d}", customer=customer, premise=premise, city=small_city.city,
-                               home_hall=small_city.east, usage_category="RESIDENTIAL", tariff_id="T",
-                               voltage="LV_220V")
+    add_namesakes(small_city, surname="李", id_prefix="LI", number_prefix="33", village="李家村")
     signed_in(client, small_city.clerk)
 
     page = client.get("/search/", {"q": "李"}, HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()

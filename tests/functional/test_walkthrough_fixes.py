@@ -20,9 +20,9 @@ from gridcounter.application.ledger import post_adjustment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill, BillLine
 from gridcounter.data.readings.models import Reading
-from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+from gridcounter.data.registry.models import Account, Installation, Meter, Route
 from gridcounter.domain.billing.periods import parse_period, period_of, shift_period
-from tests.functional.conftest import _at
+from tests.functional.conftest import _at, add_namesakes
 from tests.functional.test_counter_browser import sign_in
 from tests.functional.test_reader_route import on_time_day
 
@@ -286,12 +286,7 @@ def test_an_opened_review_row_fits_the_screen_and_headings_say_kwh(page, live_se
 
 @pytest.mark.django_db
 def test_a_full_page_of_search_results_does_not_claim_to_be_all_there_is(client, small_city):
-    for n in range(25):
-        customer = Customer.objects.create(name=f"赵{n:02d}", id_type="RESIDENT_ID", id_number=f"ZH{n:04d}")
-        premise = Premise.objects.create(city=small_city.city, address=f"示范市赵家村{n}号")
-        Account.objects.create(number=f"34{n:08d}", customer=customer, premise=premise, city=small_city.city,
-                               home_hall=small_city.east, usage_category="RESIDENTIAL", tariff_id="T",
-                               voltage="LV_220V")
+    add_namesakes(small_city, surname="赵", id_prefix="ZH", number_prefix="34", village="赵家村")
     client.force_login(small_city.clerk)
 
     page = _text(client.get("/search/", {"q": "赵"}, HTTP_HX_REQUEST="true").content.decode())

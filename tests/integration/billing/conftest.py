@@ -63,13 +63,18 @@ def monthly(meter, account, *, usages: list, start=date(2024, 1, 15), value=Deci
     return readings
 
 
-@pytest.fixture
-def city(db):
+def make_city(*, province: str = "BJ") -> City_:
+    """One company, city, hall, reader, route R15 (fixed day 15) and auditor."""
     company = Company.objects.create(code="T", name="测试供电公司")
-    city = City.objects.create(company=company, code="C1", name="测试市", province="BJ")
+    city = City.objects.create(company=company, code="C1", name="测试市", province=province)
     hall = Hall.objects.create(city=city, code="H1", name="测试营业厅")
     reader = StaffUser.objects.create(username="reader", hall=hall, display_name="抄表员甲")
     route = Route.objects.create(city=city, hall=hall, code="R15", reading_day=15, reader=reader)
     auditor = StaffUser.objects.create(username="auditor", hall=hall, display_name="审核员")
     auditor.roles.add(Role.objects.get_or_create(code="AUDITOR")[0])
     return City_(city=city, hall=hall, route=route, auditor=auditor)
+
+
+@pytest.fixture
+def city(db):
+    return make_city()

@@ -13,7 +13,7 @@ from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Posting
 from gridcounter.data.registry.models import Installation, Meter
-from tests.integration.billing.conftest import NOW, City_, monthly, read
+from tests.integration.billing.conftest import NOW, City_, make_city, monthly, read
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -23,17 +23,7 @@ ACTOR = Actor(reason="bill run test", channel="SYSTEM")
 
 @pytest.fixture
 def city(db):
-    from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
-    from gridcounter.data.registry.models import Route
-
-    company = Company.objects.create(code="T", name="测试供电公司")
-    city = City.objects.create(company=company, code="C1", name="测试市", province="BJ")
-    hall = Hall.objects.create(city=city, code="H1", name="测试营业厅")
-    reader = StaffUser.objects.create(username="reader", hall=hall, display_name="抄表员甲")
-    route = Route.objects.create(city=city, hall=hall, code="R15", reading_day=15, reader=reader)
-    auditor = StaffUser.objects.create(username="auditor", hall=hall, display_name="审核员")
-    auditor.roles.add(Role.objects.get_or_create(code="AUDITOR")[0])
-    return City_(city=city, hall=hall, route=route, auditor=auditor)
+    return make_city()
 
 
 def build(city: City_) -> None:
@@ -133,15 +123,23 @@ def snapshot(period: str) -> dict:
     return out
 
 
-def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
-    build(city)
-    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+def rolled_back(run):
+    """Run `run()` (a bill run of PERIOD) as ACTOR and take the period's bills, then roll it all back.
+
+    Returns (what `run` returned, `snapshot` of the bills): what another run of the same city must make."""
     with transaction.atomic():
         with acting_as(ACTOR):
-            billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
+            result = run()
         expected = snapshot(PERIOD)
         transaction.set_rollback(True)
     assert not Bill.objects.filter(period=PERIOD).exists()
+    return result, expected
+
+
+def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
+    build(city)
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+    _, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=created))
 
     with acting_as(ACTOR):
         summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)

@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from django.db import transaction
 
 from gridcounter.application import billing, billrun_fast
 from gridcounter.application.intervals import import_intervals
@@ -14,8 +13,8 @@ from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.domain.billing.explanation import kwh_text
 from gridcounter.domain.tariffs import RatingInput, rate
-from tests.integration.billing.conftest import TZ, City_, monthly
-from tests.integration.kernel.test_billrun_fast import snapshot
+from tests.integration.billing.conftest import TZ, City_, make_city, monthly
+from tests.integration.kernel.test_billrun_fast import rolled_back, snapshot
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -28,18 +27,8 @@ SLOTS = 30 * 96
 
 @pytest.fixture
 def city(db, settings, tmp_path):
-    from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
-    from gridcounter.data.registry.models import Route
-
     settings.GRIDCOUNTER_INTERVAL_DIR = tmp_path / "intervals"
-    company = Company.objects.create(code="T", name="测试供电公司")
-    city = City.objects.create(company=company, code="C1", name="测试市", province="SC")
-    hall = Hall.objects.create(city=city, code="H1", name="测试营业厅")
-    reader = StaffUser.objects.create(username="reader", hall=hall, display_name="抄表员甲")
-    route = Route.objects.create(city=city, hall=hall, code="R15", reading_day=15, reader=reader)
-    auditor = StaffUser.objects.create(username="auditor", hall=hall, display_name="审核员")
-    auditor.roles.add(Role.objects.get_or_create(code="AUDITOR")[0])
-    return City_(city=city, hall=hall, route=route, auditor=auditor)
+    return make_city(province="SC")
 
 
 def kwh_at(slot: int, base: Decimal) -> Decimal:
@@ -110,12 +99,7 @@ def reasons(bill: dict) -> dict[str, dict]:
 
 def test_interval_accounts_get_the_same_bills_from_the_kernel_and_the_orm_run(city, tmp_path):
     made = build(city, tmp_path)
-    with transaction.atomic():
-        with acting_as(ACTOR):
-            orm = billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
-        expected = snapshot(PERIOD)
-        transaction.set_rollback(True)
-    assert not Bill.objects.filter(period=PERIOD).exists()
+    orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
 
     with acting_as(ACTOR):
         summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
