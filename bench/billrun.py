@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -278,6 +279,95 @@ def clear_run() -> None:
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
+        cursor.execute("DELETE FROM audit_auditevent WHERE action IN ('LEDGER_ENTRY_POSTED', 'BILL_RUN')")
+
+
+# the tables a bill run writes, in the order their foreign keys need, and which rows of each belong to the period's
+# bills with ids up to `last` (all the period's BillRun rows: the bills refer to them)
+RUN_BILLS = "SELECT id FROM billing_bill WHERE period = %(period)s AND id <= %(last)s"
+RUN_ENTRIES = ("SELECT id FROM ledger_journalentry WHERE source_type = 'billing.Bill' AND source_id IN "
+               f"(SELECT CAST(id AS TEXT) FROM ({RUN_BILLS}) b)")
+RUN_TABLES = {
+    "billing_billrun": "period = %(period)s",
+    "billing_bill": "period = %(period)s AND id <= %(last)s",
+    "billing_historicalbill": "period = %(period)s AND id <= %(last)s",
+    "billing_billline": f"bill_id IN ({RUN_BILLS})",
+    "ledger_journalentry": f"id IN ({RUN_ENTRIES})",
+    "ledger_posting": f"entry_id IN ({RUN_ENTRIES})",
+    "audit_auditevent": "action = 'LEDGER_ENTRY_POSTED' AND object_type = 'ledger.JournalEntry' AND object_id IN "
+                        f"(SELECT CAST(id AS TEXT) FROM ({RUN_ENTRIES}) e)",
+}
+SAME_ROWS_SAMPLE = 1_000_000  # bills written back by the same-rows raw phase, in one transaction
+
+
+def phase_raw_same(args) -> dict:
+    """The raw database limit on the run's own rows. The rows the bill run wrote for the period's first million
+    bills (all of them in a city of up to 1 M accounts): bills, versions, lines, journal entries, postings, audit
+    events and the routes' BillRun rows, are saved aside (not timed: PostgreSQL COPY … TO binary files, SQLite a
+    copy in an attached file), every table the run wrote is emptied, and the same rows are written back, timed:
+    PostgreSQL COPY FROM binary, SQLite INSERT … SELECT from the attached copy (the database's own bulk path, no
+    Python per row), into the same tables with the same indexes and foreign keys, in one transaction, committed.
+    In a larger city the sample goes into emptier tables than the kernel's last batches did, which favours this
+    baseline. Per account rates are compared."""
+    setup_django(args.db, args.db_name)
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM billing_bill WHERE period = %s", [PERIOD])
+        sample = min(cursor.fetchone()[0], SAME_ROWS_SAMPLE)
+        if not sample:
+            raise SystemExit("no bill of the period: the kernel phase runs first")
+        cursor.execute("SELECT id FROM billing_bill WHERE period = %s ORDER BY id LIMIT 1 OFFSET %s",
+                       [PERIOD, sample - 1])
+        params = {"period": PERIOD, "last": cursor.fetchone()[0]}
+    sqlite = connection.vendor == "sqlite"
+    spool = Path(f"/tmp/{args.db_name}.raw-same")
+    rows = {}
+    # save the rows aside (not timed), with planner statistics of the tables just written
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for table in RUN_TABLES:
+            raw.execute(f"ANALYZE {table}")
+        if sqlite:
+            Path(f"{spool}.sqlite3").unlink(missing_ok=True)
+            raw.execute(f"ATTACH DATABASE '{spool}.sqlite3' AS spool")
+        else:
+            spool.mkdir(exist_ok=True)
+        for table, condition in RUN_TABLES.items():
+            if sqlite:  # sqlite3 takes :name parameters
+                condition = condition.replace("%(", ":").replace(")s", "")
+                raw.execute(f"CREATE TABLE spool.{table} AS SELECT * FROM main.{table} WHERE {condition} ORDER BY id",
+                            params)
+                raw.execute(f"SELECT COUNT(*) FROM spool.{table}")
+            else:
+                with open(spool / f"{table}.bin", "wb") as out, raw.copy(
+                        f"COPY (SELECT * FROM {table} WHERE {condition} ORDER BY id) TO STDOUT (FORMAT binary)",
+                        params) as copy:
+                    for block in copy:
+                        out.write(block)
+                raw.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params)
+            rows[table] = raw.fetchone()[0]
+    clear_run()
+    # write them back (timed)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        raw = cursor.cursor
+        for table in RUN_TABLES:
+            if sqlite:
+                raw.execute(f"INSERT INTO main.{table} SELECT * FROM spool.{table}")
+                continue
+            with open(spool / f"{table}.bin", "rb") as src, raw.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                while block := src.read(1 << 23):
+                    copy.write(block)
+    seconds = time.perf_counter() - started
+    if sqlite:
+        with connection.cursor() as cursor:
+            cursor.cursor.execute("DETACH DATABASE spool")
+        Path(f"{spool}.sqlite3").unlink(missing_ok=True)
+    else:
+        shutil.rmtree(spool)
+    return {"accounts": sample, "seconds": round(seconds, 2), "per_s": round(sample / seconds, 1), "rows": rows,
+            "rows_per_account": round(sum(rows.values()) / sample, 2), "peak_mib": round(peak_mib())}
 
 
 def write_raw(bills, *, when: str, d) -> None:
@@ -382,8 +472,8 @@ def phase_migrate(args) -> dict:
     return {"seconds": round(time.perf_counter() - started, 1)}
 
 
-PHASES = {"prepare": phase_prepare, "migrate": phase_migrate, "orm": phase_orm, "kernel": phase_kernel, "raw_db": phase_raw_db,
-          "compute": phase_compute}
+PHASES = {"prepare": phase_prepare, "migrate": phase_migrate, "orm": phase_orm, "kernel": phase_kernel,
+          "raw_same": phase_raw_same, "raw_db": phase_raw_db, "compute": phase_compute}
 
 
 def prepared_file(args) -> Path:
@@ -422,7 +512,7 @@ def main() -> None:
                "machine": {"nproc": os.cpu_count(), "ram_gib": round(os.sysconf("SC_PAGE_SIZE")
                                                                        * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                            "python": platform.python_version()}}
-    for phase in ("prepare", "orm", "kernel", "raw_db", "compute"):
+    for phase in ("prepare", "orm", "kernel", "raw_same", "raw_db", "compute"):
         if phase == "prepare" and args.prepared:
             results[phase] = {**json.loads(prepared_file(args).read_text()), "reused": True,
                               "migrate": child("migrate", args)}
@@ -431,11 +521,13 @@ def main() -> None:
         results[phase] = child(phase, args)
         print(phase, results[phase], file=sys.stderr, flush=True)
     kernel, orm, raw, compute = results["kernel"], results["orm"], results["raw_db"], results["compute"]
+    same = results["raw_same"]
     results["orm"]["sample_note"] = (f"ORM baseline on {orm['accounts']} accounts (the first routes; --orm-sample "
                                      f"{args.orm_sample}, capped at a fifth of the city)")
-    results["peak_mib_max"] = max(results[p]["peak_mib"] for p in ("orm", "kernel", "raw_db", "compute"))
+    results["peak_mib_max"] = max(results[p]["peak_mib"] for p in ("orm", "kernel", "raw_same", "raw_db", "compute"))
     results["ratios"] = {
         "kernel_vs_orm_per_account": round(kernel["per_s"] / orm["per_s"], 1) if orm["per_s"] else None,
+        "kernel_time_vs_raw_same_rows_time": round(same["per_s"] / kernel["per_s"], 2),
         "kernel_time_vs_raw_db_time": round((kernel["accounts"] / kernel["per_s"]) / (kernel["accounts"] / raw["per_s"]), 2),
         "kernel_time_vs_raw_compute_time": round(compute["per_s"] / kernel["per_s"], 1),
     }
