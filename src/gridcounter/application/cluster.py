@@ -66,6 +66,7 @@ def _bill_routes(task: _Task) -> dict:
     with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel)):
         summary = fast.run_bills_fast(period=task.period, as_of=task.as_of, created_at=task.created_at,
                                       route_codes=list(task.route_codes), batch_accounts=task.batch_accounts,
+                                      threads=1,  # the cluster's workers are its parallelism
                                       due_days=task.due_days,
                                       shock_threshold_pct=None if task.shock_threshold_pct is None
                                       else Decimal(task.shock_threshold_pct))

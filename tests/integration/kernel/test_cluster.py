@@ -1,4 +1,5 @@
-"""The bill run on a real two-worker Dask LocalCluster makes the same bills as the single-process kernel run."""
+"""The bill run on a real two-worker Dask LocalCluster, and on two threads of one process, makes the same bills as
+the kernel run one batch at a time."""
 from datetime import UTC, datetime
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import connection
 from gridcounter.application import billrun_fast
 from gridcounter.application.ledger import check_ledger
 from gridcounter.data.audit.context import acting_as
+from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import BillRun
 from tests.integration.kernel.test_billrun_fast import (  # noqa: F401
     ACTOR,
@@ -40,6 +42,28 @@ def test_two_workers_bill_like_one_process(city):  # noqa: F811
     got = snapshot(PERIOD)
     assert got == expected
     assert BillRun.objects.filter(period=PERIOD).count() == 2
+    assert check_ledger().ok
+
+
+def test_two_threads_bill_like_one(city):  # noqa: F811
+    if connection.vendor != "postgresql":
+        pytest.skip("batches on several threads need concurrent writers: PostgreSQL")
+    build(city)
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+    _, expected = rolled_back(lambda: billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created))
+    assert billrun_fast.default_threads() == 2  # outside a transaction, on PostgreSQL, two cores or more
+
+    seen = []
+    with acting_as(ACTOR):
+        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created, batch_accounts=1,
+                                              threads=2, progress=seen.append)
+
+    assert summary.routes == 2 and summary.issued + summary.held == 30 and sum(seen) == 30
+    assert snapshot(PERIOD) == expected
+    # each thread acted for the caller: the run's audit events carry the caller's reason and channel
+    events = AuditEvent.objects.filter(action__in=["BILL_RUN", "LEDGER_ENTRY_POSTED"], occurred_at=created)
+    assert events.filter(action="BILL_RUN").count() == 2
+    assert set(events.values_list("reason", "channel")) == {(ACTOR.reason, ACTOR.channel)}
     assert check_ledger().ok
 
 
