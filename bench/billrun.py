@@ -283,82 +283,120 @@ def clear_run() -> None:
 
 
 # the tables a bill run writes, in the order their foreign keys need, and which rows of each belong to the period's
-# bills with ids up to `last` (all the period's BillRun rows: the bills refer to them)
-RUN_BILLS = "SELECT id FROM billing_bill WHERE period = %(period)s AND id <= %(last)s"
+# bills with ids in (after, last]; the period's BillRun rows (the bills refer to them) are written first
+RUN_BILLS = "SELECT id FROM billing_bill WHERE period = %(period)s AND id > %(after)s AND id <= %(last)s"
 RUN_ENTRIES = ("SELECT id FROM ledger_journalentry WHERE source_type = 'billing.Bill' AND source_id IN "
                f"(SELECT CAST(id AS TEXT) FROM ({RUN_BILLS}) b)")
 RUN_TABLES = {
-    "billing_billrun": "period = %(period)s",
-    "billing_bill": "period = %(period)s AND id <= %(last)s",
-    "billing_historicalbill": "period = %(period)s AND id <= %(last)s",
+    "billing_bill": "period = %(period)s AND id > %(after)s AND id <= %(last)s",
+    "billing_historicalbill": "period = %(period)s AND id > %(after)s AND id <= %(last)s",
     "billing_billline": f"bill_id IN ({RUN_BILLS})",
     "ledger_journalentry": f"id IN ({RUN_ENTRIES})",
     "ledger_posting": f"entry_id IN ({RUN_ENTRIES})",
     "audit_auditevent": "action = 'LEDGER_ENTRY_POSTED' AND object_type = 'ledger.JournalEntry' AND object_id IN "
                         f"(SELECT CAST(id AS TEXT) FROM ({RUN_ENTRIES}) e)",
 }
-SAME_ROWS_SAMPLE = 1_000_000  # bills written back by the same-rows raw phase, in one transaction
+SAME_ROWS_SAMPLE = 1_000_000  # bills written back by the same-rows raw phase
 
 
 def phase_raw_same(args) -> dict:
     """The raw database limit on the run's own rows. The rows the bill run wrote for the period's first million
-    bills (all of them in a city of up to 1 M accounts): bills, versions, lines, journal entries, postings, audit
-    events and the routes' BillRun rows, are saved aside (not timed: PostgreSQL COPY … TO binary files, SQLite a
-    copy in an attached file), every table the run wrote is emptied, and the same rows are written back, timed:
-    PostgreSQL COPY FROM binary, SQLite INSERT … SELECT from the attached copy (the database's own bulk path, no
-    Python per row), into the same tables with the same indexes and foreign keys, in one transaction, committed.
-    In a larger city the sample goes into emptier tables than the kernel's last batches did, which favours this
+    bills (all of them in a city of up to 1 M accounts): bills, versions, lines, journal entries, postings and
+    audit events, and the routes' BillRun rows, are saved aside (not timed: PostgreSQL COPY … TO binary files,
+    SQLite a copy in an attached file), every table the run wrote is emptied, and the same rows are written back,
+    timed: PostgreSQL COPY FROM binary, SQLite INSERT … SELECT from the attached copy (the database's own bulk
+    path, no Python per row), into the same tables with the same indexes and foreign keys, committed. On
+    PostgreSQL the bills are split into as many parts as the kernel ran batches at once (`default_threads`), each
+    written by its own connection and transaction at the same time, as the kernel's threads write. In a city above
+    1 M accounts the sample goes into emptier tables than the kernel's last batches met, which favours this
     baseline. Per account rates are compared."""
     setup_django(args.db, args.db_name)
+    from concurrent.futures import ThreadPoolExecutor
+
     from django.db import connection, transaction
 
+    from gridcounter.application.billrun_fast import default_threads
+
+    sqlite = connection.vendor == "sqlite"
+    # as many writers at once as the kernel had: its threads, or with --workers its worker processes
+    connections = 1 if sqlite else args.workers or default_threads()
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM billing_bill WHERE period = %s", [PERIOD])
         sample = min(cursor.fetchone()[0], SAME_ROWS_SAMPLE)
         if not sample:
             raise SystemExit("no bill of the period: the kernel phase runs first")
-        cursor.execute("SELECT id FROM billing_bill WHERE period = %s ORDER BY id LIMIT 1 OFFSET %s",
-                       [PERIOD, sample - 1])
-        params = {"period": PERIOD, "last": cursor.fetchone()[0]}
-    sqlite = connection.vendor == "sqlite"
+        bounds = [0]
+        for k in range(1, connections + 1):  # the last bill id of each part
+            cursor.execute("SELECT id FROM billing_bill WHERE period = %s ORDER BY id LIMIT 1 OFFSET %s",
+                           [PERIOD, sample * k // connections - 1])
+            bounds.append(cursor.fetchone()[0])
+    parts = [{"period": PERIOD, "after": bounds[k], "last": bounds[k + 1]} for k in range(connections)]
     spool = Path(f"/tmp/{args.db_name}.raw-same")
-    rows = {}
+    rows = {"billing_billrun": 0} | {t: 0 for t in RUN_TABLES}
+    runs = "SELECT * FROM billing_billrun WHERE period = %(period)s ORDER BY id"
     # save the rows aside (not timed), with planner statistics of the tables just written
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        for table in RUN_TABLES:
+        for table in rows:
             raw.execute(f"ANALYZE {table}")
-        if sqlite:
+        if sqlite:  # sqlite3 takes :name parameters
             Path(f"{spool}.sqlite3").unlink(missing_ok=True)
             raw.execute(f"ATTACH DATABASE '{spool}.sqlite3' AS spool")
+            raw.execute(f"CREATE TABLE spool.billing_billrun AS {runs.replace('%(period)s', ':period')}",
+                        {"period": PERIOD})
         else:
             spool.mkdir(exist_ok=True)
-        for table, condition in RUN_TABLES.items():
-            if sqlite:  # sqlite3 takes :name parameters
-                condition = condition.replace("%(", ":").replace(")s", "")
-                raw.execute(f"CREATE TABLE spool.{table} AS SELECT * FROM main.{table} WHERE {condition} ORDER BY id",
-                            params)
-                raw.execute(f"SELECT COUNT(*) FROM spool.{table}")
-            else:
-                with open(spool / f"{table}.bin", "wb") as out, raw.copy(
-                        f"COPY (SELECT * FROM {table} WHERE {condition} ORDER BY id) TO STDOUT (FORMAT binary)",
-                        params) as copy:
-                    for block in copy:
-                        out.write(block)
-                raw.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params)
-            rows[table] = raw.fetchone()[0]
+            with open(spool / "billing_billrun.bin", "wb") as out, raw.copy(
+                    f"COPY ({runs}) TO STDOUT (FORMAT binary)", {"period": PERIOD}) as copy:
+                for block in copy:
+                    out.write(block)
+        raw.execute("SELECT COUNT(*) FROM billing_billrun WHERE period = %s" if not sqlite else
+                    "SELECT COUNT(*) FROM billing_billrun WHERE period = ?", [PERIOD])
+        rows["billing_billrun"] = raw.fetchone()[0]
+        for k, params in enumerate(parts):
+            for table, condition in RUN_TABLES.items():
+                if sqlite:
+                    condition = condition.replace("%(", ":").replace(")s", "")
+                    raw.execute(f"CREATE TABLE spool.{table}_{k} AS SELECT * FROM main.{table} WHERE {condition} "
+                                "ORDER BY id", params)
+                    raw.execute(f"SELECT COUNT(*) FROM spool.{table}_{k}")
+                else:
+                    with open(spool / f"{table}_{k}.bin", "wb") as out, raw.copy(
+                            f"COPY (SELECT * FROM {table} WHERE {condition} ORDER BY id) TO STDOUT (FORMAT binary)",
+                            params) as copy:
+                        for block in copy:
+                            out.write(block)
+                    raw.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params)
+                rows[table] += raw.fetchone()[0]
     clear_run()
-    # write them back (timed)
+
+    def write(tables: list[str], k: int | None) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                raw = cursor.cursor
+                for table in tables:
+                    name = table if k is None else f"{table}_{k}"
+                    if sqlite:
+                        raw.execute(f"INSERT INTO main.{table} SELECT * FROM spool.{name}")
+                        continue
+                    with open(spool / f"{name}.bin", "rb") as src, raw.copy(
+                            f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                        while block := src.read(1 << 23):
+                            copy.write(block)
+        finally:
+            if not sqlite:
+                connection.close()  # the writing thread's own connection
+
+    # write them back (timed): the BillRun rows, then the parts at once
     started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        raw = cursor.cursor
-        for table in RUN_TABLES:
-            if sqlite:
-                raw.execute(f"INSERT INTO main.{table} SELECT * FROM spool.{table}")
-                continue
-            with open(spool / f"{table}.bin", "rb") as src, raw.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-                while block := src.read(1 << 23):
-                    copy.write(block)
+    if sqlite:
+        write(["billing_billrun"], None)
+        write(list(RUN_TABLES), 0)
+    else:
+        write(["billing_billrun"], None)
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            for done in [pool.submit(write, list(RUN_TABLES), k) for k in range(connections)]:
+                done.result()
     seconds = time.perf_counter() - started
     if sqlite:
         with connection.cursor() as cursor:
@@ -367,7 +405,8 @@ def phase_raw_same(args) -> dict:
     else:
         shutil.rmtree(spool)
     return {"accounts": sample, "seconds": round(seconds, 2), "per_s": round(sample / seconds, 1), "rows": rows,
-            "rows_per_account": round(sum(rows.values()) / sample, 2), "peak_mib": round(peak_mib())}
+            "rows_per_account": round(sum(rows.values()) / sample, 2), "connections": connections,
+            "peak_mib": round(peak_mib())}
 
 
 def write_raw(bills, *, when: str, d) -> None:
@@ -404,11 +443,15 @@ def phase_raw_db(args) -> dict:
     columns, written with the kernel's own writer (COPY on PostgreSQL, one executemany on SQLite) into the same
     tables with the same indexes and foreign keys, and committed (PostgreSQL checks the deferred foreign keys at
     commit: a rolled-back write would skip them, a bill run cannot). Before it the bill run's rows are cleared
-    (`clear_run`), so both start from the city as prepared."""
+    (`clear_run`), so both start from the city as prepared. PostgreSQL: as many connections write at once as the
+    kernel had (its threads, or its workers), each its share of the accounts in its own transactions."""
     setup_django(args.db, args.db_name)
+    from concurrent.futures import ThreadPoolExecutor
+
     import polars as pl
     from django.db import connection, transaction
 
+    from gridcounter.application.billrun_fast import default_threads
     from gridcounter.data.registry.models import Account
 
     clear_run()
@@ -418,7 +461,9 @@ def phase_raw_db(args) -> dict:
     when = str(connection.ops.adapt_datetimefield_value(CREATED)) if sqlite else CREATED.isoformat()
     d = pl.lit(AS_OF.isoformat()) if sqlite else pl.lit(AS_OF)
     n = all_ids.len()
-    chunk = 1_000_000  # accounts per transaction (the kernel's are 20,000)
+    # as many writers at once as the kernel had (see phase_raw_same), a million accounts per transaction at most
+    connections = 1 if sqlite else args.workers or default_threads()
+    chunk = min(1_000_000, -(-n // connections))
     frames = [pl.DataFrame([all_ids.slice(start, chunk)]).select(
         pl.lit(None, dtype=pl.Int64).alias("id"), "account_id", pl.lit("9999-01").alias("period"),
         d.alias("start_date"), d.alias("end_date"), pl.lit("ISSUED").alias("status"),
@@ -427,13 +472,26 @@ def phase_raw_db(args) -> dict:
         pl.lit("[]").alias("explanation"), pl.lit("{}").alias("facts"), d.alias("issued_date"), d.alias("due_date"),
         pl.lit(None, dtype=pl.Int64).alias("replaces_id"), pl.lit(None, dtype=pl.Int64).alias("run_id"),
         pl.lit(when).alias("created_at")) for start in range(0, n, chunk)]
+    def write(bills) -> None:
+        try:
+            with transaction.atomic():
+                write_raw(bills, when=when, d=d)
+        finally:
+            if not sqlite:
+                connection.close()  # the writing thread's own connection
+
     started = time.perf_counter()
-    for bills in frames:
-        with transaction.atomic():
-            write_raw(bills, when=when, d=d)
+    if sqlite:
+        for bills in frames:
+            write(bills)
+    else:
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            for done in [pool.submit(write, bills) for bills in frames]:
+                done.result()
     seconds = time.perf_counter() - started
     clear_run()  # not timed: the city is left as prepared, for a later run with --prepared
-    return {"accounts": n, "seconds": round(seconds, 2), "per_s": round(n / seconds, 1), "peak_mib": round(peak_mib())}
+    return {"accounts": n, "seconds": round(seconds, 2), "per_s": round(n / seconds, 1), "connections": connections,
+            "peak_mib": round(peak_mib())}
 
 
 def phase_compute(args) -> dict:
