@@ -63,10 +63,10 @@ def test_one_route_and_an_unknown_route(city, capsys):  # noqa: F811
         call_command(*RUN, "--route", "NOPE")
 
 
-def test_workers_on_sqlite_are_refused_in_one_line(tmp_path):
+def test_workers_and_threads_on_sqlite_are_refused_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'city.sqlite3'}"
-    for option in (["--workers", "2"], ["--cluster", "tcp://127.0.0.1:8786"]):
+    for option in (["--workers", "2"], ["--cluster", "tcp://127.0.0.1:8786"], ["--threads", "2"]):
         done = subprocess.run([GRIDCOUNTER, "bill-run", "--period", PERIOD, *option], capture_output=True,
                               text=True, cwd=ROOT, env=env, timeout=120)
         assert done.returncode == 2
@@ -75,9 +75,11 @@ def test_workers_on_sqlite_are_refused_in_one_line(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_local_workers_from_the_command_line_bill_like_one_process(city, capsys):  # noqa: F811
+@pytest.mark.parametrize("scale", [["--workers", "2"], ["--threads", "2"]], ids=["workers", "threads"])
+def test_two_local_workers_or_threads_from_the_command_line_bill_like_one_batch_at_a_time(city, capsys,  # noqa: F811
+                                                                                            scale):
     if connection.vendor != "postgresql":
-        pytest.skip("--workers needs PostgreSQL (refused on SQLite: see the test above)")
+        pytest.skip("--workers and --threads need PostgreSQL (refused on SQLite: see the test above)")
     build(city)
     with transaction.atomic():
         single = run_json(capsys)
@@ -88,12 +90,14 @@ def test_two_local_workers_from_the_command_line_bill_like_one_process(city, cap
     s = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    done = subprocess.run([GRIDCOUNTER, *RUN, "--workers", "2", "--batch-accounts", "1", "--json"],
+    done = subprocess.run([GRIDCOUNTER, *RUN, *scale, "--batch-accounts", "1", "--json"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     data = json.loads(done.stdout.strip().splitlines()[-1])
 
-    assert data["workers"] == 2 and data["tasks"] == 2 and data["routes"] == 2
+    assert data["routes"] == 2
+    if scale[0] == "--workers":
+        assert data["workers"] == 2 and data["tasks"] == 2
     assert summary_seen(data) == summary_seen(single)
     assert snapshot(PERIOD) == expected
     assert BillRun.objects.filter(period=PERIOD).count() == 2

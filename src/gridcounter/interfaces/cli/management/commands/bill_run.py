@@ -1,7 +1,8 @@
-"""`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|orm] [--workers N | --cluster URL]`.
+"""`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|orm]
+[--threads N | --workers N | --cluster URL]`.
 
 Bills every due account of the period. The default engine is the columnar kernel (`billrun_fast`), which makes
-the same bills as the per-account run (`--engine orm`). `--workers N` runs the kernel on a local Dask cluster of
+the same bills as the per-account run (`--engine orm`); on PostgreSQL it bills two batches at once (`--threads`). `--workers N` runs the kernel on a local Dask cluster of
 N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need PostgreSQL.
 """
 import json
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-accounts", type=int, default=None,
                             help="kernel: about this many accounts (whole routes) per transaction (default 20000)")
         scale = parser.add_mutually_exclusive_group()
+        scale.add_argument("--threads", type=int, default=None,
+                           help="kernel: batches billed at once by this process (default 2 on PostgreSQL with two "
+                                "cores or more, 1 on SQLite)")
         scale.add_argument("--workers", type=int, default=None,
                            help="run on a local Dask cluster of N worker processes (PostgreSQL only)")
         scale.add_argument("--cluster", default=None, metavar="tcp://HOST:PORT",
@@ -54,6 +58,15 @@ class Command(BaseCommand):
                 raise CommandError(_("--workers and --cluster need PostgreSQL (set DATABASE_URL to a PostgreSQL "
                                      "database every worker can reach); this database is %(vendor)s")
                                    % {"vendor": connection.vendor}, returncode=2)
+        threads = options["threads"]
+        if threads is not None:
+            if engine != "kernel":
+                raise CommandError(_("--threads applies to the kernel engine only"), returncode=2)
+            if threads < 1:
+                raise CommandError(_("--threads needs at least one thread"), returncode=2)
+            if threads > 1 and connection.vendor != "postgresql":
+                raise CommandError(_("--threads above 1 needs PostgreSQL (SQLite has a single writer); this "
+                                     "database is %(vendor)s") % {"vendor": connection.vendor}, returncode=2)
         batch = {"batch_accounts": options["batch_accounts"]} if options["batch_accounts"] else {}
         if batch and engine != "kernel":
             raise CommandError(_("--batch-accounts applies to the kernel engine only"), returncode=2)
@@ -84,7 +97,7 @@ class Command(BaseCommand):
                     from gridcounter.application.billrun_fast import run_bills_fast
 
                     data = run_bills_fast(**common, route_code=options["route"], due_days=options["due_days"],
-                                          shock_threshold_pct=shock, **batch).as_dict()
+                                          shock_threshold_pct=shock, threads=threads, **batch).as_dict()
                 else:
                     data = run_bills(**common, route_code=options["route"], due_days=options["due_days"],
                                      shock_threshold_pct=shock).as_dict()
