@@ -12,6 +12,7 @@ writer would serialise the workers (and a file on one machine cannot be shared b
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -113,6 +114,7 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
     from gridcounter.application import billrun_fast
     from gridcounter.data.audit.context import current_actor
 
+    started = time.perf_counter()
     batch_accounts = batch_accounts or billrun_fast.BATCH_ACCOUNTS
 
     database_url = _database_url()
@@ -163,5 +165,5 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
         for key in ("per_account_reasons", "held_by_code"):
             for code, n in r[key].items():
                 total[key][code] = total[key].get(code, 0) + n
-    total["seconds"] = round(total["seconds"], 3)
+    total["seconds"] = round(time.perf_counter() - started, 3)  # the run's wall time, not the tasks' sum
     return total
