@@ -344,15 +344,15 @@ def phase_raw_same(args) -> dict:
             raw.execute(f"ATTACH DATABASE '{spool}.sqlite3' AS spool")
             raw.execute(f"CREATE TABLE spool.billing_billrun AS {runs.replace('%(period)s', ':period')}",
                         {"period": PERIOD})
+            raw.execute("SELECT COUNT(*) FROM spool.billing_billrun")
+            rows["billing_billrun"] = raw.fetchone()[0]
         else:
             spool.mkdir(exist_ok=True)
             with open(spool / "billing_billrun.bin", "wb") as out, raw.copy(
                     f"COPY ({runs}) TO STDOUT (FORMAT binary)", {"period": PERIOD}) as copy:
                 for block in copy:
                     out.write(block)
-        raw.execute("SELECT COUNT(*) FROM billing_billrun WHERE period = %s" if not sqlite else
-                    "SELECT COUNT(*) FROM billing_billrun WHERE period = ?", [PERIOD])
-        rows["billing_billrun"] = raw.fetchone()[0]
+            rows["billing_billrun"] = raw.rowcount  # the rows COPY sent
         for k, params in enumerate(parts):
             for table, condition in RUN_TABLES.items():
                 if sqlite:
@@ -360,14 +360,14 @@ def phase_raw_same(args) -> dict:
                     raw.execute(f"CREATE TABLE spool.{table}_{k} AS SELECT * FROM main.{table} WHERE {condition} "
                                 "ORDER BY id", params)
                     raw.execute(f"SELECT COUNT(*) FROM spool.{table}_{k}")
+                    rows[table] += raw.fetchone()[0]
                 else:
                     with open(spool / f"{table}_{k}.bin", "wb") as out, raw.copy(
                             f"COPY (SELECT * FROM {table} WHERE {condition} ORDER BY id) TO STDOUT (FORMAT binary)",
                             params) as copy:
                         for block in copy:
                             out.write(block)
-                    raw.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params)
-                rows[table] += raw.fetchone()[0]
+                    rows[table] += raw.rowcount
     clear_run()
 
     def write(tables: list[str], k: int | None) -> None:
