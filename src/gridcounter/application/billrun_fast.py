@@ -819,7 +819,7 @@ def run_bills_fast(*, period: str, as_of: date, created_at: datetime, route_code
     if threads <= 1 or len(batches) <= 1:
         for batch in batches:
             done(bill(batch))
-        summary.seconds = time.perf_counter() - started  # the run's wall time (the batches' own add up to more)
+        summary.seconds = time.perf_counter() - started  # the run's wall time, planning included
         return summary
 
     def in_thread(batch: list[Route]) -> FastRunSummary:
