@@ -282,6 +282,30 @@ def clear_run() -> None:
         cursor.execute("DELETE FROM audit_auditevent WHERE action IN ('LEDGER_ENTRY_POSTED', 'BILL_RUN')")
 
 
+def write_at_once(jobs, *, connections: int) -> None:
+    """Run each job (a callable writing rows) in its own committed transaction: on PostgreSQL `connections` at once,
+    each thread on its own connection (as the kernel's batches); on SQLite one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, transaction
+
+    def one(job) -> None:
+        try:
+            with transaction.atomic():
+                job()
+        finally:
+            if connections > 1:
+                connection.close()  # the writing thread's own connection
+
+    if connections <= 1:
+        for job in jobs:
+            one(job)
+        return
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for done in [pool.submit(one, job) for job in jobs]:
+            done.result()
+
+
 # the tables a bill run writes, in the order their foreign keys need, and which rows of each belong to the period's
 # bills with ids in (after, last]; the period's BillRun rows (the bills refer to them) are written first
 RUN_BILLS = "SELECT id FROM billing_bill WHERE period = %(period)s AND id > %(after)s AND id <= %(last)s"
@@ -311,9 +335,8 @@ def phase_raw_same(args) -> dict:
     1 M accounts the sample goes into emptier tables than the kernel's last batches met, which favours this
     baseline. Per account rates are compared."""
     setup_django(args.db, args.db_name)
-    from concurrent.futures import ThreadPoolExecutor
 
-    from django.db import connection, transaction
+    from django.db import connection
 
     from gridcounter.application.billrun_fast import default_threads
 
@@ -371,32 +394,22 @@ def phase_raw_same(args) -> dict:
     clear_run()
 
     def write(tables: list[str], k: int | None) -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                raw = cursor.cursor
-                for table in tables:
-                    name = table if k is None else f"{table}_{k}"
-                    if sqlite:
-                        raw.execute(f"INSERT INTO main.{table} SELECT * FROM spool.{name}")
-                        continue
-                    with open(spool / f"{name}.bin", "rb") as src, raw.copy(
-                            f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-                        while block := src.read(1 << 23):
-                            copy.write(block)
-        finally:
-            if not sqlite:
-                connection.close()  # the writing thread's own connection
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            for table in tables:
+                name = table if k is None else f"{table}_{k}"
+                if sqlite:
+                    raw.execute(f"INSERT INTO main.{table} SELECT * FROM spool.{name}")
+                    continue
+                with open(spool / f"{name}.bin", "rb") as src, raw.copy(
+                        f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                    while block := src.read(1 << 23):
+                        copy.write(block)
 
     # write them back (timed): the BillRun rows, then the parts at once
     started = time.perf_counter()
-    if sqlite:
-        write(["billing_billrun"], None)
-        write(list(RUN_TABLES), 0)
-    else:
-        write(["billing_billrun"], None)
-        with ThreadPoolExecutor(max_workers=connections) as pool:
-            for done in [pool.submit(write, list(RUN_TABLES), k) for k in range(connections)]:
-                done.result()
+    write_at_once([lambda: write(["billing_billrun"], None)], connections=1)
+    write_at_once([lambda k=k: write(list(RUN_TABLES), k) for k in range(connections)], connections=connections)
     seconds = time.perf_counter() - started
     if sqlite:
         with connection.cursor() as cursor:
@@ -446,10 +459,9 @@ def phase_raw_db(args) -> dict:
     (`clear_run`), so both start from the city as prepared. PostgreSQL: as many connections write at once as the
     kernel had (its threads, or its workers), each its share of the accounts in its own transactions."""
     setup_django(args.db, args.db_name)
-    from concurrent.futures import ThreadPoolExecutor
 
     import polars as pl
-    from django.db import connection, transaction
+    from django.db import connection
 
     from gridcounter.application.billrun_fast import default_threads
     from gridcounter.data.registry.models import Account
@@ -472,22 +484,8 @@ def phase_raw_db(args) -> dict:
         pl.lit("[]").alias("explanation"), pl.lit("{}").alias("facts"), d.alias("issued_date"), d.alias("due_date"),
         pl.lit(None, dtype=pl.Int64).alias("replaces_id"), pl.lit(None, dtype=pl.Int64).alias("run_id"),
         pl.lit(when).alias("created_at")) for start in range(0, n, chunk)]
-    def write(bills) -> None:
-        try:
-            with transaction.atomic():
-                write_raw(bills, when=when, d=d)
-        finally:
-            if not sqlite:
-                connection.close()  # the writing thread's own connection
-
     started = time.perf_counter()
-    if sqlite:
-        for bills in frames:
-            write(bills)
-    else:
-        with ThreadPoolExecutor(max_workers=connections) as pool:
-            for done in [pool.submit(write, bills) for bills in frames]:
-                done.result()
+    write_at_once([lambda b=bills: write_raw(b, when=when, d=d) for bills in frames], connections=connections)
     seconds = time.perf_counter() - started
     clear_run()  # not timed: the city is left as prepared, for a later run with --prepared
     return {"accounts": n, "seconds": round(seconds, 2), "per_s": round(n / seconds, 1), "connections": connections,
