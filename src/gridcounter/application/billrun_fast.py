@@ -46,6 +46,7 @@ from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.cycle import WINDOW_DAYS
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
 from gridcounter.domain.billing.explanation import BillContext, TierStatus, explain, explaining_codes
+from gridcounter.domain.billing.intervals import interval_facts
 from gridcounter.domain.billing.periods import (
     BillingPeriod,
     billing_period,
@@ -391,10 +392,44 @@ def _reading_json(row: dict, which: str) -> dict:
             "is_estimate": row[f"{which}_is_estimate"], "status": row[f"{which}_status"]}
 
 
+def with_interval_usage(usage: pl.DataFrame, binned: dict[int, tuple]) -> pl.DataFrame:
+    """`usage_rows` with the binned interval kWh (`interval_facts`) in place of the registers' for those accounts.
+
+    As `interval_cycle_usage`: each period's kWh (0.01 kWh) for a time-of-use tariff, the total otherwise; the
+    bill's kWh is their sum.
+    """
+    c = pl.col
+    columns = ("kwh_c", "critical_peak_c", "peak_c", "flat_c", "valley_c")
+    if "critical_peak_c" not in usage.columns:
+        usage = usage.with_columns(pl.lit(None, dtype=pl.Int64).alias("critical_peak_c"))
+    if not binned:
+        return usage
+    names = {"TOTAL": "kwh_c", "CRITICAL_PEAK": "critical_peak_c", "PEAK": "peak_c", "FLAT": "flat_c",
+             "VALLEY": "valley_c"}
+    rows = []
+    for account_id, (kwh, _holds, _facts) in binned.items():
+        row = dict.fromkeys(columns)
+        for register, value in kwh.items():
+            row[names[register]] = int(value.scaleb(2))
+        rows.append({"account_id": account_id, **row})
+    frame = pl.DataFrame(rows, schema={"account_id": pl.Int64(), **dict.fromkeys(columns, pl.Int64())})
+    frame = frame.with_columns(
+        total_e4=pl.sum_horizontal([c(n).fill_null(0) for n in columns]) * 100)
+    ids = frame["account_id"].to_list()
+    order = usage.columns
+    replaced = usage.filter(c("account_id").is_in(ids)).drop(*columns, "total_e4").join(frame, on="account_id")
+    return pl.concat([usage.filter(~c("account_id").is_in(ids)), replaced.select(order)])
+
+
 def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFrame, totals: pl.DataFrame,
                   history: pl.DataFrame, billing: BillingPeriod, catalogue: Catalogue,
-                  threshold: Decimal) -> list[BillDraft]:
-    """BillDrafts of the kernel-rated accounts, explained by the domain's `explain()` exactly as `draft_bill` does."""
+                  threshold: Decimal, intervals: dict[int, tuple] | None = None) -> list[BillDraft]:
+    """BillDrafts of the kernel-rated accounts, explained by the domain's `explain()` exactly as `draft_bill` does.
+
+    `intervals`: (kWh, holds, IntervalFacts) by account (`interval_facts`) for accounts billed from 15-minute
+    intervals; none of them held.
+    """
+    intervals = intervals or {}
     tiers = _Tiers(catalogue, billing)
     past: dict[int, dict[str, dict]] = defaultdict(dict)
     for row in history.iter_rows(named=True):
@@ -420,14 +455,19 @@ def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFra
         tier = None
         if tiered:
             ytd = _dec(row["ytd_c"], 2)
-            used = sum((_dec(row[f"{n}_c"], 2) for n in ("kwh", "peak", "flat", "valley") if row[f"{n}_c"] is not None),
-                       Decimal(0))
+            used = sum((_dec(row[f"{n}_c"], 2) for n in ("kwh", "critical_peak", "peak", "flat", "valley")
+                        if row.get(f"{n}_c") is not None), Decimal(0))
             before = ytd if basis is TierBasis.ANNUAL else Decimal("0.00")
             tier = _tier_status(basis=basis, thresholds=thresholds, before=before, after=before + used)
         segments = [TariffSegment(row["tariff_id"], "", billing.start_date, billing.end_date)]
+        binned = intervals.get(account_id)
+        interval = None if binned is None else binned[2]
+        if binned is not None:  # as CycleUsage.total_kwh of the binned kWh (0.01 kWh)
+            kwh_total = sum(binned[0].values(), Decimal(0))
         ctx = BillContext(period=billing.period, start_date=billing.start_date, end_date=billing.end_date,
                           kwh=kwh_total, amount_fen=amount_fen, previous=previous, last_year=last_year, tier=tier,
-                          price_changes=price_changes(tariffs=catalogue.tariffs, segments=segments))
+                          price_changes=price_changes(tariffs=catalogue.tariffs, segments=segments),
+                          intervals=interval)
         ctx.shock = assess_shock(amount_fen=amount_fen, days=billing.days, last_year=last_year, recent=recent,
                                  previous=previous, explaining_codes=explaining_codes(ctx), threshold_pct=threshold,
                                  kwh=kwh_total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
@@ -445,7 +485,7 @@ def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFra
             account_id=account_id, period=billing.period, start_date=billing.start_date, end_date=billing.end_date,
             status="HELD" if hold_codes else "ISSUED", tariff_id=row["tariff_id"],
             kwh=kwh_total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), amount_fen=amount_fen,
-            is_estimate=False, hold_codes=hold_codes, readings=readings,
+            is_estimate=interval is not None and interval.estimated > 0, hold_codes=hold_codes, readings=readings,
             explanation=[r.as_dict() for r in explain(ctx)],
             facts={"engine": "KERNEL", "ytd_kwh": str(_dec(row["ytd_c"], 2)), "shock": shock},
             lines=[], reading_ids=reading_ids,
@@ -886,27 +926,37 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         spans, reasons = plain_usage(frames, billing=billing, catalogue=catalogue)
         todo_ids = todo["account_id"].to_list()
         # accounts with 15-minute intervals for the period are billed from them (one interval_usage per route,
-        # one folder check for a route without interval files), drafted as the per-account run drafts them
+        # one folder check for a route without interval files)
         intervals: dict[int, per_account.IntervalInput] = {}
         for route in routes:
             intervals.update(per_account.route_intervals(route=route, billing=billing, catalogue=catalogue,
                                                          account_ids=todo_ids))
+        # rated by the kernel when the registers are plain too and no blocking finding holds the bill; the others
+        # (held, or a meter exchange, missed register reading …) are drafted by the per-account rules
+        binned = {a: interval_facts(row=iv.row, findings=iv.findings, blocking=iv.blocking)
+                  for a, iv in intervals.items() if a not in reasons}
+        binned = {a: found for a, found in binned.items() if not found[2].held}
         for account_id in intervals:
-            reasons[account_id] = "INTERVAL_DATA"
+            if account_id not in binned:
+                reasons[account_id] = "INTERVAL_DATA"
         spans = spans.filter(c("account_id").is_in(todo_ids))
-        usage = usage_rows(spans, todo.filter(~c("account_id").is_in(list(reasons))), frames.ytd,
-                           billing=billing, catalogue=catalogue)
+        usage = with_interval_usage(usage_rows(spans, todo.filter(~c("account_id").is_in(list(reasons))), frames.ytd,
+                                               billing=billing, catalogue=catalogue), binned)
         lines, totals = rate_frame(usage.drop("total_e4"), catalogue=catalogue)
         odd = totals.filter((c("engine") != VECTOR) | c("error").is_not_null())["account_id"].to_list()
         for account_id in odd:
             reasons[account_id] = "RATED_BY_RATE"
         good = usage.filter(~c("account_id").is_in(odd))
-        v_bills, v_lines, in_python = vector_bills(usage=good, spans=spans, lines=lines, totals=totals,
-                                                   history=frames.history, billing=billing, catalogue=catalogue,
-                                                   threshold=threshold)
+        odd_ids = set(odd)
+        from_intervals = [a for a in binned if a not in odd_ids]
+        v_bills, v_lines, in_python = vector_bills(usage=good.filter(~c("account_id").is_in(from_intervals)),
+                                                   spans=spans, lines=lines, totals=totals, history=frames.history,
+                                                   billing=billing, catalogue=catalogue, threshold=threshold)
+        # bills from intervals are explained by explain() too: their INTERVAL_DATA and ESTIMATED reasons
+        in_python = in_python + from_intervals
         drafts = kernel_drafts(usage=good.filter(c("account_id").is_in(in_python)), spans=spans, lines=lines,
                                totals=totals, history=frames.history, billing=billing, catalogue=catalogue,
-                               threshold=threshold) if in_python else []
+                               threshold=threshold, intervals=binned) if in_python else []
         kernel_ids = set(v_bills["account_id"].to_list()) | {d.account_id for d in drafts}
         rest = [a for a in todo_ids if a in reasons]
         if rest:

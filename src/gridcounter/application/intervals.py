@@ -17,6 +17,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ from gridcounter.domain.kernel.intervals import (
     INTERVAL_SCHEMA,
     SHANGHAI,
     SLOT_MINUTES,
-    IntervalResult,
     IntervalRules,
+    findings_by_account,
     interval_usage_frame,
 )
 from gridcounter.domain.readings.codes import Finding
@@ -122,7 +123,11 @@ class IntervalUsage:
 
     def findings_for(self, account_id: int) -> list[Finding]:
         """The account's findings as the reading rules' Finding (code, severity, numbers, both sentences)."""
-        return IntervalResult(usage=self.usage, findings=self.findings).findings_for(account_id)
+        return self._by_account.get(account_id, [])
+
+    @cached_property
+    def _by_account(self) -> dict[int, list[Finding]]:
+        return findings_by_account(self.findings)
 
     def to_rate(self) -> pl.DataFrame:
         """The accounts not held, in rate_frame's columns (ytd_c, household_size etc. still to be joined)."""

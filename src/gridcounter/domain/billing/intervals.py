@@ -17,14 +17,12 @@ def _centi(value: int | None) -> Decimal:
     return Decimal(value or 0).scaleb(-2)
 
 
-def interval_cycle_usage(*, register: CycleUsage, row: Mapping, findings: Iterable[Finding],
-                         blocking: Iterable[str]) -> CycleUsage:
-    """The usage to bill from one account's interval row (`interval_usage_frame`'s usage) and findings.
+def interval_facts(*, row: Mapping, findings: Iterable[Finding],
+                   blocking: Iterable[str]) -> tuple[dict[str, Decimal], list[HoldFinding], IntervalFacts]:
+    """One account's interval row and findings as the draft uses them: (kWh by register, holds, facts).
 
-    The binned kWh replace the register-derived usage: peak / flat / valley (and critical peak) for a
-    time-of-use tariff, a total otherwise. The register readings stay on the bill as the sum check's evidence;
-    their own holds and estimates give way to the interval findings: those in `blocking` hold the bill (at
-    zero), ESTIMATED intervals make it an estimate.
+    kWh: peak / flat / valley (and critical peak) for a time-of-use tariff, TOTAL otherwise. Holds: the findings
+    in `blocking`. Facts: what the explanation says (intervals expected, received, filled, missing; kWh by period).
     """
     blocking = set(blocking)
     findings = list(findings)
@@ -39,5 +37,17 @@ def interval_cycle_usage(*, register: CycleUsage, row: Mapping, findings: Iterab
                           estimated=int(row["estimated_intervals"]), missing=int(row["missing_intervals"]),
                           kwh_by_period=kwh, estimated_kwh=estimated_kwh, codes=tuple(f.code for f in findings),
                           held=bool(holds) or bool(row.get("held")))
+    return kwh, holds, facts
+
+
+def interval_cycle_usage(*, register: CycleUsage, row: Mapping, findings: Iterable[Finding],
+                         blocking: Iterable[str]) -> CycleUsage:
+    """The usage to bill from one account's interval row (`interval_usage_frame`'s usage) and findings.
+
+    The binned kWh replace the register-derived usage (`interval_facts`). The register readings stay on the bill
+    as the sum check's evidence; their own holds and estimates give way to the interval findings: those in
+    `blocking` hold the bill (at zero), ESTIMATED intervals make it an estimate.
+    """
+    kwh, holds, facts = interval_facts(row=row, findings=findings, blocking=blocking)
     return CycleUsage(kwh_by_register=dict(kwh), kvarh=register.kvarh, readings=register.readings,
                       reading_ids=list(register.reading_ids), holds=holds, intervals=facts)

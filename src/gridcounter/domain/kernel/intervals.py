@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -202,9 +203,21 @@ class IntervalResult:
         return self.usage.filter(pl.col("held"))["account_id"].to_list()
 
     def findings_for(self, account_id: int) -> list[Finding]:
-        return [Finding(code=r["code"], severity=r["severity"], numbers=json.loads(r["numbers"]), reason_zh=r["reason_zh"],
-                        reason_en=r["reason_en"])
-                for r in self.findings.filter(pl.col("account_id") == account_id).iter_rows(named=True)]
+        return self._by_account.get(account_id, [])
+
+    @cached_property
+    def _by_account(self) -> dict[int, list[Finding]]:
+        return findings_by_account(self.findings)
+
+
+def findings_by_account(findings: pl.DataFrame) -> dict[int, list[Finding]]:
+    """FINDING_SCHEMA rows as the reading rules' Findings, by account, in the frame's order (one pass)."""
+    out: dict[int, list[Finding]] = {}
+    for r in findings.iter_rows(named=True):
+        out.setdefault(r["account_id"], []).append(Finding(
+            code=r["code"], severity=r["severity"], numbers=json.loads(r["numbers"]), reason_zh=r["reason_zh"],
+            reason_en=r["reason_en"]))
+    return out
 
 
 # -- time ----------------------------------------------------------------------------------------------------
@@ -265,14 +278,35 @@ def tou_lookup(*, catalogue: Catalogue, tariff_ids: Iterable[str], start_date: d
             tariff = catalogue.get(tariff_id)
         except UnknownTariff:
             tariff = None
-        memo: dict[tuple[date, int], str | None] = {}
-        for h, moment in enumerate(local):
-            key = (moment.date(), moment.hour)
-            if key not in memo:
-                memo[key] = None if tariff is None else _hour_component(tariff, *key)
-            rows.append((tariff_id, h, moment.date(), memo[key]))
+        components = _tariff_hours(tariff, start_date=start_date, end_date=end_date, local=local)
+        rows += [(tariff_id, h, moment.date(), component) for h, (moment, component) in enumerate(zip(local, components, strict=True))]
     return pl.DataFrame(rows, schema={"tariff_id": pl.String(), "hour": pl.Int32(), "local_date": pl.Date(),
                                       "component": pl.String()}, orient="row")
+
+
+# (id of the tariff, start, end) → (the tariff, component of each hour): every route of a bill run asks for the
+# same tariffs and period; the tariff itself is kept and compared, so a new catalogue never reads an old answer
+_HOURS: dict[tuple[int, date, date], tuple[object, list[str | None]]] = {}
+
+
+def _tariff_hours(tariff, *, start_date: date, end_date: date, local: list[datetime]) -> list[str | None]:
+    if tariff is None:
+        return [None] * len(local)
+    key = (id(tariff), start_date, end_date)
+    found = _HOURS.get(key)
+    if found is not None and found[0] is tariff:
+        return found[1]
+    memo: dict[tuple[date, int], str | None] = {}
+    components = []
+    for moment in local:
+        day_hour = (moment.date(), moment.hour)
+        if day_hour not in memo:
+            memo[day_hour] = _hour_component(tariff, *day_hour)
+        components.append(memo[day_hour])
+    if len(_HOURS) >= 256:
+        _HOURS.clear()
+    _HOURS[key] = (tariff, components)
+    return components
 
 
 # -- integer rounding ----------------------------------------------------------------------------------------
