@@ -156,16 +156,16 @@ class BillContext:
 
 
 def yuan(fen: int) -> str:
-    """12345 -> '123.45' (exact: fen are integers)."""
+    """123456 -> '1,234.56' (exact: fen are integers; thousands grouped, as the counter's screens show money)."""
     sign = "-" if fen < 0 else ""
     fen = abs(int(fen))
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
 def kwh_text(value: Decimal) -> str:
-    """kWh for a sentence: two decimals at most, none when whole."""
+    """kWh for a sentence: two decimals at most, none when whole, thousands grouped (12345.5 → '12,345.50')."""
     q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return str(q.to_integral_value()) if q == q.to_integral_value() else str(q)
+    return f"{q.to_integral_value():,}" if q == q.to_integral_value() else f"{q:,f}"
 
 
 def _more_less(value: Decimal, zh: bool) -> str:

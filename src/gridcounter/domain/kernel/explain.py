@@ -90,9 +90,28 @@ def _fixed(n: pl.Expr, places: int) -> pl.Expr:
                           (m % scale).cast(pl.String).str.zfill(places)])
 
 
+def _grouped(n: pl.Expr) -> pl.Expr:
+    """A non-negative integer with its thousands grouped, as Python's f"{n:,}" writes it ("1,234,567")."""
+    text = pl.when(n < 1000).then(n.cast(pl.String))
+    for k in range(1, 6):  # up to 10**18, within Int64
+        groups = [(n // 10 ** (3 * k)).cast(pl.String)] + [
+            ((n // 10 ** (3 * j)) % 1000).cast(pl.String).str.zfill(3) for j in range(k - 1, -1, -1)]
+        text = text.when(n < 10 ** (3 * (k + 1))).then(pl.concat_str(groups, separator=","))
+    return text.otherwise(n.cast(pl.String))
+
+
+def _money_text(fen: pl.Expr) -> pl.Expr:
+    """`explanation.yuan` of fen: "-1,234.56"."""
+    m = fen.abs()
+    return pl.concat_str([pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit("")), _grouped(m // 100), pl.lit("."),
+                          (m % 100).cast(pl.String).str.zfill(2)])
+
+
 def _kwh_text_c(c: pl.Expr) -> pl.Expr:
-    """`kwh_text` of a non-negative kWh in hundredths: two decimals, none when whole."""
-    return pl.when(c % 100 == 0).then((c // 100).cast(pl.String)).otherwise(_fixed(c, 2))
+    """`kwh_text` of a non-negative kWh in hundredths: two decimals, none when whole, thousands grouped."""
+    whole = _grouped(c // 100)
+    return pl.when(c % 100 == 0).then(whole).otherwise(
+        pl.concat_str([whole, pl.lit("."), (c % 100).cast(pl.String).str.zfill(2)]))
 
 
 def _half_up(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -287,7 +306,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     basis_zh = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("去年同期")).otherwise(pl.lit("近期平均"))
     basis_en = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("the same period last year")).otherwise(
         pl.lit("your recent average"))
-    yuan_amount, yuan_base = _fixed(amount, 2), _fixed(c("_baseline"), 2)
+    yuan_amount, yuan_base = _money_text(amount), _money_text(c("_baseline"))
     shock_reason = pl.when(c("_is_shock")).then(_reason("BILL_SHOCK", {
         "amount_fen": amount.cast(pl.Int64), "baseline_fen": c("_baseline"), "basis": c("_basis"),
         "increase_pct": c("_inc_text"), "threshold_pct": pl.lit(str(threshold)), "hold": pl.lit(True)},

@@ -102,6 +102,23 @@ def test_explanation_sentences_in_both_languages():
     assert "actual meter readings" in reasons["ESTIMATED"].text_en
 
 
+def test_sentences_group_thousands_as_the_screens_do_while_numbers_stay_plain():
+    ctx = BillContext(period="2025-07", start_date=date(2025, 6, 15), end_date=date(2025, 7, 15),
+                      kwh=D("12345.5"), amount_fen=123456789, previous=fig("2025-06", 9766, kwh=D("1000.25")),
+                      last_year=fig("2024-07", 1000000, kwh=2000))
+    ctx.shock = assess_shock(amount_fen=123456789, days=30, last_year=ctx.last_year, recent=[], previous=None,
+                             explaining_codes=set(), threshold_pct=D(50))
+    reasons = {r.code: r for r in explain(ctx)}
+    previous = reasons["USAGE_VS_PREVIOUS"]
+    assert "本期用电 12,345.50 千瓦时" in previous.text_zh and "（2025-06，1,000.25 千瓦时）" in previous.text_zh
+    assert previous.text_en.startswith("You used 12,345.50 kWh")
+    assert previous.numbers["kwh"] == "12345.5" and previous.numbers["previous_kwh"] == "1000.25"
+    shock = reasons["BILL_SHOCK"]
+    assert "本期 1,234,567.89 元" in shock.text_zh and "（10,000.00 元）" in shock.text_zh
+    assert shock.text_en.startswith("Bill shock: 1,234,567.89 yuan")
+    assert shock.numbers["amount_fen"] == 123456789
+
+
 def _tariff(extra_version: str = ""):
     text = (TARIFFS / "BJ-RES-LT1KV.toml").read_text(encoding="utf-8") + extra_version
     return parse_tariff(text, origin="test.toml", power_factor_tables={})
