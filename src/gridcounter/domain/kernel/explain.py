@@ -91,13 +91,10 @@ def _fixed(n: pl.Expr, places: int) -> pl.Expr:
 
 
 def _grouped(n: pl.Expr) -> pl.Expr:
-    """A non-negative integer with its thousands grouped, as Python's f"{n:,}" writes it ("1,234,567")."""
-    text = pl.when(n < 1000).then(n.cast(pl.String))
-    for k in range(1, 6):  # up to 10**18, within Int64
-        groups = [(n // 10 ** (3 * k)).cast(pl.String)] + [
-            ((n // 10 ** (3 * j)) % 1000).cast(pl.String).str.zfill(3) for j in range(k - 1, -1, -1)]
-        text = text.when(n < 10 ** (3 * (k + 1))).then(pl.concat_str(groups, separator=","))
-    return text.otherwise(n.cast(pl.String))
+    """A non-negative integer with its thousands grouped, as Python's f"{n:,}" writes it ("1,234,567"): the digits
+    reversed, a comma after every three, the trailing one dropped, reversed back."""
+    return (n.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},").str.strip_chars_end(",")
+            .str.reverse())
 
 
 def _money_text(fen: pl.Expr) -> pl.Expr:
