@@ -111,8 +111,8 @@ def time_of_use_city() -> None:
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE registry_meter SET registers = %s", ['["TOTAL"]'])
-        cursor.execute("UPDATE registry_historicalmeter SET registers = %s", ['["TOTAL"]'])
+        cursor.execute("UPDATE registry_meter SET registers = %s, sends_intervals = TRUE", ['["TOTAL"]'])
+        cursor.execute("UPDATE registry_historicalmeter SET registers = %s, sends_intervals = TRUE", ['["TOTAL"]'])
         for table in ("registry_account", "registry_historicalaccount"):
             cursor.execute(f"UPDATE {table} SET tariff_id = %s, usage_category = 'GENERAL_COMMERCIAL', "
                            "household_size = NULL", [TOU_TARIFF])

@@ -13,6 +13,7 @@ from gridcounter.application.intervals import (
     interval_usage,
     partition_dir,
 )
+from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.readings.models import Reading
 from tests.integration.readings.conftest import NOW, SHANGHAI, Town
@@ -84,6 +85,23 @@ def test_importing_the_same_file_again_changes_nothing(town, tmp_path):
     usage = interval_usage(route_code=town.route.code, period="2026-11", root=tmp_path / "data")
     row = usage.usage.row(0, named=True)
     assert row["actual_intervals"] == 2976 and row["peak_c"] == 24800 and not row["held"]
+
+
+def test_the_first_import_marks_the_meter_as_sending_intervals_once_and_audited(town, tmp_path):
+    meter = town.complete.meter
+    assert not meter.sends_intervals
+    path = write_csv(tmp_path / "ami.csv", interval_lines(meter.asset_number))
+    with acting_as(Actor(reason="head-end file", channel="CLI")):
+        first = import_intervals(path=path, root=tmp_path / "data")
+        again = import_intervals(path=path, root=tmp_path / "data")
+    meter.refresh_from_db()
+    assert meter.sends_intervals and (first.meters_marked, again.meters_marked) == (1, 0)
+    version = meter.history.latest()
+    assert version.sends_intervals and version.history_change_reason == "head-end file"
+    assert version.history_channel == "CLI" and meter.history.count() == 2
+    assert not town.gappy.meter.__class__.objects.get(pk=town.gappy.meter.pk).sends_intervals
+    event = AuditEvent.objects.filter(action="INTERVALS_IMPORTED").order_by("id").first()
+    assert event.detail["meters_marked"] == 1 and event.reason == "head-end file"
 
 
 def test_intervals_after_the_fixed_day_go_to_the_next_period(town, tmp_path):

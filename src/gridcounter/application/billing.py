@@ -350,22 +350,40 @@ class IntervalInput:
     blocking: frozenset[str]
 
 
-def route_intervals(*, route: Route, billing: BillingPeriod, catalogue=None,
-                    account_ids: Iterable[int] | None = None) -> dict[int, IntervalInput]:
-    """The accounts of `route` with intervals stored for the period (among `account_ids` when given).
+def interval_metered(*, account_ids: Iterable[int], billing: BillingPeriod) -> set[int]:
+    """The accounts served in the period by a meter marked as sending 15-minute intervals (one query)."""
+    found: set[int] = set()
+    ids = list(account_ids)
+    for chunk in _chunks(ids):
+        found.update(Installation.objects.filter(
+            account_id__in=chunk, meter__sends_intervals=True, installed_date__lt=billing.end_date).filter(
+            Q(removed_date__isnull=True) | Q(removed_date__gt=billing.start_date)).values_list("account_id", flat=True))
+    return found
 
-    A route without interval files costs one look at its partition folder. Otherwise one
-    `interval_usage` for the whole route (the route's intervals, scanned and binned in one pass).
+
+def route_intervals(*, route: Route, billing: BillingPeriod, catalogue=None,
+                    account_ids: Iterable[int] | None = None,
+                    metered: Iterable[int] | None = None) -> dict[int, IntervalInput]:
+    """The accounts of `route` with intervals stored for the period, or whose meter sends intervals (`metered`,
+    else looked up: `interval_metered`), among `account_ids` when given. Such a meter that sent nothing for the
+    period gives its account a GAP hold, not a bill from the registers.
+
+    A route without interval files and without such meters costs one look at its partition folder (and the
+    look-up). Otherwise one `interval_usage` for the whole route (its intervals scanned and binned in one pass).
     """
     from gridcounter.application.intervals import interval_dir, interval_rules, interval_usage, partition_dir
 
+    wanted = None if account_ids is None else set(account_ids)
+    if metered is None:
+        metered = interval_metered(account_ids=wanted if wanted is not None else route.accounts.values_list(
+            "pk", flat=True), billing=billing)
+    expected = sorted(a for a in metered if wanted is None or a in wanted)
     folder = partition_dir(root=interval_dir(), period=billing.period, route_code=route.code)
-    if not folder.is_dir() or next(folder.glob("part-*.parquet"), None) is None:
+    if not expected and (not folder.is_dir() or next(folder.glob("part-*.parquet"), None) is None):
         return {}
     rules = interval_rules()
     result = interval_usage(route_code=route.code, period=billing.period, catalogue=catalogue or _catalogue(),
-                            rules=rules)
-    wanted = None if account_ids is None else set(account_ids)
+                            rules=rules, expected_ids=expected)
     out = {}
     for row in result.usage.iter_rows(named=True):
         if wanted is None or row["account_id"] in wanted:
@@ -396,9 +414,10 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
         for account in accounts:
             if account.route_id is not None:
                 by_route[account.route_id].append(account)
+        metered = interval_metered(account_ids=ids, billing=billing)
         for route in Route.objects.filter(pk__in=list(by_route)):
             intervals.update(route_intervals(route=route, billing=billing, catalogue=catalogue,
-                                             account_ids=[a.id for a in by_route[route.pk]]))
+                                             account_ids=[a.id for a in by_route[route.pk]], metered=metered))
     installations = _installations(ids=ids, billing=billing)
     meter_ids = sorted({i.meter_id for refs in installations.values() for i in refs})
     readings = _fixed_day_readings(meter_ids=meter_ids, billing=billing)

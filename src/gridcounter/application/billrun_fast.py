@@ -179,14 +179,14 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
                      "walk_order": pl.Int64()})
     installations = query_frame(
         "SELECT i.account_id, i.meter_id, m.asset_number, m.digits, "
-        f"{_centi_sql('m.multiplier')}, m.registers, i.installed_date, i.removed_date "
+        f"{_centi_sql('m.multiplier')}, m.registers, i.installed_date, i.removed_date, m.sends_intervals "
         "FROM registry_installation i JOIN registry_account a ON a.id = i.account_id "
         "JOIN registry_meter m ON m.id = i.meter_id "
         f"WHERE {routes_in} AND i.installed_date < %s AND (i.removed_date IS NULL OR i.removed_date > %s)",
         [*route_ids, billing.end_date, billing.start_date],
         {"account_id": pl.Int64(), "meter_id": pl.Int64(), "asset_number": pl.String(), "digits": pl.Int64(),
          "multiplier_c": pl.Int64(), "registers": pl.String(), "installed_date": pl.Date(),
-         "removed_date": pl.Date()})
+         "removed_date": pl.Date(), "sends_intervals": pl.Boolean()})
     readings = query_frame(
         f"SELECT i.account_id, r.id, r.meter_id, r.register, r.read_date, {_instant_sql('r.read_at')}, "
         f"{_centi_sql('r.value')}, r.source, r.is_estimate, r.status "
@@ -928,9 +928,10 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         # accounts with 15-minute intervals for the period are billed from them (one interval_usage per route,
         # one folder check for a route without interval files)
         intervals: dict[int, per_account.IntervalInput] = {}
+        metered = set(frames.installations.filter(c("sends_intervals"))["account_id"].to_list())
         for route in routes:
             intervals.update(per_account.route_intervals(route=route, billing=billing, catalogue=catalogue,
-                                                         account_ids=todo_ids))
+                                                         account_ids=todo_ids, metered=metered))
         # rated by the kernel when the registers are plain too and no blocking finding holds the bill; the others
         # (held, or a meter exchange, missed register reading …) are drafted by the per-account rules
         binned = {a: interval_facts(row=iv.row, findings=iv.findings, blocking=iv.blocking)

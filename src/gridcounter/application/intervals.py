@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from django.db import transaction
 
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.domain.billing.periods import billing_period
@@ -144,13 +145,15 @@ def interval_usage(
     catalogue: Catalogue | None = None,
     rules: IntervalRules | None = None,
     account_ids: list[int] | None = None,
+    expected_ids: list[int] | None = None,
 ) -> IntervalUsage:
     """Validated, gap-filled, time-of-use-binned usage of the route's interval-metered accounts for `period`.
 
     The period is the route's billing period (its fixed reading day of the previous month up to, not
     including, that day of `period`'s month). The accounts are `account_ids` when given, else the route's
-    accounts with at least one interval stored for the period. Reads the database (route, accounts,
-    TOTAL register readings at both ends and the meter multiplier) and the dataset; writes nothing.
+    accounts with at least one interval stored for the period and the `expected_ids` (accounts whose meter
+    sends intervals: one that sent none is held GAP). Reads the database (route, accounts, TOTAL register
+    readings at both ends and the meter multiplier) and the dataset; writes nothing.
 
     Raises UnknownRoute, InvalidPeriod, IntervalRulesError, CatalogueError.
     """
@@ -167,6 +170,7 @@ def interval_usage(
     intervals = scan_route(root=root, period=period, route_code=route_code)
     if account_ids is None:
         present = intervals.select(pl.col("account_id").unique()).collect()["account_id"].to_list()
+        present = sorted(set(present) | set(expected_ids or ()))
         accounts = Account.objects.filter(route=route, pk__in=present) if present else Account.objects.none()
     else:
         accounts = Account.objects.filter(route=route, pk__in=account_ids)
@@ -205,11 +209,12 @@ class ImportedIntervals:
     rows: int = 0
     written: dict[tuple[str, str], int] = field(default_factory=dict)  # (period, route) → intervals
     rejected_rows: list[dict[str, Any]] = field(default_factory=list)  # line, column, reason
+    meters_marked: int = 0  # meters whose first intervals these are: now marked as sending intervals
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file_name, "rows": self.rows, "rejected": len(self.rejected_rows),
                 "written": [{"period": p, "route": r, "intervals": n} for (p, r), n in sorted(self.written.items())],
-                "rejected_rows": self.rejected_rows}
+                "meters_marked": self.meters_marked, "rejected_rows": self.rejected_rows}
 
 
 def _read_file(path: Path) -> pl.DataFrame:
@@ -318,7 +323,32 @@ def import_intervals(*, path: str | Path, root: Path | None = None) -> ImportedI
     for (period, route), part in good.group_by("period", "route"):
         write_part(part, root=root, period=period, route_code=route, name=digest)
         result.written[(period, route)] = part.height
-    record_event(action="INTERVALS_IMPORTED", object_type="intervals.file", object_id=digest,
-                 detail={"file": path.name, "rows": result.rows,
-                         "partitions": [f"{p}/{r}" for p, r in sorted(result.written)]})
+    with transaction.atomic():
+        result.meters_marked = mark_interval_meters(good["meter"].unique().to_list())
+        record_event(action="INTERVALS_IMPORTED", object_type="intervals.file", object_id=digest,
+                     detail={"file": path.name, "rows": result.rows, "meters_marked": result.meters_marked,
+                             "partitions": [f"{p}/{r}" for p, r in sorted(result.written)]})
     return result
+
+
+def mark_interval_meters(asset_numbers: list[str]) -> int:
+    """Mark the meters not yet marked as sending 15-minute intervals, each with a history version stamped with the
+    acting user, hall, channel and reason. Returns how many were marked."""
+    from simple_history.utils import bulk_update_with_history
+
+    from gridcounter.data.audit.context import current_actor
+    from gridcounter.data.registry.models import Meter
+
+    actor = current_actor()
+    marked = 0
+    for start in range(0, len(asset_numbers), 2000):
+        meters = list(Meter.objects.filter(asset_number__in=asset_numbers[start:start + 2000], sends_intervals=False))
+        for meter in meters:
+            meter.sends_intervals = True
+        if meters:
+            bulk_update_with_history(
+                meters, Meter, ["sends_intervals"], default_user=actor.user,
+                default_change_reason=(actor.reason or "first 15-minute intervals imported")[:100],
+                custom_historical_attrs={"history_hall_id": actor.hall_id, "history_channel": actor.channel})
+        marked += len(meters)
+    return marked

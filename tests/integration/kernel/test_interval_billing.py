@@ -168,16 +168,23 @@ def test_a_rerun_makes_no_second_bill(city, tmp_path):
     assert check_ledger().ok
 
 
-def test_without_interval_files_the_same_accounts_are_billed_from_their_registers(city, tmp_path, settings):
+def test_a_meter_that_sends_intervals_and_sent_none_is_held_gap_not_billed_from_its_registers(city, tmp_path,
+                                                                                             settings):
     made = build(city, tmp_path)
-    shutil.rmtree(settings.GRIDCOUNTER_INTERVAL_DIR)
+    marked = {name for name in ("plain", "tou_registers", "clean", "filled", "long_gap", "mismatch")
+              if made[name].installations.get().meter.sends_intervals}
+    assert marked == {"clean", "filled", "long_gap", "mismatch"}  # by their first import
+    shutil.rmtree(settings.GRIDCOUNTER_INTERVAL_DIR)  # the head-end sent nothing for the period
+    orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
     with acting_as(ACTOR):
         summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
-    # a time-of-use tariff cannot be rated from a TOTAL register alone: without intervals those bills are held
-    assert (summary.issued, summary.held, summary.kernel) == (3, 4, 3)
-    assert summary.held_by_code == {"RATING_ERROR": 4} and "INTERVAL_DATA" not in summary.per_account_reasons
+    got = snapshot(PERIOD)
+    for number in expected:
+        assert got[number] == expected[number], number
+    assert (summary.issued, summary.held) == (orm.issued, orm.held) == (3, 4)
+    assert summary.held_by_code == {"GAP": 4} and summary.per_account_reasons["INTERVAL_DATA"] == 4
     mismatch = Bill.objects.get(account=made["mismatch"], period=PERIOD)
-    total = sum((kwh_at(s, made["bases"]["mismatch"]) for s in range(SLOTS)), Decimal(0)) + 50
-    assert mismatch.kwh == total.quantize(Decimal("0.01")) and mismatch.hold_codes == ["RATING_ERROR"]
-    assert "INTERVAL_DATA" not in {r["code"] for r in mismatch.explanation}
+    assert mismatch.hold_codes == ["GAP"] and mismatch.kwh == 0 and mismatch.amount_fen == 0
+    gap = next(r for r in mismatch.explanation if r["code"] == "GAP")
+    assert "2880 of the period's 2880 15-minute intervals are missing" in gap["text_en"]
     assert Bill.objects.get(account=made["plain"], period=PERIOD).kwh == Decimal("230.00")

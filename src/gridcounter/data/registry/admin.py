@@ -54,8 +54,8 @@ class AccountAdmin(SimpleHistoryAdmin):
 
 @admin.register(Meter)
 class MeterAdmin(SimpleHistoryAdmin):
-    list_display = ("asset_number", "digits", "multiplier", "registers")
-    list_filter = ("digits",)
+    list_display = ("asset_number", "digits", "multiplier", "registers", "sends_intervals")
+    list_filter = ("digits", "sends_intervals")
     search_fields = ("=asset_number",)
     inlines = [InstallationInline]
     show_full_result_count = False

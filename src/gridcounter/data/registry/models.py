@@ -160,6 +160,11 @@ class Meter(models.Model):
     digits = models.PositiveSmallIntegerField(_("number of digits"), validators=[MinValueValidator(4), MaxValueValidator(10)])
     multiplier = models.DecimalField(_("multiplier (CT × PT)"), max_digits=12, decimal_places=2, default=1)
     registers = models.JSONField(_("registers"), default=list, help_text=_("Register codes, e.g. [\"TOTAL\"]"))
+    sends_intervals = models.BooleanField(
+        _("sends 15-minute intervals"), default=False,
+        help_text=_("An AMI meter billed from its 15-minute intervals: a period with none of them is held for "
+                    "review (GAP) instead of being billed from the registers. Set when its first intervals are "
+                    "imported."))
     history = history()
 
     class Meta:

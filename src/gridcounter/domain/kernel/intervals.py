@@ -521,7 +521,9 @@ def _findings(usage: pl.DataFrame, *, origin: datetime, rules: IntervalRules) ->
             found.append((IntervalCode.SPIKE, {"count": r["_spikes"], "typical_kwh": _plain(_kwh(r["_typical"])),
                                                "limit": _plain(rules.spike_factor),
                                                "max_kwh": _plain(_kwh(r["_spike_max"])), "max_at": at(r["_spike_at"])}))
-        if r["register_kwh_e4"] is None:
+        if not r["actual_intervals"]:
+            pass  # nothing received: GAP says so; a sum of no intervals checks nothing against the register
+        elif r["register_kwh_e4"] is None:
             found.append((IntervalCode.REGISTER_MISSING, {"interval_kwh": _plain(_kwh(r["interval_kwh_e4"]))}))
         elif r["_diff"] > r["_tolerance"]:
             found.append((IntervalCode.SUM_MISMATCH, {

@@ -33,5 +33,8 @@ class Command(BaseCommand):
                 "file": result.file_name, "rows": result.rows, "rejected": len(result.rejected_rows)})
             for (period, route), count in sorted(result.written.items()):
                 self.stdout.write(f"  {period} {route}: {count}")
+            if result.meters_marked:
+                self.stdout.write(_("%(count)d meters now marked as sending 15-minute intervals") % {
+                    "count": result.meters_marked})
         if result.rejected_rows:
             raise CommandError(_("nothing imported: fix the rows above and import the file again"))
