@@ -929,9 +929,13 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         # one folder check for a route without interval files)
         intervals: dict[int, per_account.IntervalInput] = {}
         metered = set(frames.installations.filter(c("sends_intervals"))["account_id"].to_list())
+        todo_by_route = dict(todo.group_by("route_id").agg("account_id").iter_rows())
         for route in routes:
-            intervals.update(per_account.route_intervals(route=route, billing=billing, catalogue=catalogue,
-                                                         account_ids=todo_ids, metered=metered))
+            ids = todo_by_route.get(route.pk, [])  # each route its own accounts: the work stays per route
+            if ids:
+                intervals.update(per_account.route_intervals(
+                    route=route, billing=billing, catalogue=catalogue, account_ids=ids,
+                    metered=[a for a in ids if a in metered]))
         # rated by the kernel when the registers are plain too and no blocking finding holds the bill; the others
         # (held, or a meter exchange, missed register reading …) are drafted by the per-account rules
         binned = {a: interval_facts(row=iv.row, findings=iv.findings, blocking=iv.blocking)
