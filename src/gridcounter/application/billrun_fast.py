@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -392,33 +392,22 @@ def _reading_json(row: dict, which: str) -> dict:
             "is_estimate": row[f"{which}_is_estimate"], "status": row[f"{which}_status"]}
 
 
-def with_interval_usage(usage: pl.DataFrame, binned: dict[int, tuple]) -> pl.DataFrame:
-    """`usage_rows` with the binned interval kWh (`interval_facts`) in place of the registers' for those accounts.
-
-    As `interval_cycle_usage`: each period's kWh (0.01 kWh) for a time-of-use tariff, the total otherwise; the
-    bill's kWh is their sum.
-    """
+def with_interval_usage(usage: pl.DataFrame, rows: dict[int, Mapping]) -> pl.DataFrame:
+    """`usage_rows` with the binned interval kWh of `rows` (the accounts' `interval_usage` rows) in place of the
+    registers': each time-of-use period's 0.01 kWh for a time-of-use tariff, `kwh_c` otherwise, as
+    `interval_cycle_usage` bills them; the bill's kWh (`total_e4`) is their sum."""
     c = pl.col
-    columns = ("kwh_c", "critical_peak_c", "peak_c", "flat_c", "valley_c")
+    columns = ["kwh_c", "critical_peak_c", "peak_c", "flat_c", "valley_c"]
     if "critical_peak_c" not in usage.columns:
         usage = usage.with_columns(pl.lit(None, dtype=pl.Int64).alias("critical_peak_c"))
-    if not binned:
+    if not rows:
         return usage
-    names = {"TOTAL": "kwh_c", "CRITICAL_PEAK": "critical_peak_c", "PEAK": "peak_c", "FLAT": "flat_c",
-             "VALLEY": "valley_c"}
-    rows = []
-    for account_id, (kwh, _holds, _facts) in binned.items():
-        row = dict.fromkeys(columns)
-        for register, value in kwh.items():
-            row[names[register]] = int(value.scaleb(2))
-        rows.append({"account_id": account_id, **row})
-    frame = pl.DataFrame(rows, schema={"account_id": pl.Int64(), **dict.fromkeys(columns, pl.Int64())})
-    frame = frame.with_columns(
-        total_e4=pl.sum_horizontal([c(n).fill_null(0) for n in columns]) * 100)
-    ids = frame["account_id"].to_list()
-    order = usage.columns
+    frame = pl.DataFrame([{"account_id": a, **{n: row[n] for n in columns}} for a, row in rows.items()],
+                         schema={"account_id": pl.Int64(), **dict.fromkeys(columns, pl.Int64())})
+    frame = frame.with_columns(total_e4=pl.sum_horizontal([c(n).fill_null(0) for n in columns]) * 100)
+    ids = list(rows)
     replaced = usage.filter(c("account_id").is_in(ids)).drop(*columns, "total_e4").join(frame, on="account_id")
-    return pl.concat([usage.filter(~c("account_id").is_in(ids)), replaced.select(order)])
+    return pl.concat([usage.filter(~c("account_id").is_in(ids)), replaced.select(usage.columns)])
 
 
 def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFrame, totals: pl.DataFrame,
@@ -946,7 +935,8 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
                 reasons[account_id] = "INTERVAL_DATA"
         spans = spans.filter(c("account_id").is_in(todo_ids))
         usage = with_interval_usage(usage_rows(spans, todo.filter(~c("account_id").is_in(list(reasons))), frames.ytd,
-                                               billing=billing, catalogue=catalogue), binned)
+                                               billing=billing, catalogue=catalogue),
+                                    {a: intervals[a].row for a in binned})
         lines, totals = rate_frame(usage.drop("total_e4"), catalogue=catalogue)
         odd = totals.filter((c("engine") != VECTOR) | c("error").is_not_null())["account_id"].to_list()
         for account_id in odd:

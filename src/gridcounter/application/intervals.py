@@ -17,7 +17,6 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,10 @@ from gridcounter.domain.kernel.intervals import (
     INTERVAL_SCHEMA,
     SHANGHAI,
     SLOT_MINUTES,
+    IntervalResult,
     IntervalRules,
-    findings_by_account,
     interval_usage_frame,
 )
-from gridcounter.domain.readings.codes import Finding
 from gridcounter.domain.tariffs import Catalogue
 
 ENV_DIR = "GRIDCOUNTER_INTERVAL_DIR"
@@ -110,25 +108,14 @@ def scan_route(*, root: Path, period: str, route_code: str) -> pl.LazyFrame:
 
 
 @dataclass(frozen=True)
-class IntervalUsage:
+class IntervalUsage(IntervalResult):
+    """A route's interval usage for one period: the kernel's `IntervalResult` (usage, findings, held_account_ids,
+    findings_for) with the route and period it was read for."""
+
     route_code: str
     period: str
     start_date: date
     end_date: date
-    usage: pl.DataFrame  # one row per interval-metered account: domain.kernel.intervals.USAGE_COLUMNS
-    findings: pl.DataFrame  # domain.kernel.intervals.FINDING_SCHEMA
-
-    @property
-    def held_account_ids(self) -> list[int]:
-        return self.usage.filter(pl.col("held"))["account_id"].to_list()
-
-    def findings_for(self, account_id: int) -> list[Finding]:
-        """The account's findings as the reading rules' Finding (code, severity, numbers, both sentences)."""
-        return self._by_account.get(account_id, [])
-
-    @cached_property
-    def _by_account(self) -> dict[int, list[Finding]]:
-        return findings_by_account(self.findings)
 
     def to_rate(self) -> pl.DataFrame:
         """The accounts not held, in rate_frame's columns (ytd_c, household_size etc. still to be joined)."""
