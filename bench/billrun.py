@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,9 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import common
+from common import ROOT, peak_mib
+
 PERIOD = "2025-07"
 AS_OF = date(2025, 7, 31)
 CREATED = datetime(2025, 7, 31, 2, tzinfo=UTC)
@@ -34,16 +35,7 @@ def database_url(db: str, name: str) -> str:
 
 
 def setup_django(db: str, name: str = NAME) -> None:
-    os.environ["DATABASE_URL"] = database_url(db, name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    common.setup_django(database_url(db, name))
 
 
 # --- phases (each in its own process) ---------------------------------------------------------------------
@@ -568,7 +560,6 @@ def phase_raw_db(args) -> dict:
 
 def phase_compute(args) -> dict:
     """Polars rating of N synthetic usages (the city's tariff mix) plus a Parquet write of lines and totals."""
-    sys.path.insert(0, str(ROOT / "src"))
     import polars as pl
 
     from gridcounter.application.tariffs import read_catalogue

@@ -26,25 +26,16 @@ import json
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import setup_django
+
 CITY = "SYN"
 AS_OF = date(2026, 11, 28)
 LAST_PERIOD = "2026-11"  # the last fixed reading day of every route is on or before AS_OF
 CREATED = datetime(2026, 11, 28, 2, tzinfo=UTC)
 CHANNELS = ("CASH", "CARD")
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
-    sys.path.insert(0, str(ROOT / "src"))
-    import django
-
-    django.setup()
 
 
 def percentile(values: list[float], pct: float) -> float:

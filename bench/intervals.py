@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,27 +27,21 @@ import time
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import polars as pl
+from common import ROOT, peak_mib
 
-import polars as pl  # noqa: E402
-
-from gridcounter.application.intervals import partition_dir, scan_route, write_part  # noqa: E402
-from gridcounter.application.tariffs import read_catalogue  # noqa: E402
-from gridcounter.domain.kernel.intervals import (  # noqa: E402
+from gridcounter.application.intervals import partition_dir, scan_route, write_part
+from gridcounter.application.tariffs import read_catalogue
+from gridcounter.domain.kernel.intervals import (
     IntervalRules,
     interval_usage_frame,
     period_start_utc,
     slot_count,
 )
-from gridcounter.domain.kernel.rating import rate_frame  # noqa: E402
+from gridcounter.domain.kernel.rating import rate_frame
 
 PERIOD = "2026-07"
 START, END = date(2026, 7, 1), date(2026, 8, 1)  # a calendar month: the critical-peak rule applies
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def routes(args) -> list[tuple[str, int, int]]:
