@@ -1,12 +1,14 @@
-"""Helper run as a subprocess by test_crash.py: prepare a city, run the kernel bill run, check the result.
+"""Helper run as a subprocess by test_crash.py and test_read_ahead.py: prepare a city, run the kernel bill run,
+check the result, list the bills.
 
-    DATABASE_URL=... python tests/integration/kernel/crash_script.py prepare|run|run-slow|check
+    DATABASE_URL=... python tests/integration/kernel/crash_script.py \
+        prepare|run|run-slow|check|run-one-by-one|run-ahead|run-ahead-changed|change-reading|bills
 """
 import json
 import os
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,6 +55,53 @@ def main(command: str) -> None:
             summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1)
         print(json.dumps(summary.as_dict()))
         return
+    if command in ("run-one-by-one", "run-ahead", "run-ahead-changed"):
+        # batches one after another on one connection, or with the next batch read ahead by a second process;
+        # "-changed": another connection changes a reading of the second batch after the first batch's commit
+        prepared_here = []
+        prepare = billrun_fast.prepare_batch
+
+        def counted(**kwargs):
+            prepared_here.append([r.code for r in kwargs["routes"]])
+            return prepare(**kwargs)
+
+        billrun_fast.prepare_batch = counted
+        read_ahead = []  # the reading process's batches, as the run hands them over
+
+        class Pool(billrun_fast.ProcessPoolExecutor):
+            def submit(self, *args, **kwargs):
+                read_ahead.append(super().submit(*args, **kwargs))
+                return read_ahead[-1]
+
+        billrun_fast.ProcessPoolExecutor = Pool
+        done = []
+
+        def progress(n: int) -> None:
+            done.append(n)
+            if command == "run-ahead-changed" and len(done) == 1:
+                read_ahead[-1].result()  # the second batch has been read ahead: now change one of its readings
+                change_reading()
+
+        with acting_as(Actor(reason="read-ahead test", channel="SYSTEM")):
+            summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1,
+                                                  read_ahead=command != "run-one-by-one", progress=progress)
+        print(json.dumps({**summary.as_dict(), "prepared_here": prepared_here}))
+        return
+    if command == "change-reading":
+        change_reading()
+        return
+    if command == "bills":
+        from gridcounter.data.billing.models import Bill
+
+        bills = []
+        for bill in Bill.objects.filter(period=PERIOD).select_related("account").prefetch_related("lines").order_by(
+                "account__number"):
+            readings = {k: v for k, v in bill.readings.items() if k != "_reading_ids"}
+            bills.append([bill.account.number, bill.status, bill.amount_fen, str(bill.kwh), bill.hold_codes,
+                          bill.explanation, readings, [[line.code, str(line.quantity), str(line.unit_price),
+                                                        line.amount_fen] for line in bill.lines.all()]])
+        print(json.dumps(bills, default=str))
+        return
     if command == "check":
         from gridcounter.application.ledger import check_ledger
 
@@ -77,6 +126,29 @@ def main(command: str) -> None:
                           "routes": routes}))
         return
     raise SystemExit(f"unknown command {command}")
+
+
+def change_reading() -> None:
+    """From a connection of its own, add 50 to the readings near the end of the period of the first account of the
+    second batch (whole routes one by one, as the runs above make them)."""
+    import sqlite3
+
+    from django.conf import settings
+
+    from gridcounter.application.billrun_fast import plan_batches
+    from gridcounter.data.registry.models import Account
+    from gridcounter.domain.billing.periods import billing_period
+
+    route = plan_batches(period=PERIOD, as_of=AS_OF, batch_accounts=1)[0][1][0]
+    account = Account.objects.filter(route=route).order_by("walk_order", "id").first()
+    end = billing_period(period=PERIOD, reading_day=route.reading_day).end_date
+    own = sqlite3.connect(settings.DATABASES["default"]["NAME"], timeout=30)
+    with own:
+        changed = own.execute("UPDATE readings_reading SET value = value + 50 WHERE account_id = ? AND read_date >= ?",
+                              [account.id, (end - timedelta(days=7)).isoformat()]).rowcount
+    own.close()
+    assert changed, "no reading to change"
+    print("CHANGED", account.number, changed, file=sys.stderr)
 
 
 if __name__ == "__main__":
