@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import multiprocessing
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -67,6 +69,7 @@ from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_thresholds
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
 KNOWN_REGISTERS = (*ENERGY_REGISTERS, "REACTIVE")
 RECENT_PERIODS = per_account.RECENT_PERIODS
+logger = logging.getLogger(__name__)
 
 __all__ = ["FastRunSummary", "PreparedBatch", "can_read_ahead", "default_threads", "load_route", "load_routes", "plan_batches", "run_batch_fast", "run_bills_fast",
            "run_route_fast"]
@@ -926,13 +929,15 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
     transaction begins, `PRAGMA data_version` tells whether another connection has committed since (a clerk's
     reading or payment, another run); if so, what was read ahead is thrown away and the batch is read again
     under its own lock. This connection's own commits (batches, held bills re-validated) touch other routes.
+    If the reading process dies, the run goes on without it, each batch read under its own lock.
     """
     due_days = per_account.due_days_setting() if due_days is None else due_days
     threshold = per_account.shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
     work = {"period": period, "catalogue": catalogue, "threshold": threshold}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as reader:
+                             initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as pool:
+        reader: ProcessPoolExecutor | None = pool
         ahead = None
         try:
             version_before = None
@@ -941,12 +946,19 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
                 with transaction.atomic():
                     _lock_routes(batch)
                     version = _data_version()
-                    prepared = ahead.result() if ahead is not None else None
+                    prepared = None
+                    try:
+                        prepared = ahead.result() if ahead is not None else None
+                        ahead = None
+                        if i + 1 < len(batches) and reader is not None:
+                            ahead = reader.submit(readahead.prepare, routes=batches[i + 1], **work)
+                    except BrokenProcessPool:
+                        # the reading process died (killed, out of memory): the run goes on reading each batch itself
+                        logger.warning("bill run %s: the reading process stopped at route %s; the run goes on "
+                                       "without reading ahead", period, batch[0].code)
+                        reader, ahead = None, None
                     if version != version_before:
                         prepared = None  # another connection committed after the read: read again, under the lock
-                    ahead = None
-                    if i + 1 < len(batches):
-                        ahead = reader.submit(readahead.prepare, routes=batches[i + 1], **work)
                     version_before = version
                     if prepared is None:
                         prepared = prepare_batch(routes=batch, **work)

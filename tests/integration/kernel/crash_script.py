@@ -6,6 +6,7 @@ check the result, list the bills.
 """
 import json
 import os
+import signal
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -55,9 +56,10 @@ def main(command: str) -> None:
             summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1)
         print(json.dumps(summary.as_dict()))
         return
-    if command in ("run-one-by-one", "run-ahead", "run-ahead-changed"):
+    if command in ("run-one-by-one", "run-ahead", "run-ahead-changed", "run-ahead-reader-killed"):
         # batches one after another on one connection, or with the next batch read ahead by a second process;
-        # "-changed": another connection changes a reading of the second batch after the first batch's commit
+        # "-changed": another connection changes a reading of the second batch after the first batch's commit;
+        # "-reader-killed": the reading process is killed with SIGKILL after the first batch
         prepared_here = []
         prepare = billrun_fast.prepare_batch
 
@@ -68,7 +70,13 @@ def main(command: str) -> None:
         billrun_fast.prepare_batch = counted
         read_ahead = []  # the reading process's batches, as the run hands them over
 
+        pools = []
+
         class Pool(billrun_fast.ProcessPoolExecutor):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                pools.append(self)
+
             def submit(self, *args, **kwargs):
                 read_ahead.append(super().submit(*args, **kwargs))
                 return read_ahead[-1]
@@ -81,6 +89,10 @@ def main(command: str) -> None:
             if command == "run-ahead-changed" and len(done) == 1:
                 read_ahead[-1].result()  # the second batch has been read ahead: now change one of its readings
                 change_reading()
+            if command == "run-ahead-reader-killed" and len(done) == 1:
+                read_ahead[-1].result()  # the second batch has been read ahead: now kill the reading process
+                for pid in list(pools[0]._processes):
+                    os.kill(pid, signal.SIGKILL)
 
         with acting_as(Actor(reason="read-ahead test", channel="SYSTEM")):
             summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1,

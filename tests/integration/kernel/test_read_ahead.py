@@ -60,3 +60,12 @@ def test_reading_ahead_bills_like_one_batch_after_another_and_sees_a_change_made
     # the change was committed while the second batch lay read ahead: that batch was read again, under its lock
     assert len(during["prepared_here"]) == 2 and during["prepared_here"][1] == one_by_one["prepared_here"][1]
     assert bills_during == bills_changed
+
+
+def test_a_run_whose_reading_process_is_killed_goes_on_reading_each_batch_itself(city):
+    one_by_one, bills = _run(city("one"), "run-one-by-one")
+    killed, bills_killed = _run(city("killed"), "run-ahead-reader-killed")
+    # the first batch read here, the second ahead; after the kill every later batch is read by the run itself
+    assert len(killed["prepared_here"]) == one_by_one["routes"] - 1
+    assert killed["issued"] == one_by_one["issued"] and killed["held"] == one_by_one["held"]
+    assert bills_killed == bills
