@@ -76,6 +76,12 @@ def shock_threshold_setting() -> Decimal:
     return Decimal(str(getattr(settings, "GRIDCOUNTER_BILL_SHOCK_PCT", DEFAULT_SHOCK_THRESHOLD_PCT)))
 
 
+def run_limits(due_days: int | None, shock_threshold_pct: Decimal | None) -> tuple[int, Decimal]:
+    """A bill run's days to pay and bill-shock threshold: as given, else the settings."""
+    return (due_days_setting() if due_days is None else due_days,
+            shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct))
+
+
 @dataclass
 class RunSummary:
     period: str
@@ -135,8 +141,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
     their history, lines, journal entries, postings and audit events go in with bulk inserts.
     """
     catalogue = catalogue or _catalogue()
-    due_days = due_days_setting() if due_days is None else due_days
-    threshold = shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
+    due_days, threshold = run_limits(due_days, shock_threshold_pct)
     billing = billing_period(period=period, reading_day=route.reading_day)
     summary = RunSummary(period=period, routes=1)
     on_route = Account.objects.filter(route=route).exclude(status=Account.Status.PENDING)

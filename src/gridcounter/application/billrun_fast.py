@@ -921,54 +921,65 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
 
     SQLite has one writer, but in WAL mode a reader sees the last commit while the writer works, so the next
     batch's reading, rating and explaining overlap this batch's inserts and commit (at 1 M accounts about 55 s
-    and 85 s of a 140 s run). Each batch is still written in one transaction with its routes locked, as
-    `run_batch_fast` does. The reading process (`readahead`) is started once per run.
-
-    The next batch is read after this batch's transaction has begun: while this connection holds the write lock
-    nobody else commits, so that read sees the database as this batch found it. When the next batch's
-    transaction begins, `PRAGMA data_version` tells whether another connection has committed since (a clerk's
-    reading or payment, another run); if so, what was read ahead is thrown away and the batch is read again
-    under its own lock. This connection's own commits (batches, held bills re-validated) touch other routes.
-    If the reading process dies, the run goes on without it, each batch read under its own lock.
+    and 85 s of a 140 s run). Each batch is still billed by `run_batch_fast`, in one transaction with its routes
+    locked; `_ReadAhead.take` gives it the batch as read ahead. The reading process (`readahead`) is started once
+    per run.
     """
-    due_days = per_account.due_days_setting() if due_days is None else due_days
-    threshold = per_account.shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
+    due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
     work = {"period": period, "catalogue": catalogue, "threshold": threshold}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                              initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as pool:
-        reader: ProcessPoolExecutor | None = pool
-        ahead = None
+        reader = _ReadAhead(pool=pool, work=work)
         try:
-            version_before = None
             for i, batch in enumerate(batches):
-                started = time.perf_counter()
-                with transaction.atomic():
-                    _lock_routes(batch)
-                    version = _data_version()
-                    prepared = None
-                    try:
-                        prepared = ahead.result() if ahead is not None else None
-                        ahead = None
-                        if i + 1 < len(batches) and reader is not None:
-                            ahead = reader.submit(readahead.prepare, routes=batches[i + 1], **work)
-                    except BrokenProcessPool:
-                        # the reading process died (killed, out of memory): the run goes on reading each batch itself
-                        logger.warning("bill run %s: the reading process stopped at route %s; the run goes on "
-                                       "without reading ahead", period, batch[0].code)
-                        reader, ahead = None, None
-                    if version != version_before:
-                        prepared = None  # another connection committed after the read: read again, under the lock
-                    version_before = version
-                    if prepared is None:
-                        prepared = prepare_batch(routes=batch, **work)
-                    summary = write_batch(prepared, as_of=as_of, created_at=created_at, due_days=due_days,
-                                          started=started)
-                done(_revalidate_held(prepared, summary, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                                      due_days=due_days, threshold=threshold, started=started))
+                following = batches[i + 1] if i + 1 < len(batches) else None
+                done(run_batch_fast(routes=batch, period=period, as_of=as_of, created_at=created_at,
+                                    catalogue=catalogue, due_days=due_days, shock_threshold_pct=threshold,
+                                    read_ahead=lambda following=following: reader.take(following)))
         finally:
-            if ahead is not None:
-                ahead.cancel()
+            reader.cancel()
+
+
+class _ReadAhead:
+    """The batch the reading process prepared, and the next one handed to it.
+
+    The next batch is handed over after this batch's transaction has begun: while this connection holds the write
+    lock nobody else commits, so that read sees the database as this batch found it. When the next batch's
+    transaction begins, `PRAGMA data_version` tells whether another connection has committed since (a clerk's
+    reading or payment, another run); if so, what was read ahead is thrown away and the batch is read again under
+    its own lock. This connection's own commits (batches, held bills re-validated) touch other routes. If the
+    reading process dies, the run goes on without it, each batch read under its own lock.
+    """
+
+    def __init__(self, *, pool: ProcessPoolExecutor, work: dict) -> None:
+        self.pool: ProcessPoolExecutor | None = pool
+        self.work = work
+        self.ahead = None  # the future of the batch being read ahead
+        self.version: int | None = None  # data_version when that batch was handed over
+
+    def take(self, following: list[Route] | None) -> PreparedBatch | None:
+        """Inside a batch's transaction, its routes locked: the batch as read ahead (None: read it here), after
+        handing `following` to the reading process."""
+        version = _data_version()
+        prepared = None
+        try:
+            prepared = self.ahead.result() if self.ahead is not None else None
+            self.ahead = None
+            if following is not None and self.pool is not None:
+                self.ahead = self.pool.submit(readahead.prepare, routes=following, **self.work)
+        except BrokenProcessPool:
+            # the reading process died (killed, out of memory): the run goes on reading each batch itself
+            logger.warning("bill run %s: the reading process stopped; the run goes on without reading ahead",
+                           self.work["period"])
+            self.pool = self.ahead = None
+        fresh = version == self.version  # nobody else committed after the read
+        self.version = version
+        return prepared if fresh else None
+
+    def cancel(self) -> None:
+        if self.ahead is not None:
+            self.ahead.cancel()
 
 
 def run_route_fast(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
@@ -983,19 +994,23 @@ def run_route_fast(*, route: Route, period: str, as_of: date, created_at: dateti
 
 
 def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
-                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None) -> FastRunSummary:
+                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+                   read_ahead: Callable[[], PreparedBatch | None] | None = None) -> FastRunSummary:
     """Bill a batch of due routes with the same fixed reading day in one transaction.
 
     The batch is read with one query per table, rated by one `rate_frame`, explained by one `explain_frame`
-    and written with one COPY / executemany per table; each route gets its BillRun and BILL_RUN event.
+    (`prepare_batch`) and written with one COPY / executemany per table (`write_batch`); each route gets its
+    BillRun and BILL_RUN event. `read_ahead()`, called once the routes are locked, may give the batch as another
+    process prepared it (`_ReadAhead.take`); None: it is prepared here.
     Raises: InvalidPeriod.
     """
     started = time.perf_counter()
-    due_days = per_account.due_days_setting() if due_days is None else due_days
-    threshold = per_account.shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
+    due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
     with transaction.atomic():
         _lock_routes(routes)
-        prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold)
+        prepared = read_ahead() if read_ahead is not None else None
+        if prepared is None:
+            prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold)
         summary = write_batch(prepared, as_of=as_of, created_at=created_at, due_days=due_days, started=started)
     return _revalidate_held(prepared, summary, as_of=as_of, created_at=created_at, catalogue=catalogue,
                             due_days=due_days, threshold=threshold, started=started)
@@ -1012,7 +1027,6 @@ class PreparedBatch:
     """A batch read and rated, ready to be written: what `prepare_batch` hands to `write_batch`."""
 
     routes: list[Route]
-    period: str
     billing: BillingPeriod
     per_route: dict[int, FastRunSummary]
     route_of: pl.DataFrame  # (account_id, route_id, number)
@@ -1096,7 +1110,7 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
     p_bills, p_lines = draft_frames(drafts)
     order = todo.select("account_id").with_row_index("_order")
     bills = pl.concat([v_bills, p_bills]).join(order, on="account_id").sort("_order").drop("_order")
-    return PreparedBatch(routes=routes, period=period, billing=billing, per_route=per_route, route_of=route_of,
+    return PreparedBatch(routes=routes, billing=billing, per_route=per_route, route_of=route_of,
                          held_before=held_before, bills=bills, lines=pl.concat([v_lines, p_lines]), rest=rest,
                          reasons=reasons, kernel_ids=kernel_ids, python_explained=len(in_python))
 
@@ -1106,7 +1120,8 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), credit applied, shock notices,
     BILL_RUN events. Inside the caller's transaction, with the batch's routes locked."""
     c = pl.col
-    period, billing, per_route = prepared.period, prepared.billing, prepared.per_route
+    billing, per_route = prepared.billing, prepared.per_route
+    period = billing.period
     by_id = {r.pk: r for r in prepared.routes}
     route_of = prepared.route_of
     user = per_account._actor_user()
@@ -1158,7 +1173,7 @@ def _revalidate_held(prepared: PreparedBatch, summary: FastRunSummary, *, as_of:
     skips everything billed here."""
     by_id = {r.pk: r for r in prepared.routes}
     for route_id in sorted(prepared.held_before):
-        extra = per_account.run_route(route=by_id[route_id], period=prepared.period, as_of=as_of,
+        extra = per_account.run_route(route=by_id[route_id], period=prepared.billing.period, as_of=as_of,
                                       created_at=created_at, catalogue=catalogue, due_days=due_days,
                                       shock_threshold_pct=threshold)
         summary.issued += extra.issued
