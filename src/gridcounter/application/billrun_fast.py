@@ -24,9 +24,10 @@ import json
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from django.db.models import Count
 
 from gridcounter.application import billing as per_account
 from gridcounter.application import ledger, readahead
-from gridcounter.application.bulk import allocate_column_ids, allocate_ids
+from gridcounter.application.bulk import allocate_column_ids
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
@@ -124,11 +125,40 @@ def query_frame(sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.Da
                 return pl.DataFrame(schema=schema)
             frame = pl.read_csv(data, has_header=False, new_columns=list(schema), infer_schema=False)
         else:
-            cursor.execute(sql, params)
-            frame = pl.DataFrame(cursor.fetchall(), schema=list(schema), orient="row", infer_schema_length=None)
+            arrow = _arrow_reader.get()
+            frame = _arrow_query(arrow, sql, params, schema) if arrow is not None else None
+            if frame is None:
+                cursor.execute(sql, params)
+                frame = pl.DataFrame(cursor.fetchall(), schema=list(schema), orient="row", infer_schema_length=None)
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
     return frame.with_columns([_cast(name, dtype) for name, dtype in schema.items()])
+
+
+# SQLite, a reading process: an ADBC connection (with a read transaction open) that `query_frame` reads through
+_arrow_reader: contextvars.ContextVar = contextvars.ContextVar("gridcounter_arrow_reader", default=None)
+
+
+def _arrow_query(arrow, sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
+    """Rows of `sql` (Django's %s placeholders) through ADBC, as Arrow columns: no Python object per value. Dates
+    and timestamps are bound as the text SQLite holds (Django's sqlite3 adapters do the same). The driver infers a
+    column's type from the values of its first result batch, so the whole result is one batch; None if the driver
+    still cannot type a column (the caller reads the rows through its own connection)."""
+    import adbc_driver_sqlite
+
+    bound = [v.isoformat(" ") if isinstance(v, datetime) else v.isoformat() if isinstance(v, date)
+             else str(v) if isinstance(v, Decimal) else v for v in params]
+    with arrow.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value: str(1 << 30)})
+        try:
+            cursor.execute(sql.replace("%s", "?"), bound)
+            table = cursor.fetch_arrow_table()
+        except OSError:
+            logger.info("reading %s… through sqlite3: ADBC could not type its columns", sql[:60])
+            return None
+    if table.num_rows == 0:
+        return pl.DataFrame(schema=schema)
+    return pl.from_arrow(table).rename(dict(zip(table.column_names, schema, strict=True)))
 
 
 def _cast(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -700,20 +730,53 @@ def _stamp(value: datetime) -> pl.Expr:
     return pl.lit(value.astimezone(UTC).isoformat())
 
 
-def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, int], route_of: pl.DataFrame,
-                 billing: BillingPeriod, as_of: date, created_at: datetime, due_days: int) -> pl.DataFrame:
-    """Bills (and history rows), lines, and for issued bills the journal entry, two postings and audit event.
+@dataclass(frozen=True)
+class RowActor:
+    """Who the run's rows name (history, entries, audit events), as plain values a reading process can be given."""
 
-    `bills` in write order; `runs` maps route id to its BillRun id; `route_of` gives (account_id, route_id,
-    number). The entries are those `ledger.post_bills` writes (key `bill:<id>`). Returns bills with their ids.
-    """
+    user_id: int | None = None
+    username: str = ""
+    hall_id: int | None = None
+    channel: str = "SYSTEM"
+    reason: str = ""
+
+    @classmethod
+    def current(cls) -> RowActor:
+        actor = current_actor()
+        return cls(user_id=actor.user_id, username=getattr(actor.user, "username", "") or "", hall_id=actor.hall_id,
+                   channel=actor.channel, reason=actor.reason)
+
+
+# The tables a batch writes, in write order, and their columns made from the batch's new ids. In `run_rows` frames
+# such a column holds a relative id (0 for the batch's first row of that kind); `absolute_rows` (Polars) and
+# `insert_staged` (SQL) add the ids allocated in the writing transaction. A column given as (kind, tail) is text:
+# the frame holds the text before the id, and the relative id in "<column>__id"; the id and `tail` follow it.
+# Kind "run" is the route's BillRun, looked up by route id.
+RUN_TABLES: dict[str, dict[str, str | tuple[str, str]]] = {
+    Bill._meta.db_table: {"id": "bill", "run_id": "run"},
+    Bill.history.model._meta.db_table: {"id": "bill", "history_id": "history", "run_id": "run"},
+    BillLine._meta.db_table: {"id": "line", "bill_id": "bill"},
+    JournalEntry._meta.db_table: {"id": "entry", "source_id": ("bill", ""), "idempotency_key": ("bill", "")},
+    AuditEvent._meta.db_table: {"id": "event", "object_id": ("entry", ""), "detail": ("bill", '"}')},
+    Posting._meta.db_table: {"id": "posting", "entry_id": "entry"},
+}
+# the kind of each allocated id: its table and column (each row of that table draws one)
+ID_KINDS = {"bill": (Bill._meta.db_table, "id"), "history": (Bill.history.model._meta.db_table, "history_id"),
+            "line": (BillLine._meta.db_table, "id"), "entry": (JournalEntry._meta.db_table, "id"),
+            "event": (AuditEvent._meta.db_table, "id"), "posting": (Posting._meta.db_table, "id")}
+STAGE = "bill_run_stage"  # the schema name a staged batch's file is attached under
+
+
+def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame, billing: BillingPeriod,
+             as_of: date, created_at: datetime, due_days: int, actor: RowActor) -> dict[str, pl.DataFrame]:
+    """A batch's rows for each of RUN_TABLES, with relative ids: bills (and their history rows), lines, and for
+    issued bills the journal entry, its audit event and two postings. The entries are those `ledger.post_bills`
+    writes (key `bill:<id>`). `bills` in write order; `route_of` gives (account_id, route_id, number). Pure: no
+    database access, so that a reading process can make them."""
     c = pl.col
-    actor = current_actor()
     n = bills.height
-    ids = allocate_ids(Bill, n)
-    bills = bills.with_columns(pl.Series("id", ids, dtype=pl.Int64)).join(
-        route_of, on="account_id", how="left", maintain_order="left").with_columns(
-        c("route_id").replace_strict(runs, return_dtype=pl.Int64).alias("run_id"))
+    bills = bills.with_columns(pl.int_range(n, dtype=pl.Int64).alias("id")).join(
+        route_of, on="account_id", how="left", maintain_order="left")
     issued = c("status") == "ISSUED"
     due = as_of + timedelta(days=due_days)
     when = _stamp(created_at)
@@ -723,58 +786,158 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
         "hold_codes", "readings", "explanation", "facts",
         pl.when(issued).then(_date_col(as_of)).otherwise(_date_col(None)).alias("issued_date"),
         pl.when(issued).then(_date_col(due)).otherwise(_date_col(None)).alias("due_date"),
-        pl.lit(None, dtype=pl.Int64).alias("replaces_id"), "run_id", when.alias("created_at"))
-    copy_frame(Bill, bill_table)
-    history_model = Bill.history.model
-    history_ids = allocate_column_ids(history_model._meta.db_table, "history_id", n)
-    reason = (actor.reason or "bill run")[:100]
+        pl.lit(None, dtype=pl.Int64).alias("replaces_id"), c("route_id").alias("run_id"), when.alias("created_at"))
     history = bill_table.with_columns(
         pl.lit(actor.hall_id, dtype=pl.Int64).alias("history_hall_id"), pl.lit(actor.channel).alias("history_channel"),
-        pl.Series("history_id", history_ids, dtype=pl.Int64), when.alias("history_date"),
-        pl.lit(reason).alias("history_change_reason"), pl.lit("+").alias("history_type"),
+        c("id").alias("history_id"), when.alias("history_date"),
+        pl.lit((actor.reason or "bill run")[:100]).alias("history_change_reason"), pl.lit("+").alias("history_type"),
         pl.lit(actor.user_id, dtype=pl.Int64).alias("history_user_id"))
-    copy_frame(history_model, history.select([f.column for f in history_model._meta.concrete_fields]))
     line_table = lines.join(bills.select("account_id", c("id").alias("bill_id")), on="account_id").sort(
         "bill_id", "position")
-    line_table = _dates(line_table.with_columns(pl.Series("id", allocate_ids(BillLine, line_table.height),
-                                                          dtype=pl.Int64)), ["segment_start_date", "segment_end_date"])
-    copy_frame(BillLine, line_table.select([f.column for f in BillLine._meta.concrete_fields]))
+    line_table = _dates(line_table.with_columns(pl.int_range(line_table.height, dtype=pl.Int64).alias("id")),
+                        ["segment_start_date", "segment_end_date"])
     posted = bills.filter(issued)
-    posted = posted.with_columns(pl.Series("entry_id", allocate_ids(JournalEntry, posted.height), dtype=pl.Int64))
-    copy_frame(JournalEntry, posted.select(
+    posted = posted.with_columns(pl.int_range(posted.height, dtype=pl.Int64).alias("entry_id"))
+    entries = posted.select(
         c("entry_id").alias("id"), pl.lit(JournalEntry.Kind.BILL.value).alias("kind"), "account_id",
         _date_col(as_of).alias("effective_date"), when.alias("created_at"),
         pl.lit(f"Bill {billing.period}"[:300]).alias("description"), pl.lit("billing.Bill").alias("source_type"),
-        c("id").cast(pl.String).alias("source_id"), pl.lit(None, dtype=pl.Int64).alias("reverses_id"),
-        pl.concat_str([pl.lit("bill:"), c("id").cast(pl.String)]).alias("idempotency_key"),
+        pl.lit("").alias("source_id"), c("id").alias("source_id__id"), pl.lit(None, dtype=pl.Int64).alias("reverses_id"),
+        pl.lit("bill:").alias("idempotency_key"), c("id").alias("idempotency_key__id"),
         pl.lit(actor.user_id, dtype=pl.Int64).alias("created_by_id"), pl.lit(actor.hall_id, dtype=pl.Int64)
-        .alias("hall_id"), pl.lit(actor.reason, dtype=pl.String).alias("reason")))
+        .alias("hall_id"), pl.lit(actor.reason, dtype=pl.String).alias("reason"))
     number = c("number").str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
     amount = c("amount_fen").cast(pl.String)
     events = posted.select(
-        when.alias("occurred_at"), pl.lit("LEDGER_ENTRY_POSTED").alias("action"),
-        pl.lit(actor.user_id, dtype=pl.Int64).alias("user_id"),
-        pl.lit(getattr(actor.user, "username", "") or "").alias("username"),
+        c("entry_id").alias("id"), when.alias("occurred_at"), pl.lit("LEDGER_ENTRY_POSTED").alias("action"),
+        pl.lit(actor.user_id, dtype=pl.Int64).alias("user_id"), pl.lit(actor.username).alias("username"),
         pl.lit(actor.hall_id, dtype=pl.Int64).alias("hall_id"), pl.lit(actor.channel).alias("channel"),
-        pl.lit(JournalEntry._meta.label).alias("object_type"), c("entry_id").cast(pl.String).alias("object_id"),
-        pl.lit(actor.reason, dtype=pl.String).alias("reason"),
+        pl.lit(JournalEntry._meta.label).alias("object_type"), pl.lit("").alias("object_id"),
+        c("entry_id").alias("object_id__id"), pl.lit(actor.reason, dtype=pl.String).alias("reason"),
         pl.concat_str([pl.lit('{"kind": "BILL", "account": "'), number,
                        pl.lit(f'", "effective_date": "{as_of.isoformat()}", "postings": [["RECEIVABLE", "'), number,
                        pl.lit('", '), amount, pl.lit('], ["ENERGY_REVENUE", null, '),
-                       (-c("amount_fen")).cast(pl.String), pl.lit(']], "source": "billing.Bill:'),
-                       c("id").cast(pl.String), pl.lit('"}')]).alias("detail"),
-        pl.lit(None, dtype=pl.String).alias("ip_address"))
-    events = events.with_columns(pl.Series("id", allocate_ids(AuditEvent, events.height), dtype=pl.Int64))
-    copy_frame(AuditEvent, events.select([f.column for f in AuditEvent._meta.concrete_fields]))
+                       (-c("amount_fen")).cast(pl.String), pl.lit(']], "source": "billing.Bill:')]).alias("detail"),
+        c("id").alias("detail__id"), pl.lit(None, dtype=pl.String).alias("ip_address"))
     postings = pl.concat([
         posted.select(c("entry_id"), pl.lit(LedgerAccount.RECEIVABLE.value).alias("ledger_account"),
                       c("account_id"), c("amount_fen"), pl.lit(0).alias("_k")),
         posted.select(c("entry_id"), pl.lit(LedgerAccount.ENERGY_REVENUE.value).alias("ledger_account"),
                       pl.lit(None, dtype=pl.Int64).alias("account_id"), (-c("amount_fen")).alias("amount_fen"),
                       pl.lit(1).alias("_k"))]).sort("entry_id", "_k").drop("_k")
-    postings = postings.with_columns(pl.Series("id", allocate_ids(Posting, postings.height), dtype=pl.Int64))
-    copy_frame(Posting, postings.select([f.column for f in Posting._meta.concrete_fields]))
-    return bills
+    postings = postings.with_columns(pl.int_range(postings.height, dtype=pl.Int64).alias("id"))
+    frames = dict(zip(RUN_TABLES, (bill_table, history, line_table, entries, events, postings), strict=True))
+    return {table: frame.select(_staged_columns(table)) for table, frame in frames.items()}
+
+
+def _staged_columns(table: str) -> list[str]:
+    """The columns of a `run_rows` frame: the table's, each text column made from an id followed by its id."""
+    spec = RUN_TABLES[table]
+    names = []
+    for column in _table_columns(table):
+        names.append(column)
+        if isinstance(spec.get(column), tuple):
+            names.append(f"{column}__id")
+    return names
+
+
+def _table_columns(table: str) -> list[str]:
+    model = next(m for m in (Bill, Bill.history.model, BillLine, JournalEntry, AuditEvent, Posting)
+                 if m._meta.db_table == table)
+    return [f.column for f in model._meta.concrete_fields]
+
+
+def row_counts(rows: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+    return {table: frame.height for table, frame in rows.items()}
+
+
+def allocate_run_ids(counts: Mapping[str, int]) -> dict[str, Sequence[int]]:
+    """Fresh ids of each kind for a batch whose RUN_TABLES hold `counts` rows, inside the writing transaction."""
+    return {kind: allocate_column_ids(table, column, counts[table])
+            for kind, (table, column) in ID_KINDS.items()}
+
+
+def absolute_rows(table: str, frame: pl.DataFrame, *, ids: Mapping[str, Sequence[int]],
+                  runs: Mapping[int, int]) -> pl.DataFrame:
+    """A `run_rows` frame with the allocated ids in place of the relative ones, in the table's columns."""
+    c = pl.col
+    columns = []
+    for column, kind in RUN_TABLES[table].items():
+        base, tail = (kind, None) if isinstance(kind, str) else kind
+        relative = c(f"{column}__id") if tail is not None else c(column)
+        if base == "run":
+            value = relative.replace_strict(dict(runs), return_dtype=pl.Int64)
+        elif isinstance(ids[base], range):
+            value = relative + ids[base].start
+        else:  # PostgreSQL, when someone else drew from the sequence meanwhile
+            value = pl.lit(pl.Series(list(ids[base]), dtype=pl.Int64)).gather(relative)
+        if tail is not None:
+            value = pl.concat_str([c(column), value.cast(pl.String), pl.lit(tail)])
+        columns.append(value.alias(column))
+    return frame.with_columns(columns).select(_table_columns(table))
+
+
+def stage_rows(path: str, rows: Mapping[str, pl.DataFrame]) -> None:
+    """Write `run_rows` frames into a new SQLite file at `path`, one table each, through ADBC (values bound from
+    Arrow columns in C, not one Python call per row). No journal, no sync: a scratch file, thrown away after use."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    for suffix in ("", "-journal"):
+        Path(path + suffix).unlink(missing_ok=True)
+    with adbc.connect(path, autocommit=True) as conn, conn.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode = OFF")
+        cursor.execute("PRAGMA synchronous = OFF")
+        for table, frame in rows.items():
+            cursor.adbc_ingest(table, frame.to_arrow(compat_level=pl.CompatLevel.oldest()), mode="create")
+
+
+def insert_staged(counts: Mapping[str, int], *, ids: Mapping[str, Sequence[int]], runs: Mapping[int, int]) -> None:
+    """SQLite: copy a staged batch (`stage_rows`, attached as STAGE) into the run tables, one INSERT … SELECT per
+    table, with the allocated ids (consecutive under the write lock) added to the relative ones."""
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for table, spec in RUN_TABLES.items():
+            if not counts[table]:
+                continue
+            select = []
+            for column in _table_columns(table):
+                kind = spec.get(column)
+                if kind is None:
+                    select.append(qn(column))
+                    continue
+                base, tail = (kind, None) if isinstance(kind, str) else kind
+                relative = qn(f"{column}__id") if tail is not None else qn(column)
+                if base == "run":
+                    value = "CASE " + relative + "".join(f" WHEN {int(r)} THEN {int(i)}" for r, i in runs.items()) + " END"
+                else:
+                    first = ids[base][0]
+                    if list(ids[base][-1:]) != [first + counts[ID_KINDS[base][0]] - 1]:
+                        raise ValueError(f"{base} ids are not consecutive")
+                    value = f"({relative} + {int(first)})"
+                if tail is not None:
+                    value = f"{qn(column)} || {value}" + (" || '{}'".format(tail.replace("'", "''")) if tail else "")
+                select.append(value)
+            names = ", ".join(qn(n) for n in _table_columns(table))
+            raw.execute(f"INSERT INTO main.{qn(table)} ({names}) SELECT {', '.join(select)} "
+                        f"FROM {STAGE}.{qn(table)} ORDER BY rowid")
+
+
+def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, int], route_of: pl.DataFrame,
+                 billing: BillingPeriod, as_of: date, created_at: datetime, due_days: int,
+                 staged: Mapping[str, int] | None = None) -> pl.DataFrame:
+    """Write a batch's bills and their rows (`run_rows`): made here and written with COPY / executemany, or, with
+    `staged` (the row counts of a batch a reading process staged, attached as STAGE), copied from the stage.
+    `runs` maps route id to its BillRun id. Returns the bills with their route_id."""
+    if staged is None:
+        rows = run_rows(bills=bills, lines=lines, route_of=route_of, billing=billing, as_of=as_of,
+                        created_at=created_at, due_days=due_days, actor=RowActor.current())
+        ids = allocate_run_ids(row_counts(rows))
+        for table, frame in rows.items():
+            copy_frame(table, absolute_rows(table, frame, ids=ids, runs=runs))
+    else:
+        insert_staged(staged, ids=allocate_run_ids(staged), runs=runs)
+    return bills.join(route_of, on="account_id", how="left", maintain_order="left")
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -914,72 +1077,134 @@ def _data_version() -> int:
         return cursor.fetchone()[0]
 
 
+READERS = 2  # reading processes of a SQLite run: batches read ahead at once
+
+
 def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, created_at: datetime,
                        catalogue: Catalogue, due_days: int | None, shock_threshold_pct: Decimal | None,
-                       done: Callable[[FastRunSummary], None]) -> None:
-    """Bill batches one after another on this connection while a second process reads and rates the next one.
+                       done: Callable[[FastRunSummary], None], readers: int = READERS) -> None:
+    """Bill batches one after another on this connection while reading processes read, rate and stage the next.
 
     SQLite has one writer, but in WAL mode a reader sees the last commit while the writer works, so the next
-    batch's reading, rating and explaining overlap this batch's inserts and commit (at 1 M accounts about 55 s
-    and 85 s of a 140 s run). Each batch is still billed by `run_batch_fast`, in one transaction with its routes
-    locked; `_ReadAhead.take` gives it the batch as read ahead. The reading process (`readahead`) is started once
-    per run.
+    batches' reading, rating and explaining overlap this batch's writes and commit. A reading process reads
+    through ADBC (Arrow columns, no Python object per value), makes the batch's rows (`run_rows`) and writes them
+    into a scratch SQLite file, again through ADBC (`stage_rows`); this connection attaches that file before the
+    batch's transaction and copies the rows with one INSERT … SELECT per table, adding the ids it allocates
+    (`insert_staged`): no Python call per row on the writing side. Each batch is still billed by
+    `run_batch_fast`, in one transaction with its routes locked; `_ReadAhead.take` gives it the batch as read
+    ahead. `readers` processes are started once per run, each reading every other batch: reading a batch costs
+    about as much as writing one, and the writer's waits leave a core free.
     """
     due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
     work = {"period": period, "catalogue": catalogue, "threshold": threshold}
+    rows = {"as_of": as_of, "created_at": created_at, "due_days": due_days, "actor": RowActor.current()}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as pool:
-        reader = _ReadAhead(pool=pool, work=work)
+    with ProcessPoolExecutor(max_workers=readers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as pool, \
+            tempfile.TemporaryDirectory(prefix="gridcounter-bill-run-") as scratch:
+        reader = _ReadAhead(pool=pool, batches=batches, depth=readers, work=work, rows=rows, scratch=scratch)
         try:
             for i, batch in enumerate(batches):
-                following = batches[i + 1] if i + 1 < len(batches) else None
-                done(run_batch_fast(routes=batch, period=period, as_of=as_of, created_at=created_at,
-                                    catalogue=catalogue, due_days=due_days, shock_threshold_pct=threshold,
-                                    read_ahead=lambda following=following: reader.take(following)))
+                reader.attach(i)
+                try:
+                    done(run_batch_fast(routes=batch, period=period, as_of=as_of, created_at=created_at,
+                                        catalogue=catalogue, due_days=due_days, shock_threshold_pct=threshold,
+                                        read_ahead=lambda i=i: reader.take(i)))
+                finally:
+                    reader.detach()
         finally:
             reader.cancel()
 
 
 class _ReadAhead:
-    """The batch the reading process prepared, and the next one handed to it.
+    """The batches handed to the reading processes, and the one read ahead for the next transaction.
 
-    The next batch is handed over after this batch's transaction has begun: while this connection holds the write
-    lock nobody else commits, so that read sees the database as this batch found it. When the next batch's
-    transaction begins, `PRAGMA data_version` tells whether another connection has committed since (a clerk's
-    reading or payment, another run); if so, what was read ahead is thrown away and the batch is read again under
-    its own lock. This connection's own commits (batches, held bills re-validated) touch other routes. If the
-    reading process dies, the run goes on without it, each batch read under its own lock.
+    Batches are handed over inside a batch's transaction: while this connection holds the write lock nobody else
+    commits, so the reads see the database as this batch found it, or later. When a batch's own transaction
+    begins, `PRAGMA data_version` tells whether another connection has committed since it was handed over (a
+    clerk's reading or payment, another run); if so, what was read ahead (and staged) is thrown away and the batch
+    is read again under its own lock and written from here. This connection's own commits (batches, held bills
+    re-validated) touch other routes. If a reading process dies, the run goes on without reading ahead, each batch
+    read under its own lock.
+
+    A staged batch's file is attached before its transaction begins (SQLite attaches outside transactions) and
+    detached and deleted after it ends; each batch has its own file.
     """
 
-    def __init__(self, *, pool: ProcessPoolExecutor, work: dict) -> None:
+    def __init__(self, *, pool: ProcessPoolExecutor, batches: list[list[Route]], depth: int, work: dict, rows: dict,
+                 scratch: str) -> None:
         self.pool: ProcessPoolExecutor | None = pool
+        self.batches = batches
+        self.depth = depth
         self.work = work
-        self.ahead = None  # the future of the batch being read ahead
-        self.version: int | None = None  # data_version when that batch was handed over
+        self.rows = rows
+        self.scratch = scratch
+        self.handed = 1  # the next batch to hand over (the first is read by the run itself)
+        self.ahead: dict[int, tuple] = {}  # batch index: (future, data_version when handed over)
+        self.ready: PreparedBatch | None = None  # the batch read ahead, for the next transaction
+        self.version: int | None = None  # data_version when it was handed over
+        self.attached: str | None = None
 
-    def take(self, following: list[Route] | None) -> PreparedBatch | None:
-        """Inside a batch's transaction, its routes locked: the batch as read ahead (None: read it here), after
-        handing `following` to the reading process."""
-        version = _data_version()
-        prepared = None
+    def _stopped(self) -> None:
+        # a reading process died (killed, out of memory): the run goes on reading each batch itself
+        logger.warning("bill run %s: a reading process stopped; the run goes on without reading ahead",
+                       self.work["period"])
+        self.pool = None
+        # batches already read ahead are still billed from what was read; the others are read here
+        self.ahead = {i: (future, version) for i, (future, version) in self.ahead.items()
+                      if future.done() and not future.cancelled() and future.exception() is None}
+
+    def attach(self, index: int) -> None:
+        """Before batch `index`'s transaction: wait for it to be read ahead, and attach the file it was staged in."""
+        if index not in self.ahead:
+            return
+        future, self.version = self.ahead.pop(index)
         try:
-            prepared = self.ahead.result() if self.ahead is not None else None
-            self.ahead = None
-            if following is not None and self.pool is not None:
-                self.ahead = self.pool.submit(readahead.prepare, routes=following, **self.work)
+            self.ready = future.result()
         except BrokenProcessPool:
-            # the reading process died (killed, out of memory): the run goes on reading each batch itself
-            logger.warning("bill run %s: the reading process stopped; the run goes on without reading ahead",
-                           self.work["period"])
-            self.pool = self.ahead = None
-        fresh = version == self.version  # nobody else committed after the read
-        self.version = version
+            self.ready = None
+            self._stopped()
+            return
+        except Exception:  # the reading process failed on this batch (a full disk, …): it is read here
+            logger.exception("bill run %s: reading batch %s ahead failed; it is read by the run itself",
+                             self.work["period"], index)
+            self.ready = None
+            return
+        if self.ready.stage_path:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ATTACH DATABASE %s AS {STAGE}", [self.ready.stage_path])
+            self.attached = self.ready.stage_path
+
+    def detach(self) -> None:
+        """After the batch's transaction: detach its stage and delete it."""
+        self.ready = None
+        if self.attached:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DETACH DATABASE {STAGE}")
+            Path(self.attached).unlink(missing_ok=True)
+            self.attached = None
+
+    def take(self, index: int) -> PreparedBatch | None:
+        """Inside batch `index`'s transaction, its routes locked: the batch as read ahead (None: read it here),
+        after handing the batches up to `depth` ahead to the reading processes."""
+        version = _data_version()
+        prepared = self.ready
+        fresh = prepared is not None and version == self.version  # nobody else committed after the handover
+        while self.pool is not None and self.handed <= min(index + self.depth, len(self.batches) - 1):
+            stage = str(Path(self.scratch) / f"batch-{self.handed}.sqlite3")
+            try:
+                future = self.pool.submit(readahead.prepare, routes=self.batches[self.handed], stage=stage,
+                                          rows=self.rows, **self.work)
+            except BrokenProcessPool:
+                self._stopped()
+                break
+            self.ahead[self.handed] = (future, version)
+            self.handed += 1
         return prepared if fresh else None
 
     def cancel(self) -> None:
-        if self.ahead is not None:
-            self.ahead.cancel()
+        for future, _ in self.ahead.values():
+            future.cancel()
 
 
 def run_route_fast(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
@@ -1037,6 +1262,8 @@ class PreparedBatch:
     reasons: dict[int, str]
     kernel_ids: set[int]
     python_explained: int
+    stage: dict[str, int] | None = None  # rows per run table, when a reading process staged them (`stage_rows`)
+    stage_path: str | None = None
 
 
 def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, threshold: Decimal) -> PreparedBatch:
@@ -1129,7 +1356,8 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
                                                 started_by=user, summary={}) for r in sorted(by_id)])
     run_ids = {run.route_id: run.pk for run in runs}
     written = write_frames(bills=prepared.bills, lines=prepared.lines, runs=run_ids, route_of=route_of,
-                           billing=billing, as_of=as_of, created_at=created_at, due_days=due_days)
+                           billing=billing, as_of=as_of, created_at=created_at, due_days=due_days,
+                           staged=prepared.stage)
     route_reason = dict(route_of.select("account_id", "route_id").iter_rows())
     for account_id in prepared.rest:
         s = per_route[route_reason[account_id]]

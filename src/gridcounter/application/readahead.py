@@ -32,17 +32,47 @@ def start(settings_module: str, database_name: str) -> None:
     django.setup()
 
 
-def prepare(**kwargs):
+def prepare(*, stage: str | None = None, rows: dict | None = None, **kwargs):
     """`billrun_fast.prepare_batch(**kwargs)` on this process's connection, its reads in one read transaction
-    (one snapshot of the database for all of them)."""
+    (one snapshot of the database for all of them); with `stage` (a file path) and `rows` (what `run_rows` takes
+    besides the batch), the batch's rows are made and written into that file (`stage_rows`)."""
     from django.db import connection
 
-    from gridcounter.application.billrun_fast import prepare_batch
+    from gridcounter.application.billrun_fast import (
+        _arrow_reader,
+        prepare_batch,
+        row_counts,
+        run_rows,
+        stage_rows,
+    )
 
+    arrow = _arrow_connection()
     with connection.cursor() as cursor:
         cursor.execute("BEGIN DEFERRED")
+    token = _arrow_reader.set(arrow)
     try:
-        return prepare_batch(**kwargs)
+        prepared = prepare_batch(**kwargs)
     finally:
+        _arrow_reader.reset(token)
+        arrow.rollback()
         with connection.cursor() as cursor:
             cursor.execute("ROLLBACK")
+    if stage is not None and rows is not None:
+        made = run_rows(bills=prepared.bills, lines=prepared.lines, route_of=prepared.route_of,
+                        billing=prepared.billing, **rows)
+        stage_rows(stage, made)
+        prepared.stage, prepared.stage_path = row_counts(made), stage
+    return prepared
+
+
+_arrow = None
+
+
+def _arrow_connection():
+    """This process's ADBC connection to the run's database (reads only; a transaction from its first read)."""
+    global _arrow
+    if _arrow is None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        _arrow = adbc.connect(os.environ["DATABASE_URL"].removeprefix("sqlite:///"))
+    return _arrow

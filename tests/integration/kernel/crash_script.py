@@ -59,7 +59,7 @@ def main(command: str) -> None:
     if command in ("run-one-by-one", "run-ahead", "run-ahead-changed", "run-ahead-reader-killed"):
         # batches one after another on one connection, or with the next batch read ahead by a second process;
         # "-changed": another connection changes a reading of the second batch after the first batch's commit;
-        # "-reader-killed": the reading process is killed with SIGKILL after the first batch
+        # "-reader-killed": the reading processes are killed with SIGKILL after the first batch
         prepared_here = []
         prepare = billrun_fast.prepare_batch
 
@@ -87,10 +87,12 @@ def main(command: str) -> None:
         def progress(n: int) -> None:
             done.append(n)
             if command == "run-ahead-changed" and len(done) == 1:
-                read_ahead[-1].result()  # the second batch has been read ahead: now change one of its readings
+                for future in read_ahead:  # the next batches have been read ahead: now change a reading of the second
+                    future.result()
                 change_reading()
             if command == "run-ahead-reader-killed" and len(done) == 1:
-                read_ahead[-1].result()  # the second batch has been read ahead: now kill the reading process
+                for future in read_ahead:  # the next batches have been read ahead: now kill the reading processes
+                    future.result()
                 for pid in list(pools[0]._processes):
                     os.kill(pid, signal.SIGKILL)
 
@@ -113,6 +115,20 @@ def main(command: str) -> None:
                           bill.explanation, readings, [[line.code, str(line.quantity), str(line.unit_price),
                                                         line.amount_fen] for line in bill.lines.all()]])
         print(json.dumps(bills, default=str))
+        return
+    if command == "ledger":
+        # what the run wrote besides bills and lines: the bills' versions, journal entries, postings and the entries'
+        # audit events, every column
+        out = {}
+        with connection.cursor() as cursor:
+            for table, where in (("billing_historicalbill", "period = %s"),
+                                 ("ledger_journalentry", "description = 'Bill ' || %s"),
+                                 ("ledger_posting", "entry_id IN (SELECT id FROM ledger_journalentry WHERE "
+                                                    "description = 'Bill ' || %s)"),
+                                 ("audit_auditevent", "action = 'LEDGER_ENTRY_POSTED' AND %s <> ''")):
+                cursor.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", [PERIOD])
+                out[table] = [list(row) for row in cursor.fetchall()]
+        print(json.dumps(out, default=str))
         return
     if command == "check":
         from gridcounter.application.ledger import check_ledger

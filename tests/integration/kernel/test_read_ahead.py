@@ -1,4 +1,4 @@
-"""A SQLite bill run reads and rates the next batch in a second process while it writes the current one.
+"""A SQLite bill run reads, rates and stages the next batches in reading processes while it writes the current one.
 
 The same bills as batches billed one after another, and a change committed by another connection between two
 batches is billed, not the state read ahead before it. Subprocesses on scratch copies of one prepared SQLite file.
@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
+from gridcounter.application.billrun_fast import READERS
 from tests.integration.kernel.test_crash import _finish, _script
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,13 +41,19 @@ def _run(url: str, command: str) -> tuple[dict, list]:
 
 
 def test_reading_ahead_bills_like_one_batch_after_another_and_sees_a_change_made_between_batches(city):
-    one_by_one, bills = _run(city("one"), "run-one-by-one")
-    ahead, bills_ahead = _run(city("ahead"), "run-ahead")
+    one_url, ahead_url = city("one"), city("ahead")
+    one_by_one, bills = _run(one_url, "run-one-by-one")
+    ahead, bills_ahead = _run(ahead_url, "run-ahead")
     assert one_by_one["routes"] > 2 and len(one_by_one["prepared_here"]) == one_by_one["routes"]
     assert len(bills) == one_by_one["issued"] + one_by_one["held"] > 1000
     # only the first batch was read by the run's own connection; every other one by the reading process
     assert len(ahead["prepared_here"]) == 1 and ahead["routes"] == one_by_one["routes"]
     assert bills_ahead == bills
+    # staged by the reading processes and copied in by the run: the same versions, entries, postings and audit
+    # events, ids included, as written row by row from the run's own frames
+    ledger = json.loads(_finish(_script(one_url, "ledger")).strip().splitlines()[-1])
+    assert len(ledger["ledger_posting"]) == 2 * one_by_one["issued"] and len(ledger["audit_auditevent"]) > 1000
+    assert json.loads(_finish(_script(ahead_url, "ledger")).strip().splitlines()[-1]) == ledger
 
     changed_url = city("changed")
     _finish(_script(changed_url, "change-reading"))
@@ -57,15 +64,17 @@ def test_reading_ahead_bills_like_one_batch_after_another_and_sees_a_change_made
     assert more > 0 and more % 50 == 0
 
     during, bills_during = _run(city("during"), "run-ahead-changed")
-    # the change was committed while the second batch lay read ahead: that batch was read again, under its lock
-    assert len(during["prepared_here"]) == 2 and during["prepared_here"][1] == one_by_one["prepared_here"][1]
+    # the change was committed while the next READERS batches lay read ahead: those were read again, under their
+    # own locks; the batches handed over after the change were read ahead again
+    assert one_by_one["routes"] > 1 + READERS
+    assert during["prepared_here"] == one_by_one["prepared_here"][:1 + READERS]
     assert bills_during == bills_changed
 
 
 def test_a_run_whose_reading_process_is_killed_goes_on_reading_each_batch_itself(city):
     one_by_one, bills = _run(city("one"), "run-one-by-one")
     killed, bills_killed = _run(city("killed"), "run-ahead-reader-killed")
-    # the first batch read here, the second ahead; after the kill every later batch is read by the run itself
-    assert len(killed["prepared_here"]) == one_by_one["routes"] - 1
+    # the first batch read here, the next READERS ahead; after the kill every later batch is read by the run itself
+    assert killed["prepared_here"] == [one_by_one["prepared_here"][0], *one_by_one["prepared_here"][1 + READERS:]]
     assert killed["issued"] == one_by_one["issued"] and killed["held"] == one_by_one["held"]
     assert bills_killed == bills
