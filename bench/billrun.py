@@ -302,7 +302,8 @@ def phase_kernel(args) -> dict:
     return {"accounts": billed, "kernel_rated": summary["kernel"], "per_account_path": summary["per_account"],
             "reasons": summary["per_account_reasons"], "skipped": summary["skipped"], "workers": args.workers,
             "seconds": round(seconds, 2), "per_s": round(billed / seconds, 1),
-            "peak_mib": max(round(peak_mib(children=True)), summary.get("worker_peak_mib", 0)), "check": check_run()}
+            "peak_mib": max(round(peak_mib(children=billrun_fast.READERS)), summary.get("worker_peak_mib", 0)),
+            "check": check_run()}
 
 
 def check_run() -> dict:

@@ -22,10 +22,10 @@ def setup_django(database_url: str | None = None) -> None:
     django.setup()
 
 
-def peak_mib(children: bool = False) -> float:
-    """This process's peak resident memory (ru_maxrss), in MiB; with `children`, plus the largest peak of the
-    child processes it has waited for (a SQLite bill run's reading process), as if both peaks came at once."""
+def peak_mib(children: int = 0) -> float:
+    """This process's peak resident memory (ru_maxrss), in MiB, plus `children` times the largest peak of the child
+    processes it has waited for (a SQLite bill run's reading processes), as if all those peaks came at once."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if children:
-        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak += children * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak / 1024

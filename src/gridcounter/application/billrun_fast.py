@@ -14,7 +14,8 @@ Same rules and same bills as `gridcounter.application.billing` (the per-account 
 
 One transaction per route: bills, history rows, lines, journal entries and postings land together or not
 at all. Ids are allocated in advance (sequence on PostgreSQL, max(id) under SQLite's write lock); rows go
-in with COPY (PostgreSQL) or executemany (SQLite). Idempotent: accounts with a live bill for the period are
+in with COPY (PostgreSQL), executemany (SQLite), or on SQLite `INSERT … SELECT` from the rows a reading process
+staged (`_run_reading_ahead`). Idempotent: accounts with a live bill for the period are
 skipped, and the partial unique constraint `bill_one_live_per_period` refuses a duplicate even after a crash.
 """
 from __future__ import annotations
@@ -999,8 +1000,8 @@ def run_bills_fast(*, period: str, as_of: date, created_at: datetime, route_code
     accounts that have no live bill yet (the unique constraint `bill_one_live_per_period` is the last guard).
     `threads` batches run at once, each on its own connection (default: `default_threads()`); batches hold
     different routes, so their transactions touch different rows. On one thread, `read_ahead` (default:
-    `can_read_ahead()`, a SQLite file) reads and rates the next batch in a second process while this one
-    writes (`_run_reading_ahead`). `progress(n)` is called with the accounts not due, then with the accounts done
+    `can_read_ahead()`, a SQLite file) reads, rates and stages the next batches in reading processes while this
+    one writes (`_run_reading_ahead`). `progress(n)` is called with the accounts not due, then with the accounts done
     (billed or skipped) per batch.
 
     Raises: InvalidPeriod, billing.UnknownRoute, CatalogueError.

@@ -1,9 +1,10 @@
-"""The process that reads and rates the next batch of a SQLite bill run while the run writes the current one.
+"""The processes that read, rate and stage the next batches of a SQLite bill run while the run writes the current one.
 
-Imported by the reading process before Django is set up, so this module imports nothing of Django or of the
+Imported by a reading process before Django is set up, so this module imports nothing of Django or of the
 project at its top: `start` sets Django up on the run's database file, then `prepare` reads a batch with
-`billrun_fast.prepare_batch` in one read transaction and sends back what it made (Polars frames and a few Python
-objects, pickled). A process, not a thread: the writer's inserts and the reader's Python work would otherwise
+`billrun_fast.prepare_batch` in one read transaction (its queries through an ADBC connection of this process),
+stages the batch's rows in a scratch file (`billrun_fast.stage_rows`) and sends back what it made (Polars frames
+and a few Python objects, pickled). A process, not a thread: the writer's inserts and the reader's Python work would otherwise
 take turns on one interpreter lock (measured on 100k accounts: 15.2 s one after the other, 14.1 s with a reading
 thread).
 """
