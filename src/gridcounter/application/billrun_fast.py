@@ -25,6 +25,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -1089,20 +1090,22 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
     SQLite has one writer, but in WAL mode a reader sees the last commit while the writer works, so the next
     batches' reading, rating and explaining overlap this batch's writes and commit. A reading process reads
     through ADBC (Arrow columns, no Python object per value), makes the batch's rows (`run_rows`) and writes them
-    into a scratch SQLite file, again through ADBC (`stage_rows`); this connection attaches that file before the
-    batch's transaction and copies the rows with one INSERT … SELECT per table, adding the ids it allocates
-    (`insert_staged`): no Python call per row on the writing side. Each batch is still billed by
-    `run_batch_fast`, in one transaction with its routes locked; `_ReadAhead.take` gives it the batch as read
-    ahead. `readers` processes are started once per run, each reading every other batch: reading a batch costs
-    about as much as writing one, and the writer's waits leave a core free.
+    into a scratch SQLite file next to the database (its disk holds those rows anyway), again through ADBC
+    (`stage_rows`); this connection attaches that file before the batch's transaction and copies the rows with
+    one INSERT … SELECT per table, adding the ids it allocates (`insert_staged`): no Python call per row on the
+    writing side. Each batch is still billed by `run_batch_fast`, in one transaction with its routes locked;
+    `_ReadAhead.take` gives it the batch as read ahead. `readers` processes are started once per run, each
+    reading every other batch: reading a batch costs about as much as writing one, and the writer's waits leave
+    a core free.
     """
     due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
     work = {"period": period, "catalogue": catalogue, "threshold": threshold}
     rows = {"as_of": as_of, "created_at": created_at, "due_days": due_days, "actor": RowActor.current()}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
+    _remove_stale_scratch(Path(database).parent)
     with ProcessPoolExecutor(max_workers=readers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=readahead.start, initargs=(settings.SETTINGS_MODULE, database)) as pool, \
-            tempfile.TemporaryDirectory(prefix="gridcounter-bill-run-") as scratch:
+            tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=Path(database).parent) as scratch:
         reader = _ReadAhead(pool=pool, batches=batches, depth=readers, work=work, rows=rows, scratch=scratch)
         try:
             for i, batch in enumerate(batches):
@@ -1115,6 +1118,23 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
                     reader.detach()
         finally:
             reader.cancel()
+
+
+SCRATCH_PREFIX = ".bill-run-"  # next to the database: <prefix><pid of the run>-<random>/batch-<n>.sqlite3
+
+
+def _remove_stale_scratch(folder: Path) -> None:
+    """Delete the scratch folders of runs that ended without cleaning up (a run killed with SIGKILL)."""
+    for path in folder.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 class _ReadAhead:

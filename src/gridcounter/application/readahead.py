@@ -76,4 +76,8 @@ def _arrow_connection():
         import adbc_driver_sqlite.dbapi as adbc
 
         _arrow = adbc.connect(os.environ["DATABASE_URL"].removeprefix("sqlite:///"))
+        with _arrow.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 30000")  # as Django's connection waits (a WAL being reset)
+            cursor.fetchall()
+        _arrow.rollback()
     return _arrow

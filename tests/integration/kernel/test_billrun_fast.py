@@ -211,3 +211,72 @@ def test_credit_an_account_holds_settles_its_new_bill_as_the_per_account_run_doe
     assert expected and expected[0][0] == account.number
     assert settled() == expected
     assert check_ledger().ok
+
+
+def _run_rows(period: str) -> dict:
+    """Every column of what a run wrote besides bills and lines: versions, journal entries, postings, audit events."""
+    from django.db import connection
+
+    out = {}
+    with connection.cursor() as cursor:
+        for table, where in (("billing_historicalbill", "period = %s"),
+                             ("ledger_journalentry", "description = 'Bill ' || %s"),
+                             ("ledger_posting", "entry_id IN (SELECT id FROM ledger_journalentry "
+                                                "WHERE description = 'Bill ' || %s)"),
+                             ("audit_auditevent", "action = 'LEDGER_ENTRY_POSTED' AND object_id IN (SELECT "
+                                                  "CAST(id AS TEXT) FROM ledger_journalentry "
+                                                  "WHERE description = 'Bill ' || %s)")):
+            cursor.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", [period])
+            out[table] = cursor.fetchall()
+    return out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_frames(tmp_path):
+    """The SQLite run's staged path (what a reading process hands over: `run_rows` written by `stage_rows`, the
+    file attached, `insert_staged`) on accounts of every kind, held and per-account bills among them."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("rows are staged on SQLite only; PostgreSQL copies its frames")
+    build(make_city())
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+
+    def own_frames():
+        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        return summary, _run_rows(PERIOD)
+
+    (summary, rows), expected = rolled_back(own_frames)  # ids are max + 1 on SQLite: the same again after it
+
+    catalogue = billing._catalogue()
+    due_days, threshold = billing.run_limits(None, None)
+    batches, _ = billrun_fast.plan_batches(period=PERIOD, as_of=AS_OF)
+    with acting_as(ACTOR):
+        made_rows = {"as_of": AS_OF, "created_at": created, "due_days": due_days,
+                     "actor": billrun_fast.RowActor.current()}
+        for i, batch in enumerate(batches):
+            prepared = billrun_fast.prepare_batch(routes=batch, period=PERIOD, catalogue=catalogue,
+                                                  threshold=threshold)
+            made = billrun_fast.run_rows(bills=prepared.bills, lines=prepared.lines, route_of=prepared.route_of,
+                                         billing=prepared.billing, **made_rows)
+            path = str(tmp_path / f"batch-{i}.sqlite3")
+            billrun_fast.stage_rows(path, made)
+            prepared.stage, prepared.stage_path = billrun_fast.row_counts(made), path
+            with connection.cursor() as cursor:
+                cursor.execute(f"ATTACH DATABASE %s AS {billrun_fast.STAGE}", [path])
+            try:
+                billrun_fast.run_batch_fast(routes=batch, period=PERIOD, as_of=AS_OF, created_at=created,
+                                            catalogue=catalogue, read_ahead=lambda prepared=prepared: prepared)
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DETACH DATABASE {billrun_fast.STAGE}")
+
+    assert summary.per_account == 5 and summary.held > 0
+    got = snapshot(PERIOD)
+    assert set(got) == set(expected) and len(got) == 30
+    for number in expected:
+        assert got[number] == expected[number], number
+    assert _run_rows(PERIOD) == rows
+    assert len(rows["ledger_posting"]) == 2 * summary.issued and len(rows["audit_auditevent"]) == summary.issued
+    assert check_ledger().ok
