@@ -2,7 +2,7 @@
 check the result, list the bills.
 
     DATABASE_URL=... python tests/integration/kernel/crash_script.py \
-        prepare|run|run-slow|check|run-one-by-one|run-ahead|run-ahead-changed|change-reading|bills
+        prepare|run|run-slow|check|run-one-by-one|run-ahead|run-ahead-changed|change-reading|bills|ledger
 """
 import json
 import os
@@ -20,7 +20,7 @@ CREATED = datetime(2025, 7, 31, 2, tzinfo=UTC)
 
 def main(command: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings")
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench"), str(ROOT)]
     import django
 
     django.setup()
@@ -117,18 +117,9 @@ def main(command: str) -> None:
         print(json.dumps(bills, default=str))
         return
     if command == "ledger":
-        # what the run wrote besides bills and lines: the bills' versions, journal entries, postings and the entries'
-        # audit events, every column
-        out = {}
-        with connection.cursor() as cursor:
-            for table, where in (("billing_historicalbill", "period = %s"),
-                                 ("ledger_journalentry", "description = 'Bill ' || %s"),
-                                 ("ledger_posting", "entry_id IN (SELECT id FROM ledger_journalentry WHERE "
-                                                    "description = 'Bill ' || %s)"),
-                                 ("audit_auditevent", "action = 'LEDGER_ENTRY_POSTED' AND %s <> ''")):
-                cursor.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", [PERIOD])
-                out[table] = [list(row) for row in cursor.fetchall()]
-        print(json.dumps(out, default=str))
+        from tests.integration.kernel.written import written_rows
+
+        print(json.dumps(written_rows(PERIOD), default=str))
         return
     if command == "check":
         from gridcounter.application.ledger import check_ledger

@@ -14,6 +14,7 @@ from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Posting
 from gridcounter.data.registry.models import Installation, Meter
 from tests.integration.billing.conftest import NOW, City_, make_city, monthly, read
+from tests.integration.kernel.written import written_rows
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -213,24 +214,6 @@ def test_credit_an_account_holds_settles_its_new_bill_as_the_per_account_run_doe
     assert check_ledger().ok
 
 
-def _run_rows(period: str) -> dict:
-    """Every column of what a run wrote besides bills and lines: versions, journal entries, postings, audit events."""
-    from django.db import connection
-
-    out = {}
-    with connection.cursor() as cursor:
-        for table, where in (("billing_historicalbill", "period = %s"),
-                             ("ledger_journalentry", "description = 'Bill ' || %s"),
-                             ("ledger_posting", "entry_id IN (SELECT id FROM ledger_journalentry "
-                                                "WHERE description = 'Bill ' || %s)"),
-                             ("audit_auditevent", "action = 'LEDGER_ENTRY_POSTED' AND object_id IN (SELECT "
-                                                  "CAST(id AS TEXT) FROM ledger_journalentry "
-                                                  "WHERE description = 'Bill ' || %s)")):
-            cursor.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", [period])
-            out[table] = cursor.fetchall()
-    return out
-
-
 @pytest.mark.django_db(transaction=True)
 def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_frames(tmp_path):
     """The SQLite run's staged path (what a reading process hands over: `run_rows` written by `stage_rows`, the
@@ -245,7 +228,7 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
 
     def own_frames():
         summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
-        return summary, _run_rows(PERIOD)
+        return summary, written_rows(PERIOD)
 
     (summary, rows), expected = rolled_back(own_frames)  # ids are max + 1 on SQLite: the same again after it
 
@@ -277,6 +260,6 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
     assert set(got) == set(expected) and len(got) == 30
     for number in expected:
         assert got[number] == expected[number], number
-    assert _run_rows(PERIOD) == rows
+    assert written_rows(PERIOD) == rows
     assert len(rows["ledger_posting"]) == 2 * summary.issued and len(rows["audit_auditevent"]) == summary.issued
     assert check_ledger().ok
