@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -139,6 +140,16 @@ def query_frame(sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.Da
 
 # SQLite, a reading process: an ADBC connection (with a read transaction open) that `query_frame` reads through
 _arrow_reader: contextvars.ContextVar = contextvars.ContextVar("gridcounter_arrow_reader", default=None)
+
+
+@contextmanager
+def reading_through(arrow):
+    """`query_frame` reads through the ADBC connection `arrow` inside (a reading process: `readahead.prepare`)."""
+    token = _arrow_reader.set(arrow)
+    try:
+        yield
+    finally:
+        _arrow_reader.reset(token)
 
 
 def _arrow_query(arrow, sql: str, params: list, schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
@@ -762,6 +773,8 @@ RUN_TABLES: dict[str, dict[str, str | tuple[str, str]]] = {
     AuditEvent._meta.db_table: {"id": "event", "object_id": ("entry", ""), "detail": ("bill", '"}')},
     Posting._meta.db_table: {"id": "posting", "entry_id": "entry"},
 }
+TABLE_COLUMNS = {m._meta.db_table: [f.column for f in m._meta.concrete_fields]
+                 for m in (Bill, Bill.history.model, BillLine, JournalEntry, AuditEvent, Posting)}
 # the kind of each allocated id: its table and column (each row of that table draws one)
 ID_KINDS = {"bill": (Bill._meta.db_table, "id"), "history": (Bill.history.model._meta.db_table, "history_id"),
             "line": (BillLine._meta.db_table, "id"), "entry": (JournalEntry._meta.db_table, "id"),
@@ -834,19 +847,20 @@ def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame
 
 def _staged_columns(table: str) -> list[str]:
     """The columns of a `run_rows` frame: the table's, each text column made from an id followed by its id."""
-    spec = RUN_TABLES[table]
     names = []
-    for column in _table_columns(table):
+    for column in TABLE_COLUMNS[table]:
         names.append(column)
-        if isinstance(spec.get(column), tuple):
+        kind = RUN_TABLES[table].get(column)
+        if kind is not None and _id_parts(column, kind)[1] is not None:
             names.append(f"{column}__id")
     return names
 
 
-def _table_columns(table: str) -> list[str]:
-    model = next(m for m in (Bill, Bill.history.model, BillLine, JournalEntry, AuditEvent, Posting)
-                 if m._meta.db_table == table)
-    return [f.column for f in model._meta.concrete_fields]
+def _id_parts(column: str, kind: str | tuple[str, str]) -> tuple[str, str | None, str]:
+    """(kind of id, text after it or None for an id column, the frame column holding the relative id)."""
+    if isinstance(kind, str):
+        return kind, None, column
+    return kind[0], kind[1], f"{column}__id"
 
 
 def row_counts(rows: Mapping[str, pl.DataFrame]) -> dict[str, int]:
@@ -865,8 +879,8 @@ def absolute_rows(table: str, frame: pl.DataFrame, *, ids: Mapping[str, Sequence
     c = pl.col
     columns = []
     for column, kind in RUN_TABLES[table].items():
-        base, tail = (kind, None) if isinstance(kind, str) else kind
-        relative = c(f"{column}__id") if tail is not None else c(column)
+        base, tail, relative_column = _id_parts(column, kind)
+        relative = c(relative_column)
         if base == "run":
             value = relative.replace_strict(dict(runs), return_dtype=pl.Int64)
         elif isinstance(ids[base], range):
@@ -876,7 +890,7 @@ def absolute_rows(table: str, frame: pl.DataFrame, *, ids: Mapping[str, Sequence
         if tail is not None:
             value = pl.concat_str([c(column), value.cast(pl.String), pl.lit(tail)])
         columns.append(value.alias(column))
-    return frame.with_columns(columns).select(_table_columns(table))
+    return frame.with_columns(columns).select(TABLE_COLUMNS[table])
 
 
 def stage_rows(path: str, rows: Mapping[str, pl.DataFrame]) -> None:
@@ -903,24 +917,23 @@ def insert_staged(counts: Mapping[str, int], *, ids: Mapping[str, Sequence[int]]
             if not counts[table]:
                 continue
             select = []
-            for column in _table_columns(table):
+            for column in TABLE_COLUMNS[table]:
                 kind = spec.get(column)
                 if kind is None:
                     select.append(qn(column))
                     continue
-                base, tail = (kind, None) if isinstance(kind, str) else kind
-                relative = qn(f"{column}__id") if tail is not None else qn(column)
+                base, tail, relative_column = _id_parts(column, kind)
+                relative = qn(relative_column)
                 if base == "run":
-                    value = "CASE " + relative + "".join(f" WHEN {int(r)} THEN {int(i)}" for r, i in runs.items()) + " END"
+                    value = f"CASE {relative}{''.join(f' WHEN {int(r)} THEN {int(i)}' for r, i in runs.items())} END"
+                elif isinstance(ids[base], range):  # SQLite allocates above max(id), under the write lock
+                    value = f"({relative} + {int(ids[base].start)})"
                 else:
-                    first = ids[base][0]
-                    if list(ids[base][-1:]) != [first + counts[ID_KINDS[base][0]] - 1]:
-                        raise ValueError(f"{base} ids are not consecutive")
-                    value = f"({relative} + {int(first)})"
+                    raise ValueError(f"{base} ids are not consecutive")
                 if tail is not None:
                     value = f"{qn(column)} || {value}" + (" || '{}'".format(tail.replace("'", "''")) if tail else "")
                 select.append(value)
-            names = ", ".join(qn(n) for n in _table_columns(table))
+            names = ", ".join(qn(n) for n in TABLE_COLUMNS[table])
             raw.execute(f"INSERT INTO main.{qn(table)} ({names}) SELECT {', '.join(select)} "
                         f"FROM {STAGE}.{qn(table)} ORDER BY rowid")
 
