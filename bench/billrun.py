@@ -682,6 +682,11 @@ def main() -> None:
         "kernel_time_vs_raw_same_rows_time": round(same["per_s"] / kernel["per_s"], 2),
         "kernel_time_vs_raw_db_time": round((kernel["accounts"] / kernel["per_s"]) / (kernel["accounts"] / raw["per_s"]), 2),
         "kernel_time_vs_raw_compute_time": round(compute["per_s"] / kernel["per_s"], 1),
+        # Per account against the ORM path: the database alone writing the run's rows (raw_same), which no bill
+        # run writing these rows can pass, and that time plus the rating's alone (raw compute), as if nothing overlapped.
+        "ceiling_raw_same_rows_vs_orm_per_account": round(same["per_s"] / orm["per_s"], 1) if orm["per_s"] else None,
+        "ceiling_raw_same_rows_and_compute_vs_orm_per_account": round(
+            1 / (1 / same["per_s"] + 1 / compute["per_s"]) / orm["per_s"], 1) if orm["per_s"] else None,
     }
     if args.intervals:  # per account: the whole bill run against the interval kernel alone
         results["ratios"]["kernel_time_vs_interval_kernel_time"] = round(
