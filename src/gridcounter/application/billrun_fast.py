@@ -756,7 +756,7 @@ class RowActor:
     @classmethod
     def current(cls) -> RowActor:
         actor = current_actor()
-        return cls(user_id=actor.user_id, username=getattr(actor.user, "username", "") or "", hall_id=actor.hall_id,
+        return cls(user_id=actor.user_id, username=actor.username, hall_id=actor.hall_id,
                    channel=actor.channel, reason=actor.reason)
 
 

@@ -38,6 +38,7 @@ class _Task:
     settings_module: str
     database_url: str
     username: str | None
+    actor_name: str
     hall_id: int | None
     reason: str
     channel: str
@@ -64,7 +65,7 @@ def _bill_routes(task: _Task) -> dict:
     close_old_connections()
     user = StaffUser.objects.filter(username=task.username).first() if task.username else None
     hall = Hall.objects.filter(pk=task.hall_id).first() if task.hall_id else None
-    with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel)):
+    with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel, name=task.actor_name)):
         summary = fast.run_bills_fast(period=task.period, as_of=task.as_of, created_at=task.created_at,
                                       route_codes=list(task.route_codes), batch_accounts=task.batch_accounts,
                                       threads=1,  # the cluster's workers are its parallelism
@@ -137,6 +138,7 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
         tasks = [_Task(route_codes=tuple(codes), period=period, as_of=as_of, created_at=created_at,
                        settings_module=os.environ.get("DJANGO_SETTINGS_MODULE", "gridcounter.config.settings"),
                        database_url=database_url, username=getattr(actor.user, "username", None),
+                       actor_name=actor.name,
                        hall_id=actor.hall_id, reason=actor.reason or "bill run", channel=actor.channel,
                        batch_accounts=batch_accounts, due_days=due_days,
                        shock_threshold_pct=None if shock_threshold_pct is None else str(shock_threshold_pct))

@@ -317,7 +317,7 @@ def post_bills(*, bills: list[Bill], created_at: datetime) -> list[int]:
         if bill.status != Bill.Status.ISSUED:
             raise BillNotIssued(f"bill {bill.pk} ({bill.account} {bill.period}) is {bill.status}, not ISSUED")
     actor = current_actor()
-    username = getattr(actor.user, "username", "") or ""
+    username = actor.username
     with transaction.atomic():
         keys = [f"bill:{bill.pk}" for bill in bills]
         existing: dict[str, JournalEntry] = {}

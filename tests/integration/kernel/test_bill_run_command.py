@@ -118,3 +118,36 @@ def test_a_running_cluster_named_by_its_scheduler_address_bills_every_account(ci
     assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
     assert check_ledger().ok
     assert run_json(capsys, "--engine", "orm")["skipped"] == 30  # the per-account run finds nothing left to bill
+
+
+@pytest.mark.django_db
+def test_a_run_from_the_command_line_records_who_ran_it(city, capsys):  # noqa: F811
+    import getpass
+
+    from gridcounter.data.audit.models import AuditEvent
+    from gridcounter.data.org.models import Hall, Role, StaffUser
+
+    build(city)
+    hall = Hall.objects.filter(city__accounts__isnull=False).distinct().first()
+    auditor = StaffUser.objects.create_user(username="run_auditor", password="x-test-password-1", hall=hall)
+    auditor.roles.add(Role.objects.get_or_create(code=Role.Code.AUDITOR)[0])
+    clerk = StaffUser.objects.create_user(username="run_clerk", password="x-test-password-1", hall=hall)
+    clerk.roles.add(Role.objects.get_or_create(code=Role.Code.CLERK)[0])
+
+    with pytest.raises(CommandError, match="run_clerk") as refused:
+        call_command(*RUN, "--user", "run_clerk")
+    assert refused.value.returncode == 2 and not Bill.objects.filter(period=PERIOD).exists()
+    with pytest.raises(CommandError, match="nobody"):
+        call_command(*RUN, "--user", "nobody")
+
+    run_json(capsys, "--route", "R15B", "--user", "run_auditor")
+    run_json(capsys)  # the rest, by the system account
+
+    by_auditor = BillRun.objects.get(period=PERIOD, route__code="R15B", summary__issued__gt=0)
+    assert by_auditor.started_by == auditor
+    events = {e.object_id: e for e in AuditEvent.objects.filter(action="BILL_RUN", detail__period=PERIOD)}
+    assert events[str(by_auditor.pk)].username == "run_auditor" and events[str(by_auditor.pk)].hall == hall
+    others = [e for pk, e in events.items() if pk != str(by_auditor.pk)]
+    assert others and all(e.username == getpass.getuser() and e.channel == "CLI" for e in others)
+    bill = Bill.objects.filter(period=PERIOD, run=by_auditor).first()
+    assert bill.history.first().history_user == auditor

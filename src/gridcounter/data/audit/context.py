@@ -13,6 +13,12 @@ class Actor:
     hall: Any = None  # the Hall acted from
     reason: str = ""
     channel: str = "SYSTEM"  # WEB, API, CLI, SYSTEM
+    name: str = ""  # who acts when no staff user does: the system account that ran a command
+
+    @property
+    def username(self) -> str:
+        """The name recorded for this actor: the staff user's username, else `name`."""
+        return getattr(self.user, "username", "") or self.name
 
     @property
     def user_id(self):

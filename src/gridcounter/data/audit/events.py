@@ -20,7 +20,7 @@ def record_event(*, action: str, obj=None, object_type: str = "", object_id: str
         occurred_at=occurred_at or datetime.now(UTC),
         action=action,
         user_id=getattr(user, "pk", None),
-        username=getattr(user, "username", "") or "",
+        username=getattr(user, "username", "") or (actor.name if user is actor.user else ""),
         hall_id=getattr(hall, "pk", None),
         channel=actor.channel,
         object_type=object_type,

@@ -5,6 +5,7 @@ Bills every due account of the period. The default engine is the columnar kernel
 the same bills as the per-account run (`--engine orm`); on PostgreSQL it bills two batches at once (`--threads`). `--workers N` runs the kernel on a local Dask cluster of
 N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need PostgreSQL.
 """
+import getpass
 import json
 import sys
 from datetime import datetime
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from gridcounter.application.billing import InvalidPeriod, UnknownRoute, local_today, run_bills
 from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.org.models import Role, StaffUser
 from gridcounter.data.registry.models import Account
 
 ENGINES = ("kernel", "orm")
@@ -33,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--due-days", type=int, default=None, help="days from issue to due date (default 15)")
         parser.add_argument("--shock-pct", default=None, help="bill-shock threshold in percent (default 50)")
         parser.add_argument("--as-of", default=None, help="business date of the run (default: today, Asia/Shanghai)")
+        parser.add_argument("--user", default=None,
+                            help="username of the auditor, supervisor or administrator running it (default: the "
+                                 "system account's name is recorded)")
         parser.add_argument("--engine", choices=ENGINES, default="kernel",
                             help="kernel: columnar, routes in batches (default); orm: account by account")
         parser.add_argument("--batch-accounts", type=int, default=None,
@@ -76,6 +81,7 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(_("--as-of must be a date YYYY-MM-DD"), returncode=2) from None
         shock = Decimal(options["shock_pct"]) if options["shock_pct"] else None
+        actor = self._actor(options["user"], period=options["period"])
         accounts = Account.objects.filter(route__isnull=False)
         if engine == "kernel":
             accounts = accounts.exclude(status=Account.Status.PENDING)
@@ -85,7 +91,7 @@ class Command(BaseCommand):
                    disable=None)
         common = {"period": options["period"], "as_of": as_of, "created_at": now, "progress": bar.update}
         try:
-            with acting_as(Actor(reason=f"bill run {options['period']}", channel="CLI")):
+            with acting_as(actor):
                 if distributed:
                     from gridcounter.application.cluster import run_bills_cluster
 
@@ -113,3 +119,19 @@ class Command(BaseCommand):
                             "%(not_due)d not due yet") % data)
         for code, count in data["held_by_code"].items():
             self.stdout.write(f"  {code}: {count}")
+
+    RUNS_BILLS = (Role.Code.AUDITOR, Role.Code.SUPERVISOR, Role.Code.ADMIN)
+
+    def _actor(self, username: str | None, *, period: str) -> Actor:
+        """Who the run's bills, entries and events name: the staff user of `--user` (an auditor, supervisor or
+        administrator), else the name of the system account that runs the command."""
+        reason = f"bill run {period}"
+        if not username:
+            return Actor(reason=reason, channel="CLI", name=getpass.getuser())
+        user = StaffUser.objects.filter(username=username, is_active=True).select_related("hall").first()
+        if user is None:
+            raise CommandError(_("No active user %(name)s.") % {"name": username}, returncode=2)
+        if not (user.is_superuser or user.has_role(*self.RUNS_BILLS)):
+            raise CommandError(_("%(name)s may not run a bill run: it takes a billing auditor, a supervisor or an "
+                                 "administrator.") % {"name": username}, returncode=2)
+        return Actor(user=user, hall=user.hall, reason=reason, channel="CLI")
