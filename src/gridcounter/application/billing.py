@@ -165,7 +165,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
         run = BillRun.objects.create(period=period, route=route, started_at=created_at,
                                      started_by=_actor_user(), summary={})
         drafts: dict[int, BillDraft] = {}
-        new_bills, changed_held, unchanged = [], [], 0
+        new_bills = []
         for account in todo:
             usage, segments, facts = inputs[account.id]
             draft = draft_bill(billing=billing, usage=usage, segments=segments, tariffs=catalogue.tariffs,
@@ -175,14 +175,12 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
             if held is None:
                 new_bills.append(_bill_from_draft(draft, account=account, run=run, as_of=as_of,
                                                   created_at=created_at, due_days=due_days))
-            elif _same_outcome(held, draft):
-                unchanged += 1
             else:
                 held.account = account
-                _apply_draft(held, draft, run=run, as_of=as_of, due_days=due_days)
-                changed_held.append(held)
+        _write_bills(new_bills=new_bills, changed_held=[], drafts=drafts, created_at=created_at)
+        changed_held, unchanged = redraft_held(held=list(existing.values()), drafts=drafts, runs={route.pk: run},
+                                               as_of=as_of, due_days=due_days, created_at=created_at)
         summary.skipped += unchanged
-        _write_bills(new_bills=new_bills, changed_held=changed_held, drafts=drafts, created_at=created_at)
         written = [*new_bills, *changed_held]
         issued = [b for b in written if b.status == Bill.Status.ISSUED]
         shocked = []
@@ -218,6 +216,25 @@ def _catalogue():
 def _actor_user():
     user = current_actor().user
     return user if getattr(user, "pk", None) else None
+
+
+def redraft_held(*, held: list[Bill], drafts: dict[int, BillDraft], runs: dict[int, BillRun], as_of: date,
+                 due_days: int, created_at: datetime) -> tuple[list[Bill], int]:
+    """A rerun re-validates the period's held bills against their new drafts (`drafts`, by account id): a bill whose
+    draft has the same outcome (status, hold codes, amount, kWh) stays as it is; the others are re-drafted in place,
+    on the run of their route (`runs`, by route id), with a history version and their lines redrawn. Both bill runs
+    call it inside the batch's transaction. Returns (the bills changed, the number unchanged); posting the newly
+    issued ones is the caller's."""
+    changed, unchanged = [], 0
+    for bill in held:
+        draft = drafts[bill.account_id]
+        if _same_outcome(bill, draft):
+            unchanged += 1
+            continue
+        _apply_draft(bill, draft, run=runs[bill.account.route_id], as_of=as_of, due_days=due_days)
+        changed.append(bill)
+    _write_bills(new_bills=[], changed_held=changed, drafts=drafts, created_at=created_at)
+    return changed, unchanged
 
 
 def _same_outcome(bill: Bill, draft: BillDraft) -> bool:

@@ -1271,8 +1271,8 @@ def run_batch_fast(*, routes: list[Route], period: str, as_of: date, created_at:
         if prepared is None:
             prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold)
         summary = write_batch(prepared, as_of=as_of, created_at=created_at, due_days=due_days, started=started)
-    return _revalidate_held(prepared, summary, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                            due_days=due_days, threshold=threshold, started=started)
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def _lock_routes(routes: list[Route]) -> None:
@@ -1289,7 +1289,7 @@ class PreparedBatch:
     billing: BillingPeriod
     per_route: dict[int, FastRunSummary]
     route_of: pl.DataFrame  # (account_id, route_id, number)
-    held_before: set[int]  # routes with a bill held before the run: re-validated by the per-account run after
+    held: dict[int, BillDraft]  # bills held before the run, re-drafted by the per-account rules (by account id)
     bills: pl.DataFrame
     lines: pl.DataFrame
     rest: list[int]  # accounts drafted by the per-account rules
@@ -1312,10 +1312,11 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
     frames = load_routes(route_ids=sorted(by_id), billing=billing)
     route_of = frames.accounts.select("account_id", "route_id", "number")
     existing = dict(frames.existing.iter_rows())
-    held_before = {r for r, a in route_of.filter(c("account_id").is_in(
-        [a for a, s in existing.items() if s == Bill.Status.HELD])).select("route_id", "account_id").iter_rows()}
-    for route_id, n in route_of.filter(c("account_id").is_in(list(existing))).group_by("route_id").len().iter_rows():
+    held_ids = {a for a, s in existing.items() if s == Bill.Status.HELD}  # re-validated in this batch
+    for route_id, n in route_of.filter(c("account_id").is_in([a for a in existing if a not in held_ids])).group_by(
+            "route_id").len().iter_rows():
         per_route[route_id].skipped = n
+    held_accounts = frames.accounts.filter(c("account_id").is_in(list(held_ids)))
     todo = frames.accounts.filter(~c("account_id").is_in(list(existing)))
     frames.accounts = todo
     spans, reasons = plain_usage(frames, billing=billing, catalogue=catalogue)
@@ -1324,7 +1325,7 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
     # one folder check for a route without interval files)
     intervals: dict[int, per_account.IntervalInput] = {}
     metered = set(frames.installations.filter(c("sends_intervals"))["account_id"].to_list())
-    todo_by_route = dict(todo.group_by("route_id").agg("account_id").iter_rows())
+    todo_by_route = dict(pl.concat([todo, held_accounts]).group_by("route_id").agg("account_id").iter_rows())
     for route in routes:
         ids = todo_by_route.get(route.pk, [])  # each route its own accounts: the work stays per route
         if ids:
@@ -1334,10 +1335,10 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
     # rated by the kernel when the registers are plain too and no blocking finding holds the bill; the others
     # (held, or a meter exchange, missed register reading …) are drafted by the per-account rules
     binned = {a: interval_facts(row=iv.row, findings=iv.findings, blocking=iv.blocking)
-              for a, iv in intervals.items() if a not in reasons}
+              for a, iv in intervals.items() if a not in reasons and a not in held_ids}
     binned = {a: found for a, found in binned.items() if not found[2].held}
     for account_id in intervals:
-        if account_id not in binned:
+        if account_id not in binned and account_id not in held_ids:
             reasons[account_id] = "INTERVAL_DATA"
     spans = spans.filter(c("account_id").is_in(todo_ids))
     usage = with_interval_usage(usage_rows(spans, todo.filter(~c("account_id").is_in(list(reasons))), frames.ytd,
@@ -1360,19 +1361,24 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
                            threshold=threshold, intervals=binned) if in_python else []
     kernel_ids = set(v_bills["account_id"].to_list()) | {d.account_id for d in drafts}
     rest = [a for a in todo_ids if a in reasons]
-    if rest:
-        accounts = list(Account.objects.filter(id__in=rest).order_by("walk_order", "id"))
+    held: dict[int, BillDraft] = {}
+    if rest or held_ids:
+        accounts = list(Account.objects.filter(id__in=[*rest, *held_ids]).order_by("walk_order", "id"))
         inputs = per_account.gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs,
                                            intervals=intervals, catalogue=catalogue)
         for account in accounts:
             usage_one, segments, facts = inputs[account.id]
-            drafts.append(draft_bill(billing=billing, usage=usage_one, segments=segments,
-                                     tariffs=catalogue.tariffs, facts=facts, shock_threshold_pct=threshold))
+            draft = draft_bill(billing=billing, usage=usage_one, segments=segments, tariffs=catalogue.tariffs,
+                               facts=facts, shock_threshold_pct=threshold)
+            if account.id in held_ids:
+                held[account.id] = draft
+            else:
+                drafts.append(draft)
     p_bills, p_lines = draft_frames(drafts)
     order = todo.select("account_id").with_row_index("_order")
     bills = pl.concat([v_bills, p_bills]).join(order, on="account_id").sort("_order").drop("_order")
     return PreparedBatch(routes=routes, billing=billing, per_route=per_route, route_of=route_of,
-                         held_before=held_before, bills=bills, lines=pl.concat([v_lines, p_lines]), rest=rest,
+                         held=held, bills=bills, lines=pl.concat([v_lines, p_lines]), rest=rest,
                          reasons=reasons, kernel_ids=kernel_ids, python_explained=len(in_python))
 
 
@@ -1397,8 +1403,12 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
         s = per_route[route_reason[account_id]]
         s.per_account += 1
         s.per_account_reasons[prepared.reasons[account_id]] += 1
-    for account_id, route_id, status, hold_codes in written.select(
-            "account_id", "route_id", "status", "hold_codes").iter_rows():
+    outcomes = [(account_id, route_id, status, json.loads(hold_codes)) for account_id, route_id, status, hold_codes
+                in written.select("account_id", "route_id", "status", "hold_codes").iter_rows()]
+    redrafted = _redraft_held(prepared, runs={run.route_id: run for run in runs}, as_of=as_of, due_days=due_days,
+                              created_at=created_at)
+    outcomes += [(b.account_id, b.account.route_id, b.status, b.hold_codes) for b in redrafted]
+    for account_id, route_id, status, hold_codes in outcomes:
         s = per_route[route_id]
         if account_id in prepared.kernel_ids:
             s.kernel += 1
@@ -1406,11 +1416,13 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
             s.issued += 1
         else:
             s.held += 1
-            s.held_by_code.update(json.loads(hold_codes))
-    _after_posting(route_ids=sorted(by_id), issued=written.filter(c("status") == "ISSUED")["account_id"].to_list(),
-                   shocked=written.filter(c("is_shock"))["account_id"].to_list(),
-                   streaks=written.filter(c("hold_codes").str.contains('"ESTIMATE_STREAK"', literal=True))
-                   ["account_id"].to_list(), period=period, as_of=as_of, created_at=created_at)
+            s.held_by_code.update(hold_codes)
+    _after_posting(route_ids=sorted(by_id),
+                   issued=[a for a, _, status, _ in outcomes if status == "ISSUED"],
+                   shocked=[*written.filter(c("is_shock"))["account_id"].to_list(),
+                            *(b.account_id for b in redrafted if "BILL_SHOCK" in b.hold_codes)],
+                   streaks=[a for a, _, _, codes in outcomes if "ESTIMATE_STREAK" in codes],
+                   period=period, as_of=as_of, created_at=created_at)
     seconds = time.perf_counter() - started
     for run in runs:
         s = per_route[run.route_id]
@@ -1429,19 +1441,22 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     return summary
 
 
-def _revalidate_held(prepared: PreparedBatch, summary: FastRunSummary, *, as_of: date, created_at: datetime,
-                     catalogue: Catalogue, due_days: int, threshold: Decimal, started: float) -> FastRunSummary:
-    """After the batch's transaction: bills held before the run are re-validated by the per-account run, which
-    skips everything billed here."""
-    by_id = {r.pk: r for r in prepared.routes}
-    for route_id in sorted(prepared.held_before):
-        extra = per_account.run_route(route=by_id[route_id], period=prepared.billing.period, as_of=as_of,
-                                      created_at=created_at, catalogue=catalogue, due_days=due_days,
-                                      shock_threshold_pct=threshold)
-        summary.issued += extra.issued
-        summary.held += extra.held
-    summary.seconds = time.perf_counter() - started
-    return summary
+def _redraft_held(prepared: PreparedBatch, *, runs: dict[int, BillRun], as_of: date, due_days: int,
+                  created_at: datetime) -> list[Bill]:
+    """The batch's bills held before the run, re-validated against their drafts (`billing.redraft_held`) on their
+    route's run; those now issued are posted. Counts the unchanged ones as skipped. Returns the bills changed."""
+    if not prepared.held:
+        return []
+    held = list(Bill.objects.filter(account_id__in=list(prepared.held), period=prepared.billing.period,
+                                    status=Bill.Status.HELD).select_related("account"))
+    changed, _ = per_account.redraft_held(held=held, drafts=prepared.held, runs=runs, as_of=as_of,
+                                          due_days=due_days, created_at=created_at)
+    changed_ids = {b.pk for b in changed}
+    for bill in held:
+        if bill.pk not in changed_ids:
+            prepared.per_route[bill.account.route_id].skipped += 1
+    ledger.post_bills(bills=[b for b in changed if b.status == Bill.Status.ISSUED], created_at=created_at)
+    return changed
 
 
 def _after_posting(*, route_ids: list[int], issued: list[int], shocked: list[int], streaks: list[int], period: str,

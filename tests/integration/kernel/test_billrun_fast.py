@@ -263,3 +263,40 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
     assert written_rows(PERIOD) == rows
     assert len(rows["ledger_posting"]) == 2 * summary.issued and len(rows["audit_auditevent"]) == summary.issued
     assert check_ledger().ok
+
+
+@pytest.mark.parametrize("engine", ["kernel", "orm"])
+def test_a_rerun_re_validates_held_bills_inside_its_batch_with_one_run_record_per_route(city, engine):
+    from gridcounter.data.audit.models import AuditEvent
+    from gridcounter.data.billing.models import BillRun
+
+    build(city)
+    created = datetime(2025, 8, 20, 1, tzinfo=UTC)
+    run = billrun_fast.run_bills_fast if engine == "kernel" else billing.run_bills
+    with acting_as(ACTOR):
+        first = run(period=PERIOD, as_of=AS_OF, created_at=created)
+    shocked = list(Bill.objects.filter(period=PERIOD, status="HELD", hold_codes=["BILL_SHOCK"]))
+    held = Bill.objects.filter(period=PERIOD, status="HELD").count()
+    assert first.held == held > len(shocked) >= 2
+    runs_before = set(BillRun.objects.values_list("pk", flat=True))
+
+    # the same rerun changes nothing; a rerun with a higher bill-shock threshold issues the shocked bill in place
+    with acting_as(ACTOR):
+        same = run(period=PERIOD, as_of=AS_OF, created_at=created)
+        higher = run(period=PERIOD, as_of=AS_OF, created_at=created, shock_threshold_pct=Decimal(100_000))
+
+    assert (same.issued, same.held, same.skipped) == (0, 0, 30)
+    assert (higher.issued, higher.held, higher.skipped) == (len(shocked), 0, 30 - len(shocked))
+    for bill in shocked:  # issued in place, on the rerun's record of its route, and posted
+        bill.refresh_from_db()
+        assert bill.status == "ISSUED" and bill.hold_codes == [] and bill.due_date == date(2025, 9, 4)
+        assert JournalEntry.objects.filter(idempotency_key=f"bill:{bill.pk}").exists()
+        assert bill.run.summary["issued"] >= 1 and bill.run.pk not in runs_before
+    assert check_ledger().ok
+    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
+    routes = sorted(BillRun.objects.filter(pk__in=runs_before, period=PERIOD).values_list("route__code", flat=True))
+    new_runs = BillRun.objects.exclude(pk__in=runs_before)
+    assert sorted(new_runs.values_list("route__code", flat=True)) == sorted(2 * routes)  # two reruns, one each
+    events = AuditEvent.objects.filter(action="BILL_RUN", object_id__in=[str(r.pk) for r in new_runs])
+    assert events.count() == new_runs.count()
+    assert sum(r.summary["issued"] + r.summary["skipped"] for r in new_runs) == 60  # each account once a run
