@@ -54,7 +54,7 @@ from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment,
 from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.cycle import WINDOW_DAYS
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
-from gridcounter.domain.billing.explanation import BillContext, TierStatus, explain, explaining_codes
+from gridcounter.domain.billing.explanation import BillContext, explain, explaining_codes
 from gridcounter.domain.billing.intervals import interval_facts
 from gridcounter.domain.billing.periods import (
     BillingPeriod,
@@ -68,7 +68,7 @@ from gridcounter.domain.billing.periods import (
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
 from gridcounter.domain.kernel.explain import EXPLAIN_INPUT, explain_frame, tier_table
 from gridcounter.domain.kernel.rating import VECTOR, rate_frame
-from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_thresholds
+from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_status, tier_thresholds
 
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
 KNOWN_REGISTERS = (*ENERGY_REGISTERS, "REACTIVE")
@@ -437,16 +437,6 @@ class _Tiers:
         return self.cache[key]
 
 
-def _tier_status(*, basis, thresholds, before: Decimal, after: Decimal) -> TierStatus:
-    """As `draft._tier_status` reads the quote's tier facts."""
-    reached = 1 + sum(1 for t in thresholds if t < after)
-    following = next((t for t in thresholds if t >= after), None)
-    tier_before = 1 + sum(1 for t in thresholds if t < before)
-    return TierStatus(ytd_kwh=after, tier=reached, next_threshold_kwh=following,
-                      remaining_kwh=None if following is None else following - after,
-                      crossed=reached > tier_before, basis=str(basis or "ANNUAL"))
-
-
 def _reading_json(row: dict, which: str) -> dict:
     return {"reading_id": row[f"{which}_reading_id"], "value": str(_dec(row[f"{which}_value_c"], 2)),
             "date": row[f"{which}_read_date"].isoformat(), "source": row[f"{which}_source"],
@@ -508,7 +498,7 @@ def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFra
             used = sum((_dec(row[f"{n}_c"], 2) for n in ("kwh", "critical_peak", "peak", "flat", "valley")
                         if row.get(f"{n}_c") is not None), Decimal(0))
             before = ytd if basis is TierBasis.ANNUAL else Decimal("0.00")
-            tier = _tier_status(basis=basis, thresholds=thresholds, before=before, after=before + used)
+            tier = tier_status(basis=basis, thresholds=thresholds, before=before, after=before + used)
         segments = [TariffSegment(row["tariff_id"], "", billing.start_date, billing.end_date)]
         binned = intervals.get(account_id)
         interval = None if binned is None else binned[2]

@@ -10,7 +10,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from gridcounter.domain.readings.codes import finding
-from gridcounter.domain.tariffs import RatingError, RatingInput, Tariff, rate_segments
+from gridcounter.domain.tariffs import (
+    RatingError,
+    RatingInput,
+    Tariff,
+    TierStatus,
+    rate_segments,
+    tier_status,
+)
 
 from .cycle import CycleUsage
 from .explanation import (
@@ -20,7 +27,6 @@ from .explanation import (
     Correction,
     HoldFinding,
     PriceChange,
-    TierStatus,
     explain,
     explaining_codes,
 )
@@ -126,18 +132,11 @@ def price_changes(*, tariffs: dict[str, Tariff], segments: list[TariffSegment]) 
 
 
 def _tier_status(tiers: dict | None) -> TierStatus | None:
+    """The quote's tier facts as the bill's tier status (`tier_status`)."""
     if not tiers:
         return None
-    thresholds = [Decimal(t) for t in tiers["thresholds"]]
-    before = Decimal(tiers["usage_before"])
-    after = Decimal(tiers["usage_after"])
-    tier_before = 1 + sum(1 for t in thresholds if t < before)
-    reached = int(tiers["tier_reached"])
-    next_threshold = next((t for t in thresholds if t >= after), None)
-    remaining = tiers.get("kwh_to_next_threshold")
-    return TierStatus(ytd_kwh=after, tier=reached, next_threshold_kwh=next_threshold,
-                      remaining_kwh=None if remaining is None else Decimal(remaining),
-                      crossed=reached > tier_before, basis=str(tiers.get("basis") or "ANNUAL"))
+    return tier_status(thresholds=[Decimal(t) for t in tiers["thresholds"]], before=Decimal(tiers["usage_before"]),
+                       after=Decimal(tiers["usage_after"]), basis=tiers.get("basis"))
 
 
 def _rating_input(*, billing: BillingPeriod, usage: CycleUsage, facts: AccountFacts,

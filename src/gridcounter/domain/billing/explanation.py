@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from gridcounter.domain.tariffs.rating import TierStatus
+
 from .shock import PeriodFigures, ShockAssessment, percent_change
 
 # Every code a bill can carry, in the order they are shown.
@@ -29,37 +31,6 @@ class Reason:
 
     def as_dict(self) -> dict:
         return {"code": self.code, "numbers": self.numbers, "text_zh": self.text_zh, "text_en": self.text_en}
-
-
-@dataclass(frozen=True)
-class TierStatus:
-    """Annual tiers: usage so far this year including this bill, the tier reached, what remains before the next."""
-
-    ytd_kwh: Decimal
-    tier: int
-    next_threshold_kwh: Decimal | None  # None in the top tier
-    remaining_kwh: Decimal | None
-    crossed: bool  # this bill moved the account into a higher tier
-    basis: str = "ANNUAL"  # ANNUAL (cumulative over the calendar year) or MONTHLY
-
-
-def tier_status(*, ytd_before_kwh: Decimal, kwh: Decimal, thresholds_kwh: list[Decimal]) -> TierStatus:
-    """Tier 1 up to thresholds[0], tier 2 up to thresholds[1], ... (upper bounds, cumulative over the year)."""
-    def tier_of(total: Decimal) -> int:
-        tier = 1
-        for bound in thresholds_kwh:
-            if total > bound:
-                tier += 1
-        return tier
-
-    ytd = Decimal(ytd_before_kwh) + Decimal(kwh)
-    tier = tier_of(ytd)
-    crossed = tier > tier_of(Decimal(ytd_before_kwh))
-    upper = [Decimal(b) for b in thresholds_kwh if ytd <= b]
-    next_threshold = upper[0] if upper else None
-    remaining = (next_threshold - ytd) if next_threshold is not None else None
-    return TierStatus(ytd_kwh=ytd, tier=tier, next_threshold_kwh=next_threshold, remaining_kwh=remaining,
-                      crossed=crossed, basis="ANNUAL")
 
 
 @dataclass(frozen=True)

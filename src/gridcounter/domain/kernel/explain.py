@@ -170,7 +170,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     kwh_str = _fixed(kwh_e4, 4)
     kwh_txt = _kwh_text_c(_half_up(kwh_e4, pl.lit(100, dtype=I128)))
 
-    # --- tiers (TierStatus as draft._tier_status reads the quote) ---
+    # --- tiers: the vectorised form of `tariffs.tier_status` (the thresholds as the rating engine's) ---
     tiered = c("tiered").fill_null(False)
     before = pl.when(c("annual").fill_null(False)).then(c("ytd_c").fill_null(0)).otherwise(pl.lit(0, dtype=I128))
     after = before + c("used_c").fill_null(0)

@@ -23,16 +23,18 @@ from gridcounter.domain.tariffs.rating import (
     QuoteLine,
     RatingError,
     RatingInput,
+    TierStatus,
     month_units,
     price_table,
     rate,
     rate_segments,
+    tier_status,
     tier_thresholds,
 )
 
 __all__ = [
     "BasicChargeBasis", "Catalogue", "CatalogueError", "PowerFactorTable", "PriceTable", "Quote", "QuoteLine",
-    "RatingError", "RatingInput", "Tariff", "TariffVersion", "TierBasis", "TouPeriod", "UnknownTariff",
+    "RatingError", "RatingInput", "Tariff", "TariffVersion", "TierBasis", "TierStatus", "TouPeriod", "UnknownTariff",
     "build_catalogue", "kwh", "month_units", "parse_power_factor_rules", "parse_tariff", "power_factor",
-    "price_table", "rate", "rate_segments", "tier_thresholds", "yuan",
+    "price_table", "rate", "rate_segments", "tier_status", "tier_thresholds", "yuan",
 ]

@@ -38,6 +38,33 @@ DECIMAL_FIELDS = ("kwh", "peak", "flat", "valley", "critical_peak", "ytd_kwh", "
                   "contract_demand_kw", "kvarh")
 
 
+@dataclass(frozen=True)
+class TierStatus:
+    """Where a tiered account stands after a bill: usage counted towards the tiers (so far this year for annual
+    tiers, this period for monthly ones), the tier reached, and what remains before the next tier."""
+
+    ytd_kwh: Decimal
+    tier: int
+    next_threshold_kwh: Decimal | None  # None in the top tier
+    remaining_kwh: Decimal | None
+    crossed: bool  # this bill moved the account into a higher tier
+    basis: str = "ANNUAL"  # ANNUAL (cumulative over the calendar year) or MONTHLY
+
+
+def tier_status(*, thresholds: Sequence[Decimal], before: Decimal, after: Decimal,
+                basis: TierBasis | str | None) -> TierStatus:
+    """The tier rule, stated once: tier 1 up to thresholds[0] kWh, tier 2 up to thresholds[1] … (upper bounds,
+    inclusive), with `before` kWh counted before this bill and `after` with it. The rating engine's tier facts,
+    the bill's TIER_STATUS reason and the bill run all take it from here; the kernel's vectorised form
+    (`domain.kernel.explain`, TIER_STATUS) is its optimisation and is checked against it."""
+    reached = 1 + sum(1 for t in thresholds if t < after)
+    following = next((t for t in thresholds if t >= after), None)
+    return TierStatus(ytd_kwh=after, tier=reached, next_threshold_kwh=following,
+                      remaining_kwh=None if following is None else following - after,
+                      crossed=reached > 1 + sum(1 for t in thresholds if t < before),
+                      basis=str(basis or TierBasis.ANNUAL))
+
+
 class RatingError(ValueError):
     """The input cannot be rated under this tariff; `field` names the offending input."""
 
@@ -448,17 +475,15 @@ def _energy(
             ))
     if not tiered:
         return lines, None
-    after = level + total
-    reached = 1 + sum(1 for t in thresholds if t < after)
-    following = next((t for t in thresholds if t >= after), None)
+    status = tier_status(thresholds=thresholds, before=level, after=level + total, basis=prices.basis)
     return lines, {
         "basis": prices.basis,
         "thresholds": list(thresholds),
         "usage_before": level,
-        "usage_after": after,
+        "usage_after": status.ytd_kwh,
         "kwh_per_tier": tier_totals,
-        "tier_reached": reached,
-        "kwh_to_next_threshold": None if following is None else following - after,
+        "tier_reached": status.tier,
+        "kwh_to_next_threshold": status.remaining_kwh,
         "large_household": is_large_household(piece.version, household_size),
     }
 

@@ -7,7 +7,7 @@ import pytest
 
 from gridcounter.domain.billing.cycle import InstallationRef, ReadingRef, cycle_usage
 from gridcounter.domain.billing.draft import AccountFacts, TariffSegment, draft_bill
-from gridcounter.domain.billing.explanation import BillContext, explain, tier_status
+from gridcounter.domain.billing.explanation import BillContext, explain
 from gridcounter.domain.billing.periods import (
     InvalidPeriod,
     MeterSpan,
@@ -16,7 +16,7 @@ from gridcounter.domain.billing.periods import (
     same_period_last_year,
 )
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
-from gridcounter.domain.tariffs import parse_tariff
+from gridcounter.domain.tariffs import parse_tariff, tier_status
 
 TARIFFS = Path(__file__).resolve().parents[4] / "tariffs"
 D = Decimal
@@ -68,8 +68,12 @@ def test_missing_reading_holds_with_missed():
 
 
 def test_tier_status_says_what_remains():
-    status = tier_status(ytd_before_kwh=D(2700), kwh=D(300), thresholds_kwh=[D(2880), D(4800)])
+    status = tier_status(before=D(2700), after=D(3000), thresholds=[D(2880), D(4800)], basis="ANNUAL")
     assert (status.ytd_kwh, status.tier, status.remaining_kwh, status.crossed) == (D(3000), 2, D(1800), True)
+    at_bound = tier_status(before=D(2700), after=D(2880), thresholds=[D(2880), D(4800)], basis=None)
+    assert (at_bound.tier, at_bound.remaining_kwh, at_bound.crossed, at_bound.basis) == (1, D(0), False, "ANNUAL")
+    top = tier_status(before=D(4800), after=D(5000), thresholds=[D(2880), D(4800)], basis="MONTHLY")
+    assert (top.tier, top.next_threshold_kwh, top.remaining_kwh, top.crossed) == (3, None, None, True)
 
 
 def fig(period, amount, kwh=200, days=30):
