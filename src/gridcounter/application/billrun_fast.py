@@ -52,7 +52,7 @@ from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, BillLine, BillRun
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
 from gridcounter.data.registry.models import Account, Route
-from gridcounter.domain.billing.cycle import WINDOW_DAYS
+from gridcounter.domain.billing.cycle import USABLE_STATUSES, WINDOW_DAYS, pick_reading_frame
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
 from gridcounter.domain.billing.explanation import BillContext, explain, explaining_codes
 from gridcounter.domain.billing.intervals import interval_facts
@@ -250,9 +250,10 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
         "FROM readings_reading r JOIN registry_installation i ON i.meter_id = r.meter_id "
         "JOIN registry_account a ON a.id = i.account_id "
         f"WHERE {routes_in} AND i.installed_date < %s AND (i.removed_date IS NULL OR i.removed_date > %s) "
-        "AND r.status IN ('ACCEPTED', 'HELD') AND ((r.read_date >= %s AND r.read_date <= %s) "
+        f"AND r.status IN ({', '.join(['%s'] * len(USABLE_STATUSES))}) AND ((r.read_date >= %s AND r.read_date <= %s) "
         "OR (r.read_date >= %s AND r.read_date <= %s))",
-        [*route_ids, billing.end_date, billing.start_date, billing.start_date - window, billing.start_date + window,
+        [*route_ids, billing.end_date, billing.start_date, *USABLE_STATUSES, billing.start_date - window,
+         billing.start_date + window,
          billing.end_date - window, billing.end_date + window],
         {"account_id": pl.Int64(), "reading_id": pl.Int64(), "meter_id": pl.Int64(), "register": pl.String(),
          "read_date": pl.Date(), "read_at": pl.String(), "value_c": pl.Int64(), "source": pl.String(),
@@ -311,18 +312,13 @@ def _batch_bills(*, select: str, condition: str, params: list, routes_in: str, r
 # --- from readings to usage (vectorised) ------------------------------------------------------------------
 
 def _pick(readings: pl.DataFrame, *, fixed: date, which: str) -> pl.DataFrame:
-    """The reading for a fixed day per (account, meter, register): closest, actual first, latest, highest id."""
+    """The reading for a fixed day per (account, meter, register) (`cycle.pick_reading_frame`), its columns named
+    `<which>_…`."""
     c = pl.col
-    return (
-        readings.with_columns(_dist=(c("read_date") - pl.lit(fixed)).dt.total_days().abs())
-        .filter(c("_dist") <= WINDOW_DAYS)
-        .sort(["account_id", "meter_id", "register", "_dist", "is_estimate", "read_at", "reading_id"],
-              descending=[False, False, False, False, False, True, True])
-        .group_by(["account_id", "meter_id", "register"], maintain_order=True).first()
-        .select("account_id", "meter_id", "register",
-                *[c(name).alias(f"{which}_{name}") for name in
-                  ("reading_id", "read_date", "value_c", "source", "is_estimate", "status")])
-    )
+    return pick_reading_frame(readings, fixed_date=fixed, keys=["account_id", "meter_id", "register"]).select(
+        "account_id", "meter_id", "register",
+        *[c(name).alias(f"{which}_{name}") for name in
+          ("reading_id", "read_date", "value_c", "source", "is_estimate", "status")])
 
 
 def plain_usage(frames: RouteFrames, *, billing: BillingPeriod, catalogue: Catalogue) -> tuple[pl.DataFrame, dict]:
