@@ -50,7 +50,7 @@ from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, BillLine, BillRun
-from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
+from gridcounter.data.ledger.models import JournalEntry, Payment, Posting
 from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.cycle import USABLE_STATUSES, WINDOW_DAYS, pick_reading_frame
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
@@ -68,6 +68,7 @@ from gridcounter.domain.billing.periods import (
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
 from gridcounter.domain.kernel.explain import EXPLAIN_INPUT, explain_frame, tier_table
 from gridcounter.domain.kernel.rating import VECTOR, rate_frame
+from gridcounter.domain.ledger import UnbalancedEntry, bill_posting_template, unbalanced_entries
 from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_status, tier_thresholds
 
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
@@ -808,7 +809,13 @@ def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame
         pl.lit(actor.user_id, dtype=pl.Int64).alias("created_by_id"), pl.lit(actor.hall_id, dtype=pl.Int64)
         .alias("hall_id"), pl.lit(actor.reason, dtype=pl.String).alias("reason"))
     number = c("number").str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-    amount = c("amount_fen").cast(pl.String)
+    template = bill_posting_template()  # the ledger's rule for a bill's postings (`ledger.bill_lines`)
+    signed = [(code, customer, c("amount_fen") if sign > 0 else -c("amount_fen")) for code, customer, sign in template]
+    postings_json = []
+    for k, (code, customer, amount) in enumerate(signed):
+        postings_json += [pl.lit(("" if k == 0 else ", ") + f'["{code}", ' + ('"' if customer else "null, "))]
+        postings_json += [number, pl.lit('", ')] if customer else []
+        postings_json += [amount.cast(pl.String), pl.lit("]")]
     events = posted.select(
         c("entry_id").alias("id"), when.alias("occurred_at"), pl.lit("LEDGER_ENTRY_POSTED").alias("action"),
         pl.lit(actor.user_id, dtype=pl.Int64).alias("user_id"), pl.lit(actor.username).alias("username"),
@@ -816,16 +823,19 @@ def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame
         pl.lit(JournalEntry._meta.label).alias("object_type"), pl.lit("").alias("object_id"),
         c("entry_id").alias("object_id__id"), pl.lit(actor.reason, dtype=pl.String).alias("reason"),
         pl.concat_str([pl.lit('{"kind": "BILL", "account": "'), number,
-                       pl.lit(f'", "effective_date": "{as_of.isoformat()}", "postings": [["RECEIVABLE", "'), number,
-                       pl.lit('", '), amount, pl.lit('], ["ENERGY_REVENUE", null, '),
-                       (-c("amount_fen")).cast(pl.String), pl.lit(']], "source": "billing.Bill:')]).alias("detail"),
+                       pl.lit(f'", "effective_date": "{as_of.isoformat()}", "postings": ['), *postings_json,
+                       pl.lit('], "source": "billing.Bill:')]).alias("detail"),
         c("id").alias("detail__id"), pl.lit(None, dtype=pl.String).alias("ip_address"))
     postings = pl.concat([
-        posted.select(c("entry_id"), pl.lit(LedgerAccount.RECEIVABLE.value).alias("ledger_account"),
-                      c("account_id"), c("amount_fen"), pl.lit(0).alias("_k")),
-        posted.select(c("entry_id"), pl.lit(LedgerAccount.ENERGY_REVENUE.value).alias("ledger_account"),
-                      pl.lit(None, dtype=pl.Int64).alias("account_id"), (-c("amount_fen")).alias("amount_fen"),
-                      pl.lit(1).alias("_k"))]).sort("entry_id", "_k").drop("_k")
+        posted.select(c("entry_id"), pl.lit(code).alias("ledger_account"),
+                      c("account_id") if customer else pl.lit(None, dtype=pl.Int64).alias("account_id"),
+                      amount.alias("amount_fen"), pl.lit(k).alias("_k"))
+        for k, (code, customer, amount) in enumerate(signed)]).sort("entry_id", "_k").drop("_k")
+    bad = unbalanced_entries(postings)  # `check_balanced` on every entry of the batch, before anything is written
+    if bad:
+        first = posted.filter(c("entry_id") == bad[0][0])["number"][0]
+        raise UnbalancedEntry(f"bill run {billing.period}: {len(bad)} bills' entries do not balance; account "
+                              f"{first}'s has {bad[0][1]} postings summing to {bad[0][2]:+d} fen")
     postings = postings.with_columns(pl.int_range(postings.height, dtype=pl.Int64).alias("id"))
     frames = dict(zip(RUN_TABLES, (bill_table, history, line_table, entries, events, postings), strict=True))
     return {table: frame.select(_staged_columns(table)) for table, frame in frames.items()}

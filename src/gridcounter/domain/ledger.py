@@ -128,6 +128,32 @@ def bill_lines(*, account: Any, amount_fen: int) -> list[Line]:
     return [(RECEIVABLE, account, amount_fen), (ENERGY_REVENUE, None, -amount_fen)]
 
 
+_CUSTOMER = object()  # stands for the customer's account when a rule's postings are read as a template
+
+
+def bill_posting_template() -> list[tuple[str, bool, int]]:
+    """`bill_lines` read as a template for the bill run's vectorised postings: per posting, in order, its ledger
+    account, whether it names the customer's account, and the sign of the bill's amount it carries. Read off the
+    rule itself (and checked to be linear in the amount), so the bill run writes the postings `bill_lines` states."""
+    one, two = bill_lines(account=_CUSTOMER, amount_fen=1), bill_lines(account=_CUSTOMER, amount_fen=2)
+    template = []
+    for (ledger_account, account, amount), (_l, _a, doubled) in zip(one, two, strict=True):
+        if account not in (_CUSTOMER, None) or doubled != 2 * amount or amount not in (1, -1):
+            raise ValueError(f"bill_lines is not a signed copy of the amount per posting: {one}")
+        template.append((ledger_account, account is _CUSTOMER, amount))
+    return template
+
+
+def unbalanced_entries(postings) -> list[tuple[Any, int, int]]:
+    """`check_balanced` over a Polars frame of many entries' postings (`entry_id`, `amount_fen`), its vectorised
+    form for the bill run: the entries with fewer than two postings or a non-zero sum, as (entry_id, postings, sum)."""
+    import polars as pl
+
+    sums = postings.group_by("entry_id").agg(pl.len().alias("n"), pl.col("amount_fen").sum().alias("total"))
+    bad = sums.filter((pl.col("n") < 2) | (pl.col("total") != 0)).sort("entry_id")
+    return list(bad.select("entry_id", "n", "total").iter_rows())
+
+
 def payment_lines(*, account: Any, amount_fen: int, channel: str) -> list[Line]:
     """A payment: money arrives on the channel's account (debit), the customer owes less (credit receivable)."""
     return [(CHANNEL_LEDGER_ACCOUNT[channel], None, amount_fen), (RECEIVABLE, account, -amount_fen)]

@@ -14,6 +14,7 @@ from gridcounter.domain.ledger import (
     UnbalancedEntry,
     allocate_oldest_first,
     bill_lines,
+    bill_posting_template,
     check_balanced,
     format_fen,
     late_payment_penalty_fen,
@@ -21,6 +22,7 @@ from gridcounter.domain.ledger import (
     parse_yuan_amount,
     payment_lines,
     receivable_balance,
+    unbalanced_entries,
     yuan_to_fen,
 )
 
@@ -71,6 +73,20 @@ def test_unbalanced_entries_are_refused():
         check_balanced([("RECEIVABLE", "A1", 0)])
     with pytest.raises(UnbalancedEntry):
         check_balanced([("RECEIVABLE", "A1", Decimal("1.00")), ("ENERGY_REVENUE", None, Decimal("-1.00"))])
+
+
+def test_the_bill_runs_postings_are_the_ledger_rules_and_each_batch_is_checked_as_one_entry_is():
+    import polars as pl
+
+    template = bill_posting_template()
+    for amount in (1, 12345, 0):
+        expected = bill_lines(account="A1", amount_fen=amount)
+        assert [(code, "A1" if customer else None, sign * amount) for code, customer, sign in template] == expected
+    postings = pl.DataFrame({"entry_id": [0, 0, 1, 1, 2], "amount_fen": [500, -500, 700, -699, 10]})
+    assert unbalanced_entries(postings) == [(1, 2, 1), (2, 1, 10)]  # as check_balanced refuses each
+    with pytest.raises(UnbalancedEntry):
+        check_balanced([("RECEIVABLE", "A1", 700), ("ENERGY_REVENUE", None, -699)])
+    assert unbalanced_entries(postings.filter(pl.col("entry_id") == 0)) == []
 
 
 def test_channels_land_on_their_ledger_accounts():
