@@ -45,6 +45,7 @@ from django.db.models import Count
 
 from gridcounter.application import billing as per_account
 from gridcounter.application import ledger, readahead
+from gridcounter.application.billrun_check import ReferenceCheck, check_against_reference, sample_accounts
 from gridcounter.application.bulk import allocate_column_ids
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
@@ -94,10 +95,12 @@ class FastRunSummary:
     held_by_code: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     python_explained: int = 0  # kernel-rated bills explained by explain() (see kernel.explain)
+    reference_checked: int = 0  # kernel-rated bills drafted again by the reference rules (billrun_check)
+    reference_seconds: float = 0.0  # what that took
 
     def add(self, other: FastRunSummary) -> None:
         for name in ("routes", "issued", "held", "skipped", "not_due", "kernel", "per_account", "seconds",
-                     "python_explained"):
+                     "python_explained", "reference_checked", "reference_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.per_account_reasons.update(other.per_account_reasons)
         self.held_by_code.update(other.held_by_code)
@@ -106,6 +109,7 @@ class FastRunSummary:
         return {"period": self.period, "engine": "kernel", "routes": self.routes, "issued": self.issued,
                 "held": self.held, "skipped": self.skipped, "not_due": self.not_due, "kernel": self.kernel,
                 "per_account": self.per_account, "python_explained": self.python_explained,
+                "reference_checked": self.reference_checked, "reference_seconds": round(self.reference_seconds, 3),
                 "per_account_reasons": dict(sorted(self.per_account_reasons.items())),
                 "held_by_code": dict(sorted(self.held_by_code.items())), "seconds": round(self.seconds, 3)}
 
@@ -1292,6 +1296,7 @@ class PreparedBatch:
     reasons: dict[int, str]
     kernel_ids: set[int]
     python_explained: int
+    check: ReferenceCheck = field(default_factory=ReferenceCheck)  # the sample re-drafted by the reference rules
     stage: dict[str, int] | None = None  # rows per run table, when a reading process staged them (`stage_rows`)
     stage_path: str | None = None
 
@@ -1357,25 +1362,43 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
                            threshold=threshold, intervals=binned) if in_python else []
     kernel_ids = set(v_bills["account_id"].to_list()) | {d.account_id for d in drafts}
     rest = [a for a in todo_ids if a in reasons]
-    held: dict[int, BillDraft] = {}
-    if rest or held_ids:
-        accounts = list(Account.objects.filter(id__in=[*rest, *held_ids]).order_by("walk_order", "id"))
-        inputs = per_account.gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs,
-                                           intervals=intervals, catalogue=catalogue)
-        for account in accounts:
-            usage_one, segments, facts = inputs[account.id]
-            draft = draft_bill(billing=billing, usage=usage_one, segments=segments, tariffs=catalogue.tariffs,
-                               facts=facts, shock_threshold_pct=threshold)
-            if account.id in held_ids:
-                held[account.id] = draft
-            else:
-                drafts.append(draft)
+    by_reference = _reference_drafts([*rest, *held_ids], billing=billing, catalogue=catalogue, intervals=intervals,
+                                     threshold=threshold)
+    held = {a: by_reference[a] for a in held_ids}
+    drafts += [by_reference[a] for a in rest]
     p_bills, p_lines = draft_frames(drafts)
     order = todo.select("account_id").with_row_index("_order")
     bills = pl.concat([v_bills, p_bills]).join(order, on="account_id").sort("_order").drop("_order")
+    lines = pl.concat([v_lines, p_lines])
+    # the kernel's bills of a sample of accounts, drafted again by the reference rules: any difference refuses
+    # the batch (billrun_check)
+    check_started = time.perf_counter()
+    sampled = sample_accounts(bills=bills, lines=lines, kernel_ids=kernel_ids, period=billing.period)
+    reference = draft_frames(list(_reference_drafts(sampled, billing=billing, catalogue=catalogue,
+                                                    intervals=intervals, threshold=threshold).values()))
+    check = check_against_reference(bills=bills, lines=lines, reference=reference,
+                                    numbers=dict(route_of.select("account_id", "number").iter_rows()),
+                                    started=check_started)
     return PreparedBatch(routes=routes, billing=billing, per_route=per_route, route_of=route_of,
-                         held=held, bills=bills, lines=pl.concat([v_lines, p_lines]), rest=rest,
-                         reasons=reasons, kernel_ids=kernel_ids, python_explained=len(in_python))
+                         held=held, bills=bills, lines=lines, rest=rest, reasons=reasons, kernel_ids=kernel_ids,
+                         python_explained=len(in_python), check=check)
+
+
+def _reference_drafts(account_ids: list[int] | set[int], *, billing: BillingPeriod, catalogue: Catalogue,
+                      intervals: dict[int, per_account.IntervalInput], threshold: Decimal) -> dict[int, BillDraft]:
+    """The accounts' drafts by the per-account rules (`gather_inputs` + `draft_bill`), by account id, in walking
+    order."""
+    if not account_ids:
+        return {}
+    accounts = list(Account.objects.filter(id__in=list(account_ids)).order_by("walk_order", "id"))
+    inputs = per_account.gather_inputs(accounts=accounts, billing=billing, tariffs=catalogue.tariffs,
+                                       intervals=intervals, catalogue=catalogue)
+    drafts = {}
+    for account in accounts:
+        usage_one, segments, facts = inputs[account.id]
+        drafts[account.id] = draft_bill(billing=billing, usage=usage_one, segments=segments,
+                                        tariffs=catalogue.tariffs, facts=facts, shock_threshold_pct=threshold)
+    return drafts
 
 
 def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, due_days: int,
@@ -1434,6 +1457,8 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     for s in per_route.values():
         summary.add(s)
     summary.python_explained = prepared.python_explained
+    summary.reference_checked = prepared.check.accounts
+    summary.reference_seconds = prepared.check.seconds
     return summary
 
 
