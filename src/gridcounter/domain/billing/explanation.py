@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from gridcounter.domain.tariffs.rating import TierStatus
 
+from .sentences import WORDS, Words, kwh_text, render, yuan
 from .shock import PeriodFigures, ShockAssessment, percent_change
 
 # Every code a bill can carry, in the order they are shown.
@@ -126,25 +127,6 @@ class BillContext:
         return (self.end_date - self.start_date).days
 
 
-def yuan(fen: int) -> str:
-    """123456 -> '1,234.56' (exact: fen are integers; thousands grouped, as the counter's screens show money)."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
-
-
-def kwh_text(value: Decimal) -> str:
-    """kWh for a sentence: two decimals at most, none when whole, thousands grouped (12345.5 → '12,345.50')."""
-    q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q.to_integral_value():,}" if q == q.to_integral_value() else f"{q:,f}"
-
-
-def _more_less(value: Decimal, zh: bool) -> str:
-    if zh:
-        return "增加" if value >= 0 else "减少"
-    return "more" if value >= 0 else "less"
-
-
 def usage_vs_previous(ctx: BillContext) -> Reason | None:
     prev = ctx.previous
     if prev is None:
@@ -153,14 +135,15 @@ def usage_vs_previous(ctx: BillContext) -> Reason | None:
     numbers = {"kwh": str(ctx.kwh), "previous_kwh": str(prev.kwh), "previous_period": prev.period,
                "change_pct": None if change is None else str(change)}
     if change is None:
-        zh = f"本期用电 {kwh_text(ctx.kwh)} 千瓦时，上期（{prev.period}）用电为 0。"
-        en = f"You used {kwh_text(ctx.kwh)} kWh; the previous period ({prev.period}) had no usage."
+        zh, en = render("USAGE_VS_PREVIOUS.nothing_before", kwh=kwh_text(ctx.kwh), previous_period=prev.period)
     else:
-        zh = (f"本期用电 {kwh_text(ctx.kwh)} 千瓦时，比上期（{prev.period}，{kwh_text(prev.kwh)} 千瓦时）"
-              f"{_more_less(change, True)} {abs(change)}%。")
-        en = (f"You used {kwh_text(ctx.kwh)} kWh, {abs(change)}% {_more_less(change, False)} than the previous "
-              f"period ({prev.period}, {kwh_text(prev.kwh)} kWh).")
+        zh, en = render("USAGE_VS_PREVIOUS", kwh=kwh_text(ctx.kwh), previous_period=prev.period,
+                        previous_kwh=kwh_text(prev.kwh), more_less=_more_less(change), change=abs(change))
     return Reason("USAGE_VS_PREVIOUS", numbers, zh, en)
+
+
+def _more_less(value: Decimal) -> Words:
+    return WORDS["more" if value >= 0 else "less"]
 
 
 def usage_vs_last_year(ctx: BillContext) -> Reason | None:
@@ -171,12 +154,10 @@ def usage_vs_last_year(ctx: BillContext) -> Reason | None:
     numbers = {"kwh": str(ctx.kwh), "last_year_kwh": str(ly.kwh), "last_year_period": ly.period,
                "change_pct": None if change is None else str(change)}
     if change is None:
-        zh = f"去年同期（{ly.period}）用电为 0。"
-        en = f"The same period last year ({ly.period}) had no usage."
+        zh, en = render("USAGE_VS_LAST_YEAR.nothing_before", last_year_period=ly.period)
     else:
-        zh = (f"与去年同期（{ly.period}，{kwh_text(ly.kwh)} 千瓦时）相比{_more_less(change, True)} {abs(change)}%。")
-        en = (f"That is {abs(change)}% {_more_less(change, False)} than the same period last year "
-              f"({ly.period}, {kwh_text(ly.kwh)} kWh).")
+        zh, en = render("USAGE_VS_LAST_YEAR", last_year_period=ly.period, last_year_kwh=kwh_text(ly.kwh),
+                        more_less=_more_less(change), change=abs(change))
     return Reason("USAGE_VS_LAST_YEAR", numbers, zh, en)
 
 
@@ -188,25 +169,21 @@ def seasonal(ctx: BillContext) -> Reason | None:
     numbers = {"change_vs_previous_pct": None if vs_prev is None else str(vs_prev),
                "change_vs_last_year_pct": None if vs_ly is None else str(vs_ly),
                "last_year_kwh": str(ctx.last_year.kwh)}
-    vs_prev_text = "" if vs_prev is None else f"{abs(vs_prev)}%"
-    vs_ly_text = "持平" if vs_ly is None else f"{_more_less(vs_ly, True)} {abs(vs_ly)}%"
-    vs_ly_en = "level" if vs_ly is None else f"{abs(vs_ly)}% {_more_less(vs_ly, False)}"
-    zh = (f"季节性用电：本期比上期高 {vs_prev_text}，但与去年同期相当（{vs_ly_text}），"
-          f"常见于夏季空调或冬季取暖。")
-    en = (f"Seasonal usage: {vs_prev_text} higher than the previous period but in line with the same period "
-          f"last year ({vs_ly_en}), as is usual with summer air-conditioning or winter heating.")
+    vs_ly_text = WORDS["level"] if vs_ly is None else Words(*render(
+        "SEASONAL.vs_last_year", more_less=_more_less(vs_ly), change=abs(vs_ly)))
+    zh, en = render("SEASONAL", vs_previous="" if vs_prev is None else f"{abs(vs_prev)}%", vs_last_year=vs_ly_text)
     return Reason("SEASONAL", numbers, zh, en)
 
 
 def days_in_period(ctx: BillContext) -> Reason:
     numbers = {"days": ctx.days, "start_date": ctx.start_date.isoformat(), "end_date": ctx.end_date.isoformat()}
     last_day = date.fromordinal(ctx.end_date.toordinal() - 1)
-    zh = f"本期自 {ctx.start_date.isoformat()} 至 {last_day.isoformat()}，共 {ctx.days} 天。"
-    en = f"This period runs from {ctx.start_date.isoformat()} to {last_day.isoformat()}: {ctx.days} days."
+    zh, en = render("DAYS_IN_PERIOD", start_date=ctx.start_date.isoformat(), last_day=last_day.isoformat(),
+                    days=ctx.days)
     if ctx.previous is not None and ctx.previous.days and ctx.previous.days != ctx.days:
         numbers["previous_days"] = ctx.previous.days
-        zh += f"上期为 {ctx.previous.days} 天。"
-        en += f" The previous period had {ctx.previous.days} days."
+        more_zh, more_en = render("DAYS_IN_PERIOD.previous_days", previous_days=ctx.previous.days)
+        zh, en = zh + more_zh, en + more_en
     return Reason("DAYS_IN_PERIOD", numbers, zh, en)
 
 
@@ -219,23 +196,16 @@ def tier_reason(ctx: BillContext) -> Reason | None:
                "remaining_kwh": None if tier.remaining_kwh is None else str(tier.remaining_kwh),
                "crossed": tier.crossed}
     numbers["basis"] = tier.basis
-    if tier.basis == "MONTHLY":
-        zh = f"本期用电 {kwh_text(tier.ytd_kwh)} 千瓦时，处于第 {tier.tier} 档"
-        en = f"This period's usage is {kwh_text(tier.ytd_kwh)} kWh, in tier {tier.tier}"
-    else:
-        zh = f"今年累计用电 {kwh_text(tier.ytd_kwh)} 千瓦时，处于第 {tier.tier} 档"
-        en = f"Your usage so far this year is {kwh_text(tier.ytd_kwh)} kWh, in tier {tier.tier}"
+    parts = [render("TIER_STATUS.monthly" if tier.basis == "MONTHLY" else "TIER_STATUS.annual",
+                    kwh=kwh_text(tier.ytd_kwh), tier=tier.tier)]
     if tier.remaining_kwh is not None:
-        zh += f"，距第 {tier.tier + 1} 档（{kwh_text(tier.next_threshold_kwh)} 千瓦时）还有 {kwh_text(tier.remaining_kwh)} 千瓦时。"
-        en += (f"; {kwh_text(tier.remaining_kwh)} kWh remain before tier {tier.tier + 1} starts above "
-               f"{kwh_text(tier.next_threshold_kwh)} kWh.")
+        parts.append(render("TIER_STATUS.remaining", next_tier=tier.tier + 1,
+                            next_threshold=kwh_text(tier.next_threshold_kwh), remaining=kwh_text(tier.remaining_kwh)))
     else:
-        zh += "（最高档）。"
-        en += " (the top tier)."
+        parts.append(render("TIER_STATUS.top"))
     if tier.crossed:
-        zh += "本期用电跨入了更高一档，超出部分按更高电价计费。"
-        en += " This bill crossed into a higher tier; the usage above the threshold is charged at the higher price."
-    return Reason("TIER_STATUS", numbers, zh, en)
+        parts.append(render("TIER_STATUS.crossed"))
+    return Reason("TIER_STATUS", numbers, "".join(p[0] for p in parts), "".join(p[1] for p in parts))
 
 
 def price_change(ctx: BillContext) -> list[Reason]:
@@ -243,10 +213,7 @@ def price_change(ctx: BillContext) -> list[Reason]:
     for change in ctx.price_changes:
         numbers = {"change_date": change.change_date.isoformat(), "tariff": change.tariff_id,
                    "from_version": change.from_version, "to_version": change.to_version}
-        zh = (f"电价于 {change.change_date.isoformat()} 调整（{change.tariff_id}），"
-              f"本期按调整前后的天数分段计费。")
-        en = (f"The price of {change.tariff_id} changed on {change.change_date.isoformat()}; this period is "
-              f"charged in two parts, pro rata by day.")
+        zh, en = render("PRICE_CHANGE", change_date=change.change_date.isoformat(), tariff=change.tariff_id)
         out.append(Reason("PRICE_CHANGE", numbers, zh, en))
     return out
 
@@ -257,17 +224,13 @@ def category_change(ctx: BillContext) -> list[Reason]:
         numbers = {"change_date": change.change_date.isoformat(), "from_category": change.from_category,
                    "to_category": change.to_category, "from_tariff": change.from_tariff,
                    "to_tariff": change.to_tariff}
-        zh = (f"用电类别于 {change.change_date.isoformat()} 由 {change.from_category}（{change.from_tariff}）"
-              f"变更为 {change.to_category}（{change.to_tariff}），本期按天数分段计费。")
-        en = (f"The usage category changed on {change.change_date.isoformat()} from {change.from_category} "
-              f"({change.from_tariff}) to {change.to_category} ({change.to_tariff}); this period is charged in "
-              f"parts, pro rata by day.")
+        zh, en = render("CATEGORY_CHANGE", **numbers)
         out.append(Reason("CATEGORY_CHANGE", numbers, zh, en))
     return out
 
 
-TOU_NAMES = {"CRITICAL_PEAK": ("尖峰", "critical peak"), "PEAK": ("高峰", "peak"), "FLAT": ("平段", "flat"),
-             "VALLEY": ("低谷", "valley"), "TOTAL": ("合计", "in all")}
+TOU_NAMES = {"CRITICAL_PEAK": Words("尖峰", "critical peak"), "PEAK": Words("高峰", "peak"),
+             "FLAT": Words("平段", "flat"), "VALLEY": Words("低谷", "valley"), "TOTAL": Words("合计", "in all")}
 
 
 def interval_data(ctx: BillContext) -> Reason | None:
@@ -280,13 +243,10 @@ def interval_data(ctx: BillContext) -> Reason | None:
     numbers = {"expected_intervals": iv.expected, "actual_intervals": iv.actual, "estimated_intervals": iv.estimated,
                "missing_intervals": iv.missing, "kwh": {name: str(kwh) for name, kwh in parts},
                "codes": list(iv.codes)}
-    zh_parts = "，".join(f"{TOU_NAMES[name][0]} {kwh_text(kwh)} 千瓦时" for name, kwh in parts)
-    en_parts = ", ".join(f"{TOU_NAMES[name][1]} {kwh_text(kwh)} kWh" if name != "TOTAL"
-                         else f"{kwh_text(kwh)} kWh in all" for name, kwh in parts)
-    zh = (f"本期用电取自智能电表的15分钟间隔数据（应有 {iv.expected} 个间隔，收到 {iv.actual} 个），"
-          f"按电价时段归集：{zh_parts}。")
-    en = (f"Your usage comes from the meter's 15-minute interval data ({iv.actual} of {iv.expected} intervals "
-          f"received), added up by the tariff's time-of-use periods: {en_parts}.")
+    rendered = [render("INTERVAL_DATA.total_part" if name == "TOTAL" else "INTERVAL_DATA.part",
+                       name=TOU_NAMES[name], kwh=kwh_text(kwh)) for name, kwh in parts]
+    joined = Words(*(WORDS["parts"].of(lang).join(r[lang] for r in rendered) for lang in (0, 1)))
+    zh, en = render("INTERVAL_DATA", expected=iv.expected, actual=iv.actual, parts=joined)
     return Reason("INTERVAL_DATA", numbers, zh, en)
 
 
@@ -298,13 +258,14 @@ def estimated(ctx: BillContext) -> Reason:
     numbers = {"estimated_registers": regs, "estimated_previous_registers": prev_regs,
                "is_estimate": bool(regs)}
     if regs:
-        zh = f"本期读数为估算（{'、'.join(regs)}），下次实抄后多退少补。"
-        en = (f"This bill uses an estimated reading ({', '.join(regs)}); the next actual reading settles "
-              f"the difference.")
+        zh, en = render("ESTIMATED", registers=_listed(regs))
     else:
-        zh = "本期读数为实抄读数。"
-        en = "This bill uses actual meter readings."
+        zh, en = render("ESTIMATED.actual")
     return Reason("ESTIMATED", numbers, zh, en)
+
+
+def _listed(items: list[str]) -> Words:
+    return Words(*(WORDS["list"].of(lang).join(items) for lang in (0, 1)))
 
 
 def _estimated_intervals(iv: IntervalFacts) -> Reason:
@@ -312,13 +273,10 @@ def _estimated_intervals(iv: IntervalFacts) -> Reason:
                "estimated_kwh": str(iv.estimated_kwh), "estimated_registers": [], "estimated_previous_registers": [],
                "is_estimate": iv.estimated > 0}
     if iv.estimated:
-        zh = (f"本期有 {iv.estimated} 个15分钟间隔缺数，已按前后实测值线性插值估算（共 {kwh_text(iv.estimated_kwh)} "
-              f"千瓦时），本账单为估算账单。")
-        en = (f"{iv.estimated} of the period's {iv.expected} 15-minute intervals were missing and were interpolated "
-              f"from the measured ones around them ({kwh_text(iv.estimated_kwh)} kWh): this bill is an estimate.")
+        zh, en = render("ESTIMATED.intervals", estimated=iv.estimated, expected=iv.expected,
+                        kwh=kwh_text(iv.estimated_kwh))
     else:
-        zh = "本期全部15分钟间隔均为实测数据。"
-        en = "Every 15-minute interval of this period was measured."
+        zh, en = render("ESTIMATED.intervals_measured")
     return Reason("ESTIMATED", numbers, zh, en)
 
 
@@ -327,10 +285,7 @@ def meter_exchange(ctx: BillContext) -> Reason | None:
     if ex is None:
         return None
     numbers = {"exchange_date": ex.exchange_date.isoformat(), "old_meter": ex.old_meter, "new_meter": ex.new_meter}
-    zh = (f"电能表于 {ex.exchange_date.isoformat()} 更换（旧表 {ex.old_meter}，新表 {ex.new_meter}），"
-          f"本期用电 = 旧表止码 − 上期读数 + 新表本期读数 − 新表起码。")
-    en = (f"The meter was exchanged on {ex.exchange_date.isoformat()} (old {ex.old_meter}, new {ex.new_meter}); "
-          f"usage = old meter's final − previous reading + new meter's reading − its initial reading.")
+    zh, en = render("METER_EXCHANGE", **numbers)
     return Reason("METER_EXCHANGE", numbers, zh, en)
 
 
@@ -339,9 +294,7 @@ def catch_up(ctx: BillContext) -> Reason | None:
     if cu is None:
         return None
     numbers = {"estimated_cycles": cu.estimated_cycles, "settled_kwh": str(cu.settled_kwh)}
-    zh = (f"此前 {cu.estimated_cycles} 期为估抄，本期实抄后补算差额 {kwh_text(cu.settled_kwh)} 千瓦时。")
-    en = (f"The previous {cu.estimated_cycles} period(s) were estimated; this actual reading settles "
-          f"{kwh_text(cu.settled_kwh)} kWh of difference.")
+    zh, en = render("CATCH_UP", cycles=cu.estimated_cycles, kwh=kwh_text(cu.settled_kwh))
     return Reason("CATCH_UP", numbers, zh, en)
 
 
@@ -349,17 +302,13 @@ def rollover(ctx: BillContext) -> Reason | None:
     if not ctx.rolled_over:
         return None
     regs = sorted(set(ctx.rolled_over))
-    zh = f"电能表示数走满一圈后归零（{'、'.join(regs)}），已按满码计算。"
-    en = f"The meter register passed its last digit and started again from zero ({', '.join(regs)}); counted in full."
+    zh, en = render("ROLLOVER", registers=_listed(regs))
     return Reason("ROLLOVER", {"registers": regs}, zh, en)
 
 
 def holds(ctx: BillContext) -> list[Reason]:
-    return [
-        Reason(f.code, {**f.numbers, "hold": True},
-               f"暂缓发行，待审核：{f.reason_zh}", f"Held for review: {f.reason_en}")
-        for f in ctx.holds
-    ]
+    return [Reason(f.code, {**f.numbers, "hold": True}, *render("HOLD", reason=Words(f.reason_zh, f.reason_en)))
+            for f in ctx.holds]
 
 
 def bill_shock(ctx: BillContext) -> Reason | None:
@@ -368,13 +317,9 @@ def bill_shock(ctx: BillContext) -> Reason | None:
         return None
     numbers = {"amount_fen": ctx.amount_fen, "baseline_fen": shock.baseline_fen, "basis": shock.basis,
                "increase_pct": str(shock.increase_pct), "threshold_pct": str(shock.threshold_pct), "hold": True}
-    basis_zh = "去年同期" if shock.basis == "SAME_PERIOD_LAST_YEAR" else "近期平均"
-    basis_en = "the same period last year" if shock.basis == "SAME_PERIOD_LAST_YEAR" else "your recent average"
-    zh = (f"电费突增：本期 {yuan(ctx.amount_fen)} 元，比{basis_zh}（{yuan(shock.baseline_fen)} 元）高 "
-          f"{shock.increase_pct}%，且无阶梯、调价或估抄等原因；暂缓发行，先告知客户并核查。")
-    en = (f"Bill shock: {yuan(ctx.amount_fen)} yuan is {shock.increase_pct}% above {basis_en} "
-          f"({yuan(shock.baseline_fen)} yuan) with no tier, price or estimate to explain it; held until the "
-          f"customer has been told and the readings checked.")
+    basis = WORDS["SAME_PERIOD_LAST_YEAR" if shock.basis == "SAME_PERIOD_LAST_YEAR" else "RECENT_AVERAGE"]
+    zh, en = render("BILL_SHOCK", amount=yuan(ctx.amount_fen), basis=basis, baseline=yuan(shock.baseline_fen),
+                    increase=shock.increase_pct)
     return Reason("BILL_SHOCK", numbers, zh, en)
 
 
@@ -386,16 +331,12 @@ def correction(ctx: BillContext) -> Reason | None:
     numbers = {"replaces_bill_id": c.replaces_bill_id, "old_amount_fen": c.old_amount_fen,
                "new_amount_fen": c.new_amount_fen, "difference_fen": diff, "old_kwh": str(c.old_kwh),
                "new_kwh": str(ctx.kwh)}
-    direction_zh = "补收" if diff >= 0 else "退还"
-    direction_en = "more to pay" if diff >= 0 else "to be credited"
-    zh = (f"本账单更正第 {c.replaces_bill_id} 号账单：原 {yuan(c.old_amount_fen)} 元（{kwh_text(c.old_kwh)} 千瓦时），"
-          f"现 {yuan(c.new_amount_fen)} 元（{kwh_text(ctx.kwh)} 千瓦时），{direction_zh} {yuan(abs(diff))} 元。")
-    en = (f"This bill corrects bill {c.replaces_bill_id}: was {yuan(c.old_amount_fen)} yuan "
-          f"({kwh_text(c.old_kwh)} kWh), now {yuan(c.new_amount_fen)} yuan ({kwh_text(ctx.kwh)} kWh): "
-          f"{yuan(abs(diff))} yuan {direction_en}.")
+    zh, en = render("CORRECTION_DIFFERENCE", bill=c.replaces_bill_id, old_amount=yuan(c.old_amount_fen),
+                    old_kwh=kwh_text(c.old_kwh), new_amount=yuan(c.new_amount_fen), new_kwh=kwh_text(ctx.kwh),
+                    direction=WORDS["more_to_pay" if diff >= 0 else "to_be_credited"], difference=yuan(abs(diff)))
     if c.reason:
-        zh += f"更正原因：{c.reason}"
-        en += f" Reason: {c.reason}"
+        more_zh, more_en = render("CORRECTION_DIFFERENCE.reason", reason=c.reason)
+        zh, en = zh + more_zh, en + more_en
     return Reason("CORRECTION_DIFFERENCE", numbers, zh, en)
 
 

@@ -20,7 +20,16 @@ from decimal import Decimal
 
 import polars as pl
 
-from gridcounter.domain.billing.explanation import BillContext, days_in_period, estimated, kwh_text
+from gridcounter.domain.billing.explanation import BillContext, days_in_period, estimated
+from gridcounter.domain.billing.sentences import (
+    WORDS,
+    Words,
+    kwh_text,
+    kwh_text_frame,
+    render_frame,
+    words_frame,
+    yuan_frame,
+)
 from gridcounter.domain.billing.shock import PeriodFigures
 from gridcounter.domain.tariffs import Catalogue, TierBasis, month_units, tier_thresholds
 
@@ -90,25 +99,8 @@ def _fixed(n: pl.Expr, places: int) -> pl.Expr:
                           (m % scale).cast(pl.String).str.zfill(places)])
 
 
-def _grouped(n: pl.Expr) -> pl.Expr:
-    """A non-negative integer with its thousands grouped, as Python's f"{n:,}" writes it ("1,234,567"): the digits
-    reversed, a comma after every three, the trailing one dropped, reversed back."""
-    return (n.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},").str.strip_chars_end(",")
-            .str.reverse())
-
-
-def _money_text(fen: pl.Expr) -> pl.Expr:
-    """`explanation.yuan` of fen: "-1,234.56"."""
-    m = fen.abs()
-    return pl.concat_str([pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit("")), _grouped(m // 100), pl.lit("."),
-                          (m % 100).cast(pl.String).str.zfill(2)])
-
-
-def _kwh_text_c(c: pl.Expr) -> pl.Expr:
-    """`kwh_text` of a non-negative kWh in hundredths: two decimals, none when whole, thousands grouped."""
-    whole = _grouped(c // 100)
-    return pl.when(c % 100 == 0).then(whole).otherwise(
-        pl.concat_str([whole, pl.lit("."), (c % 100).cast(pl.String).str.zfill(2)]))
+_money_text = yuan_frame
+_kwh_text_c = kwh_text_frame
 
 
 def _half_up(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -136,9 +128,8 @@ class _Pct:
             pl.concat_str([pl.when(self.negative).then(pl.lit("-")).otherwise(pl.lit("")), self.abs_text]))
         self.more = ~self.negative | (self.tenths == 0)  # _more_less: -0.0 >= 0
 
-    def more_less(self, zh: bool) -> pl.Expr:
-        yes, no = ("增加", "减少") if zh else ("more", "less")
-        return pl.when(self.more).then(pl.lit(yes)).otherwise(pl.lit(no))
+    def more_less(self) -> Words:
+        return words_frame(self.more, "more", "less")
 
 
 def _reason(code: str, numbers: dict[str, pl.Expr], zh: pl.Expr, en: pl.Expr) -> pl.Expr:
@@ -185,24 +176,15 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     f = f.with_columns(_after=after, _reached=reached, _crossed=crossed, _following_s=following_s,
                        _following_text=following_text, _remaining=remaining)
     monthly = c("basis") == "MONTHLY"
-    tier_zh = pl.concat_str([
-        pl.when(monthly).then(pl.lit("本期用电 ")).otherwise(pl.lit("今年累计用电 ")),
-        _kwh_text_c(c("_after")), pl.lit(" 千瓦时，处于第 "), c("_reached").cast(pl.String), pl.lit(" 档"),
-        pl.when(c("_remaining").is_not_null()).then(pl.concat_str([
-            pl.lit("，距第 "), (c("_reached") + 1).cast(pl.String), pl.lit(" 档（"), c("_following_text"),
-            pl.lit(" 千瓦时）还有 "), _kwh_text_c(c("_remaining")), pl.lit(" 千瓦时。")])).otherwise(pl.lit("（最高档）。")),
-        pl.when(c("_crossed")).then(pl.lit("本期用电跨入了更高一档，超出部分按更高电价计费。")).otherwise(pl.lit("")),
-    ])
-    tier_en = pl.concat_str([
-        pl.when(monthly).then(pl.lit("This period's usage is ")).otherwise(pl.lit("Your usage so far this year is ")),
-        _kwh_text_c(c("_after")), pl.lit(" kWh, in tier "), c("_reached").cast(pl.String),
-        pl.when(c("_remaining").is_not_null()).then(pl.concat_str([
-            pl.lit("; "), _kwh_text_c(c("_remaining")), pl.lit(" kWh remain before tier "),
-            (c("_reached") + 1).cast(pl.String), pl.lit(" starts above "), c("_following_text"), pl.lit(" kWh.")]))
-        .otherwise(pl.lit(" (the top tier).")),
-        pl.when(c("_crossed")).then(pl.lit(" This bill crossed into a higher tier; the usage above the threshold is "
-                                           "charged at the higher price.")).otherwise(pl.lit("")),
-    ])
+    head = [render_frame(key, kwh=_kwh_text_c(c("_after")), tier=c("_reached").cast(pl.String))
+            for key in ("TIER_STATUS.monthly", "TIER_STATUS.annual")]
+    remaining_text = render_frame("TIER_STATUS.remaining", next_tier=(c("_reached") + 1).cast(pl.String),
+                                  next_threshold=c("_following_text"), remaining=_kwh_text_c(c("_remaining")))
+    top, crossed_text = render_frame("TIER_STATUS.top"), render_frame("TIER_STATUS.crossed")
+    tier_zh, tier_en = (pl.concat_str([
+        pl.when(monthly).then(head[0][lang]).otherwise(head[1][lang]),
+        pl.when(c("_remaining").is_not_null()).then(remaining_text[lang]).otherwise(top[lang]),
+        pl.when(c("_crossed")).then(crossed_text[lang]).otherwise(pl.lit(""))]) for lang in (0, 1))
     tier_reason = pl.when(tiered).then(_reason("TIER_STATUS", {
         "ytd_kwh": _fixed(c("_after"), 2), "tier": c("_reached").cast(pl.Int64),
         "next_threshold_kwh": c("_following_s"), "remaining_kwh": pl.when(c("_remaining").is_not_null()).then(
@@ -211,25 +193,19 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     # --- usage against the previous period and the same period last year ---
     vs_prev = _Pct(kwh_e4, c("prev_kwh_c") * 100)
     vs_ly = _Pct(kwh_e4, c("ly_kwh_c") * 100)
-    prev_zh = pl.when(vs_prev.none).then(pl.concat_str([
-        pl.lit("本期用电 "), kwh_txt, pl.lit(f" 千瓦时，上期（{previous_period}）用电为 0。")])).otherwise(pl.concat_str([
-            pl.lit("本期用电 "), kwh_txt, pl.lit(f" 千瓦时，比上期（{previous_period}，"), _kwh_text_c(c("prev_kwh_c")),
-            pl.lit(" 千瓦时）"), vs_prev.more_less(True), pl.lit(" "), vs_prev.abs_text, pl.lit("%。")]))
-    prev_en = pl.when(vs_prev.none).then(pl.concat_str([
-        pl.lit("You used "), kwh_txt, pl.lit(f" kWh; the previous period ({previous_period}) had no usage.")])
-    ).otherwise(pl.concat_str([
-        pl.lit("You used "), kwh_txt, pl.lit(" kWh, "), vs_prev.abs_text, pl.lit("% "), vs_prev.more_less(False),
-        pl.lit(f" than the previous period ({previous_period}, "), _kwh_text_c(c("prev_kwh_c")), pl.lit(" kWh).")]))
+    prev_none = render_frame("USAGE_VS_PREVIOUS.nothing_before", kwh=kwh_txt, previous_period=previous_period)
+    prev_change = render_frame("USAGE_VS_PREVIOUS", kwh=kwh_txt, previous_period=previous_period,
+                               previous_kwh=_kwh_text_c(c("prev_kwh_c")), more_less=vs_prev.more_less(),
+                               change=vs_prev.abs_text)
+    prev_zh, prev_en = (pl.when(vs_prev.none).then(prev_none[lang]).otherwise(prev_change[lang]) for lang in (0, 1))
     prev_reason = pl.when(has_prev).then(_reason("USAGE_VS_PREVIOUS", {
         "kwh": kwh_str, "previous_kwh": _fixed(c("prev_kwh_c"), 2), "previous_period": pl.lit(previous_period),
         "change_pct": vs_prev.text}, prev_zh, prev_en))
-    ly_zh = pl.when(vs_ly.none).then(pl.lit(f"去年同期（{last_year_period}）用电为 0。")).otherwise(pl.concat_str([
-        pl.lit(f"与去年同期（{last_year_period}，"), _kwh_text_c(c("ly_kwh_c")), pl.lit(" 千瓦时）相比"),
-        vs_ly.more_less(True), pl.lit(" "), vs_ly.abs_text, pl.lit("%。")]))
-    ly_en = pl.when(vs_ly.none).then(pl.lit(f"The same period last year ({last_year_period}) had no usage.")).otherwise(
-        pl.concat_str([pl.lit("That is "), vs_ly.abs_text, pl.lit("% "), vs_ly.more_less(False),
-                       pl.lit(f" than the same period last year ({last_year_period}, "), _kwh_text_c(c("ly_kwh_c")),
-                       pl.lit(" kWh).")]))
+    ly_none = render_frame("USAGE_VS_LAST_YEAR.nothing_before", last_year_period=last_year_period)
+    ly_change = render_frame("USAGE_VS_LAST_YEAR", last_year_period=last_year_period,
+                             last_year_kwh=_kwh_text_c(c("ly_kwh_c")), more_less=vs_ly.more_less(),
+                             change=vs_ly.abs_text)
+    ly_zh, ly_en = (pl.when(vs_ly.none).then(ly_none[lang]).otherwise(ly_change[lang]) for lang in (0, 1))
     ly_reason = pl.when(has_ly).then(_reason("USAGE_VS_LAST_YEAR", {
         "kwh": kwh_str, "last_year_kwh": _fixed(c("ly_kwh_c"), 2), "last_year_period": pl.lit(last_year_period),
         "change_pct": vs_ly.text}, ly_zh, ly_en))
@@ -300,34 +276,21 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     f = f.with_columns(_is_shock=is_shock, _seasonal=seasonal, _baseline=baseline_fen.cast(pl.Int64),
                        _inc_text=inc_text, _k_text=k_text, _ties=ties.fill_null(False))
 
-    basis_zh = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("去年同期")).otherwise(pl.lit("近期平均"))
-    basis_en = pl.when(c("_basis") == "SAME_PERIOD_LAST_YEAR").then(pl.lit("the same period last year")).otherwise(
-        pl.lit("your recent average"))
+    basis = words_frame(c("_basis") == "SAME_PERIOD_LAST_YEAR", "SAME_PERIOD_LAST_YEAR", "RECENT_AVERAGE")
     yuan_amount, yuan_base = _money_text(amount), _money_text(c("_baseline"))
     shock_reason = pl.when(c("_is_shock")).then(_reason("BILL_SHOCK", {
         "amount_fen": amount.cast(pl.Int64), "baseline_fen": c("_baseline"), "basis": c("_basis"),
         "increase_pct": c("_inc_text"), "threshold_pct": pl.lit(str(threshold)), "hold": pl.lit(True)},
-        pl.concat_str([pl.lit("电费突增：本期 "), yuan_amount, pl.lit(" 元，比"), basis_zh, pl.lit("（"), yuan_base,
-                       pl.lit(" 元）高 "), c("_inc_text"),
-                       pl.lit("%，且无阶梯、调价或估抄等原因；暂缓发行，先告知客户并核查。")]),
-        pl.concat_str([pl.lit("Bill shock: "), yuan_amount, pl.lit(" yuan is "), c("_inc_text"), pl.lit("% above "),
-                       basis_en, pl.lit(" ("), yuan_base, pl.lit(" yuan) with no tier, price or estimate to explain "
-                                                                 "it; held until the customer has been told and the "
-                                                                 "readings checked.")])))
+        *render_frame("BILL_SHOCK", amount=yuan_amount, basis=basis, baseline=yuan_base, increase=c("_inc_text"))))
 
     vs_prev_text = pl.when(vs_prev.none).then(pl.lit("")).otherwise(pl.concat_str([vs_prev.abs_text, pl.lit("%")]))
+    vs_ly_change = render_frame("SEASONAL.vs_last_year", more_less=vs_ly.more_less(), change=vs_ly.abs_text)
+    vs_ly_text = Words(*(pl.when(vs_ly.none).then(pl.lit(WORDS["level"].of(lang))).otherwise(vs_ly_change[lang])
+                         for lang in (0, 1)))
     seasonal_reason = pl.when(c("_seasonal") & has_prev & has_ly).then(_reason("SEASONAL", {
         "change_vs_previous_pct": vs_prev.text, "change_vs_last_year_pct": vs_ly.text,
         "last_year_kwh": _fixed(c("ly_kwh_c"), 2)},
-        pl.concat_str([pl.lit("季节性用电：本期比上期高 "), vs_prev_text, pl.lit("，但与去年同期相当（"),
-                       pl.when(vs_ly.none).then(pl.lit("持平")).otherwise(pl.concat_str([
-                           vs_ly.more_less(True), pl.lit(" "), vs_ly.abs_text, pl.lit("%")])),
-                       pl.lit("），常见于夏季空调或冬季取暖。")]),
-        pl.concat_str([pl.lit("Seasonal usage: "), vs_prev_text, pl.lit(" higher than the previous period but in line "
-                                                                       "with the same period last year ("),
-                       pl.when(vs_ly.none).then(pl.lit("level")).otherwise(pl.concat_str([
-                           vs_ly.abs_text, pl.lit("% "), vs_ly.more_less(False)])),
-                       pl.lit("), as is usual with summer air-conditioning or winter heating.")])))
+        *render_frame("SEASONAL", vs_previous=vs_prev_text, vs_last_year=vs_ly_text)))
 
     # --- constant reasons, from the domain's own functions ---
     ctx = BillContext(period=period, start_date=start_date, end_date=end_date, kwh=Decimal(0), amount_fen=0)
