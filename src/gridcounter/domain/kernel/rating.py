@@ -42,7 +42,7 @@ from gridcounter.domain.tariffs import (
     rate,
     tier_thresholds,
 )
-from gridcounter.domain.tariffs.rating import PERIOD_NAMES, TIER_NAMES_ZH
+from gridcounter.domain.tariffs.rating import LINE_ORDER, LINES, energy_text, line_text
 
 # The usage components in the order `rate()` splits and prints them: untimed first (a row has either the
 # untimed total or time-of-use registers), then the periods in TOU_ORDER.
@@ -213,14 +213,6 @@ def _months_touched(start: date, end: date) -> set[int]:
     return months
 
 
-def energy_description(*, tier: int | None, period: TouPeriod | None) -> tuple[str, str]:
-    """The Chinese and English text `rate()` prints on an energy line."""
-    zh = "电度电费" + (f" {TIER_NAMES_ZH.get(tier, f'第{tier}档')}" if tier else "") \
-        + (f" {PERIOD_NAMES[period][0]}" if period else "")
-    en = "Energy" + (f", tier {tier}" if tier else "") + (f", {PERIOD_NAMES[period][1]}" if period else "")
-    return zh, en
-
-
 class _Contexts:
     """Per distinct (tariff, start, end, household size): whether the vectorised path applies, and its inputs."""
 
@@ -302,8 +294,8 @@ class _Contexts:
                 return row
             pct = (charge.excess_demand_ratio * 100).normalize()
             row.update(has_basic=True, cap_price_e8=cap, dem_price_e8=dem, ratio_e4=ratio_e4, excess_price_e8=excess,
-                       excess_zh=f"基本电费（超合同需量{pct:f}%部分）",
-                       excess_en=f"Basic charge, demand above {pct:f} % of contract")
+                       **dict(zip(("excess_zh", "excess_en"), line_text("BASIC_DEMAND_EXCESS", pct=f"{pct:f}"),
+                                  strict=True)))
         if version.power_factor is not None:
             table = self._pf_table(version.power_factor)
             if table is None:
@@ -321,8 +313,7 @@ class _Contexts:
             descriptions = {}
             for k in percents:
                 cos_phi = Decimal(k) * Decimal("0.01")  # as power_factor() returns it
-                descriptions[k] = (f"功率因数调整电费（实际{cos_phi}，标准{table.standard}）",
-                                   f"Power-factor adjustment (cos φ {cos_phi}, standard {table.standard})")
+                descriptions[k] = line_text("POWER_FACTOR", cos_phi=cos_phi, standard=table.standard)
             self.pf_tables[key] = _PfTable(key=key, percent_e4=percents, description=descriptions)  # type: ignore[arg-type]
         return self.pf_tables[key]
 
@@ -449,8 +440,8 @@ def _rate_vectorised(frame: pl.DataFrame, contexts: _Contexts) -> tuple[pl.DataF
         for i, (n, period) in enumerate(COMPONENTS):
             qty = c(f"_cell_{t}_{n}")
             price = c(f"p_{n}_{t}").cast(I128)
-            tiered_desc = energy_description(tier=t + 1, period=period)
-            flat_desc = energy_description(tier=None, period=period)
+            tiered_desc = energy_text(tier=t + 1, period=period)
+            flat_desc = energy_text(tier=None, period=period)
             piece = work.filter(qty > 0).select(
                 "_row", "account_id", "period",
                 pl.lit(t * len(COMPONENTS) + i, dtype=pl.Int32).alias("_order"),
@@ -458,7 +449,7 @@ def _rate_vectorised(frame: pl.DataFrame, contexts: _Contexts) -> tuple[pl.DataF
                 pl.when(c("tiered")).then(pl.lit(tiered_desc[0])).otherwise(pl.lit(flat_desc[0])).alias("description"),
                 pl.when(c("tiered")).then(pl.lit(tiered_desc[1])).otherwise(pl.lit(flat_desc[1])).alias("description_en"),
                 (qty * 100).cast(pl.Int64).alias("quantity_e4"),
-                pl.lit("kWh").alias("unit"),
+                pl.lit(LINES["ENERGY"][2]).alias("unit"),
                 price.cast(pl.Int64).alias("unit_price_e8"),
                 _half_up(qty * price, PRICE_SCALE).cast(pl.Int64).alias("amount_fen"),
                 pl.when(c("tiered")).then(pl.lit(t + 1, dtype=pl.Int32)).otherwise(pl.lit(None, dtype=pl.Int32))
@@ -472,8 +463,12 @@ def _rate_vectorised(frame: pl.DataFrame, contexts: _Contexts) -> tuple[pl.DataF
     units = c("units").cast(I128)
     month = pl.lit(DAYS_PER_MONTH, dtype=I128)
 
-    def basic(size_e8: pl.Expr, price_e8: pl.Expr, code: str, zh: pl.Expr, en: pl.Expr, unit: str, order: int,
-              where: pl.Expr) -> pl.DataFrame:
+    def basic(size_e8: pl.Expr, price_e8: pl.Expr, code: str, where: pl.Expr,
+              zh: pl.Expr | None = None, en: pl.Expr | None = None) -> pl.DataFrame:
+        text_zh, text_en, unit = LINES[code]
+        order = base_order + LINE_ORDER.index(code) - 1  # after every energy line, in the catalogue's order
+        zh = pl.lit(text_zh) if zh is None else zh
+        en = pl.lit(text_en) if en is None else en
         return work.filter(where).select(
             "_row", "account_id", "period", pl.lit(order, dtype=pl.Int32).alias("_order"), pl.lit(code).alias("code"),
             zh.alias("description"), en.alias("description_en"),
@@ -489,20 +484,19 @@ def _rate_vectorised(frame: pl.DataFrame, contexts: _Contexts) -> tuple[pl.DataF
     within_e8 = pl.min_horizontal(demand_e8, allowed_e8)
     excess_e8 = demand_e8 - within_e8
     base_order = tiers * len(COMPONENTS)
-    pieces.append(basic(capacity_e8, c("cap_price_e8"), "BASIC_CAPACITY", pl.lit("基本电费（按容量）"),
-                        pl.lit("Basic charge by capacity"), "kVA·month", base_order,
+    pieces.append(basic(capacity_e8, c("cap_price_e8"), "BASIC_CAPACITY",
                         c("has_basic") & (c("_basis") == "CAPACITY")))
-    pieces.append(basic(within_e8, c("dem_price_e8"), "BASIC_DEMAND", pl.lit("基本电费（按需量）"),
-                        pl.lit("Basic charge by demand"), "kW·month", base_order + 1,
+    pieces.append(basic(within_e8, c("dem_price_e8"), "BASIC_DEMAND",
                         c("has_basic") & (c("_basis") == "DEMAND")))
-    pieces.append(basic(excess_e8, c("excess_price_e8"), "BASIC_DEMAND_EXCESS", c("excess_zh"), c("excess_en"),
-                        "kW·month", base_order + 2, c("has_basic") & (c("_basis") == "DEMAND") & (excess_e8 > 0)))
+    pieces.append(basic(excess_e8, c("excess_price_e8"), "BASIC_DEMAND_EXCESS",
+                        c("has_basic") & (c("_basis") == "DEMAND") & (excess_e8 > 0), c("excess_zh"), c("excess_en")))
     lines = pl.concat([p.with_columns(pl.col("quantity_e4").cast(pl.Int64)) for p in pieces], how="vertical")
 
     # power factor: a percentage of the energy and basic charges, when the tariff assesses it and kvarh is given
     pf_rows = work.filter(c("pf_key").is_not_null() & c("kvarh_e4").is_not_null())
     if pf_rows.height:
-        lines = pl.concat([lines, _power_factor_lines(pf_rows, lines, contexts, base_order + 3)], how="vertical")
+        lines = pl.concat([lines, _power_factor_lines(pf_rows, lines, contexts,
+                                                            base_order + LINE_ORDER.index("POWER_FACTOR") - 1)], how="vertical")
 
     lines = lines.sort("_row", "_order").with_columns(
         position=(pl.int_range(pl.len()).over("_row")).cast(pl.Int32))
@@ -548,7 +542,7 @@ def _power_factor_lines(rows: pl.DataFrame, lines: pl.DataFrame, contexts: _Cont
     return assessed.select(
         "_row", "account_id", "period", pl.lit(order, dtype=pl.Int32).alias("_order"),
         pl.lit("POWER_FACTOR").alias("code"), c("_pf_zh").alias("description"), c("_pf_en").alias("description_en"),
-        c("_pct_e4").alias("quantity_e4"), pl.lit("%").alias("unit"),
+        c("_pct_e4").alias("quantity_e4"), pl.lit(LINES["POWER_FACTOR"][2]).alias("unit"),
         (c("_base") * 10**4).cast(pl.Int64).alias("unit_price_e8"),  # yuan per 1 %: base fen / 10⁴
         _half_up_signed(c("_pct_e4").cast(I128) * c("_base"), 10**6).cast(pl.Int64).alias("amount_fen"),
         pl.lit(None, dtype=pl.Int32).alias("tier"), pl.lit(None, dtype=pl.String).alias("tou_period"),

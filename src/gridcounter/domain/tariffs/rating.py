@@ -28,6 +28,33 @@ PERIOD_NAMES = {
     TouPeriod.VALLEY: ("谷", "valley"),
 }
 TIER_NAMES_ZH = {1: "第一档", 2: "第二档", 3: "第三档", 4: "第四档", 5: "第五档"}
+
+# The line catalogue: every line a rating makes, in the order a bill lists them (energy by tier, then by time-of-use
+# period), with its text in Chinese and English and its unit. `rate()` and the kernel's `rate_frame` both print
+# these texts (`line_text`, `energy_text`).
+LINES: dict[str, tuple[str, str, str]] = {
+    "ENERGY": ("电度电费", "Energy", "kWh"),
+    "BASIC_CAPACITY": ("基本电费（按容量）", "Basic charge by capacity", "kVA·month"),
+    "BASIC_DEMAND": ("基本电费（按需量）", "Basic charge by demand", "kW·month"),
+    "BASIC_DEMAND_EXCESS": ("基本电费（超合同需量{pct}%部分）", "Basic charge, demand above {pct} % of contract",
+                            "kW·month"),
+    "POWER_FACTOR": ("功率因数调整电费（实际{cos_phi}，标准{standard}）",
+                     "Power-factor adjustment (cos φ {cos_phi}, standard {standard})", "%"),
+}
+LINE_ORDER = tuple(LINES)
+
+
+def line_text(code: str, **slots) -> tuple[str, str]:
+    """A line's text in Chinese and English (LINES), its slots filled."""
+    zh, en, _unit = LINES[code]
+    return zh.format(**slots), en.format(**slots)
+
+
+def energy_text(*, tier: int | None, period: TouPeriod | None) -> tuple[str, str]:
+    """An energy line's text: the ENERGY text, then its tier and its time-of-use period when it has them."""
+    zh, en = line_text("ENERGY")
+    return (zh + (f" {TIER_NAMES_ZH.get(tier, f'第{tier}档')}" if tier else "") + (f" {PERIOD_NAMES[period][0]}" if period else ""),
+            en + (f", tier {tier}" if tier else "") + (f", {PERIOD_NAMES[period][1]}" if period else ""))
 TOU_FIELDS = {
     TouPeriod.PEAK: "peak",
     TouPeriod.FLAT: "flat",
@@ -464,13 +491,10 @@ def _energy(
             if qty == 0:
                 continue
             unit_price = prices.tou[period][t] if period is not None else prices.untimed[t]  # type: ignore[index]
+            zh, en = energy_text(tier=tier, period=period)
             lines.append(QuoteLine(
-                code="ENERGY",
-                description="电度电费" + (f" {TIER_NAMES_ZH.get(tier, f'第{tier}档')}" if tier else "")
-                + (f" {PERIOD_NAMES[period][0]}" if period else ""),
-                description_en="Energy" + (f", tier {tier}" if tier else "")
-                + (f", {PERIOD_NAMES[period][1]}" if period else ""),
-                quantity=qty, unit="kWh", unit_price=unit_price, amount=yuan(qty * unit_price),
+                code="ENERGY", description=zh, description_en=en,
+                quantity=qty, unit=LINES["ENERGY"][2], unit_price=unit_price, amount=yuan(qty * unit_price),
                 segment_start=piece.start, segment_end=piece.end, tier=tier, tou_period=period,
             ))
     if not tiered:
@@ -497,11 +521,13 @@ def _basic_charge(
     units = month_units(piece.start, piece.end)
     common = {"segment_start": piece.start, "segment_end": piece.end}
 
-    def line(code: str, zh: str, en: str, size: Decimal, unit: str, price: Decimal) -> QuoteLine:
+    def line(code: str, size: Decimal, price: Decimal, **slots) -> QuoteLine:
         # The amount is taken from the exact pro-rated quantity; the shown quantity is rounded to 4 places.
+        zh, en = line_text(code, **slots)
         return QuoteLine(code=code, description=zh, description_en=en,
                          quantity=(size * units / DAYS_PER_MONTH).quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP),
-                         unit=unit, unit_price=price, amount=yuan(size * price * units / DAYS_PER_MONTH), **common)
+                         unit=LINES[code][2], unit_price=price, amount=yuan(size * price * units / DAYS_PER_MONTH),
+                         **common)
 
     whole_months = piece.start.day == 1 and piece.end.day == 1
     facts: dict[str, object] = {"basis": basis, "months": _months(piece), "prorated": not whole_months}
@@ -509,8 +535,7 @@ def _basic_charge(
         assert charge.capacity_price is not None and inp.capacity_kva is not None
         capacity = Decimal(inp.capacity_kva)
         facts["capacity_kva"] = capacity
-        return [line("BASIC_CAPACITY", "基本电费（按容量）", "Basic charge by capacity", capacity, "kVA·month",
-                     charge.capacity_price)], facts
+        return [line("BASIC_CAPACITY", capacity, charge.capacity_price)], facts
     assert charge.demand_price is not None and inp.demand_kw is not None and inp.contract_demand_kw is not None
     demand, contract = Decimal(inp.demand_kw), Decimal(inp.contract_demand_kw)
     allowed = contract * charge.excess_demand_ratio
@@ -519,12 +544,10 @@ def _basic_charge(
     pct = (charge.excess_demand_ratio * 100).normalize()
     facts.update({"demand_kw": demand, "contract_demand_kw": contract, "allowed_demand_kw": allowed,
                   "excess_demand_kw": excess})
-    lines = [line("BASIC_DEMAND", "基本电费（按需量）", "Basic charge by demand", within, "kW·month",
-                  charge.demand_price)]
+    lines = [line("BASIC_DEMAND", within, charge.demand_price)]
     if excess > 0:
-        lines.append(line("BASIC_DEMAND_EXCESS", f"基本电费（超合同需量{pct:f}%部分）",
-                          f"Basic charge, demand above {pct:f} % of contract", excess, "kW·month",
-                          charge.demand_price * charge.excess_demand_multiplier))
+        lines.append(line("BASIC_DEMAND_EXCESS", excess, charge.demand_price * charge.excess_demand_multiplier,
+                          pct=f"{pct:f}"))
     return lines, facts
 
 
@@ -541,11 +564,10 @@ def _power_factor(
     percent = table.percent_for(cos_phi)
     base = sum((line.amount for line in piece_lines), ZERO)
     unit_price = base / 100  # yuan per 1 % (exact: base has two decimals)
+    zh, en = line_text("POWER_FACTOR", cos_phi=cos_phi, standard=table.standard)
     line = QuoteLine(
-        code="POWER_FACTOR",
-        description=f"功率因数调整电费（实际{cos_phi}，标准{table.standard}）",
-        description_en=f"Power-factor adjustment (cos φ {cos_phi}, standard {table.standard})",
-        quantity=percent, unit="%", unit_price=unit_price, amount=yuan(percent * unit_price),
+        code="POWER_FACTOR", description=zh, description_en=en,
+        quantity=percent, unit=LINES["POWER_FACTOR"][2], unit_price=unit_price, amount=yuan(percent * unit_price),
         segment_start=piece.start, segment_end=piece.end,
     )
     return line, {"assessed": True, "cos_phi": cos_phi, "standard": table.standard, "percent": percent,
