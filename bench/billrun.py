@@ -121,7 +121,7 @@ def generate_intervals(root: Path) -> dict:
     from gridcounter.application.billrun_fast import query_frame
     from gridcounter.application.intervals import write_part
     from gridcounter.domain.billing.periods import billing_period
-    from gridcounter.domain.kernel.intervals import period_start_utc, slot_count
+    from gridcounter.domain.readings.intervals import period_start_utc, slot_count
 
     c = pl.col
     shutil.rmtree(root, ignore_errors=True)
@@ -308,6 +308,10 @@ def phase_kernel(args) -> dict:
     return {"accounts": billed, "kernel_rated": summary["kernel"], "per_account_path": summary["per_account"],
             "reasons": summary["per_account_reasons"], "skipped": summary["skipped"], "workers": args.workers,
             "seconds": round(seconds, 2), "per_s": round(billed / seconds, 1),
+            # the reference check's sample (billrun_check): accounts re-drafted, and its seconds summed over batches
+            # (on SQLite mostly spent in the reading processes, beside the writes)
+            "reference_checked": summary["reference_checked"], "reference_seconds": summary["reference_seconds"],
+            "reference_share": round(summary["reference_seconds"] / seconds, 4) if seconds else None,
             "peak_mib": max(round(peak_mib(children=billrun_fast.READERS)), summary.get("worker_peak_mib", 0)),
             "check": check_run()}
 
@@ -570,7 +574,7 @@ def phase_compute(args) -> dict:
     import polars as pl
 
     from gridcounter.application.tariffs import read_catalogue
-    from gridcounter.domain.kernel.rating import rate_frame
+    from gridcounter.domain.tariffs.rating_frame import rate_frame
 
     catalogue = read_catalogue([ROOT / "tariffs"])
     n = args.accounts

@@ -32,13 +32,13 @@ from common import ROOT, peak_mib
 
 from gridcounter.application.intervals import partition_dir, scan_route, write_part
 from gridcounter.application.tariffs import read_catalogue
-from gridcounter.domain.kernel.intervals import (
+from gridcounter.domain.readings.intervals import (
     IntervalRules,
     interval_usage_frame,
     period_start_utc,
     slot_count,
 )
-from gridcounter.domain.kernel.rating import rate_frame
+from gridcounter.domain.tariffs.rating_frame import rate_frame
 
 PERIOD = "2026-07"
 START, END = date(2026, 7, 1), date(2026, 8, 1)  # a calendar month: the critical-peak rule applies

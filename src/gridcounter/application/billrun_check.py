@@ -1,6 +1,6 @@
 """The bill run checks itself: each batch re-drafts a sample of its kernel-rated accounts through the reference.
 
-The kernel (`domain.kernel`) is the optimisation of the per-account rules (`gather_inputs` + `draft_bill`); tests
+The kernel (`tariffs.rating_frame`, `billing.explanation_frame`) is the optimisation of the per-account rules (`gather_inputs` + `draft_bill`); tests
 prove they agree on the cases they build, and this proves it on every batch a production run bills, as GitHub's
 Scientist runs a new path beside the old one. The sample is deterministic: the first account (lowest id) of
 every shape of bill in the batch (tariff, status, tiers and time-of-use periods billed), and about 1 in

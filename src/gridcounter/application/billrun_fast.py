@@ -4,7 +4,7 @@ Same rules and same bills as `gridcounter.application.billing` (the per-account 
 
 - accounts whose period is plain — one installation over the whole period, fixed-day readings found,
   accepted and actual, no rollover, no change of tariff or category in the period, no bill yet — are
-  rated by `gridcounter.domain.kernel.rate_frame` and explained with the domain's own `explain()` and
+  rated by `gridcounter.domain.tariffs.rating_frame.rate_frame` and explained with the domain's own `explain()` and
   `assess_shock()`;
 - every other account (meter exchange, missed, held or estimated readings, rollover, category change,
   a rating the kernel leaves to `rate()`) is drafted by the per-account path (`gather_inputs` +
@@ -56,6 +56,7 @@ from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.cycle import USABLE_STATUSES, WINDOW_DAYS, pick_reading_frame
 from gridcounter.domain.billing.draft import BillDraft, TariffSegment, draft_bill, price_changes
 from gridcounter.domain.billing.explanation import BillContext, explain, explaining_codes
+from gridcounter.domain.billing.explanation_frame import EXPLAIN_INPUT, explain_frame, tier_table
 from gridcounter.domain.billing.intervals import interval_facts
 from gridcounter.domain.billing.periods import (
     BillingPeriod,
@@ -67,10 +68,9 @@ from gridcounter.domain.billing.periods import (
     shift_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
-from gridcounter.domain.kernel.explain import EXPLAIN_INPUT, explain_frame, tier_table
-from gridcounter.domain.kernel.rating import VECTOR, rate_frame
 from gridcounter.domain.ledger import UnbalancedEntry, bill_posting_template, unbalanced_entries
 from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_status, tier_thresholds
+from gridcounter.domain.tariffs.rating_frame import VECTOR, rate_frame
 
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
 KNOWN_REGISTERS = (*ENERGY_REGISTERS, "REACTIVE")
@@ -94,7 +94,7 @@ class FastRunSummary:
     per_account_reasons: Counter = field(default_factory=Counter)
     held_by_code: Counter = field(default_factory=Counter)
     seconds: float = 0.0
-    python_explained: int = 0  # kernel-rated bills explained by explain() (see kernel.explain)
+    python_explained: int = 0  # kernel-rated bills explained by explain() (see billing.explanation_frame)
     reference_checked: int = 0  # kernel-rated bills drafted again by the reference rules (billrun_check)
     reference_seconds: float = 0.0  # what that took
 
@@ -624,7 +624,7 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
                  threshold: Decimal) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
     """Bills (BILL_SCHEMA) and lines (LINE_SCHEMA_OUT) of kernel-rated accounts, explained by `explain_frame`.
 
-    Returns (bills, lines, account ids the frame explanation leaves to `explain()`: see kernel.explain).
+    Returns (bills, lines, account ids the frame explanation leaves to `explain()`: see billing.explanation_frame).
     """
     c = pl.col
     if usage.is_empty():

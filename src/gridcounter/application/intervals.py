@@ -4,7 +4,7 @@ Layout under the interval folder (settings / env ``GRIDCOUNTER_INTERVAL_DIR``, d
 
     period=2026-11/route=R001/part-<digest of the source file>.parquet
 
-Each part holds the columns of `gridcounter.domain.kernel.intervals.INTERVAL_SCHEMA` (account_id, meter_id,
+Each part holds the columns of `gridcounter.domain.readings.intervals.INTERVAL_SCHEMA` (account_id, meter_id,
 start_at in UTC, kwh_e4). A file imported twice writes the same part names again, so a re-import replaces
 rather than adds; the same interval from two different files counts once when the values agree (and is a
 DUPLICATE when they do not). See docs/intervals.md.
@@ -25,7 +25,7 @@ from django.db import transaction
 
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.domain.billing.periods import billing_period
-from gridcounter.domain.kernel.intervals import (
+from gridcounter.domain.readings.intervals import (
     INTERVAL_SCHEMA,
     SHANGHAI,
     SLOT_MINUTES,

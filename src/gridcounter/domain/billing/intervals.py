@@ -9,7 +9,7 @@ from gridcounter.domain.readings.codes import Finding
 from .cycle import CycleUsage
 from .explanation import HoldFinding, IntervalFacts
 
-# usage columns of `domain.kernel.intervals.USAGE_COLUMNS` (0.01 kWh) → the register name the draft rates
+# usage columns of `domain.readings.intervals.USAGE_COLUMNS` (0.01 kWh) → the register name the draft rates
 TOU_COLUMNS = {"critical_peak_c": "CRITICAL_PEAK", "peak_c": "PEAK", "flat_c": "FLAT", "valley_c": "VALLEY"}
 
 

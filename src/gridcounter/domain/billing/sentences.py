@@ -1,7 +1,7 @@
 """The sentences a bill explains itself with, each written once as a template with named slots, in Chinese and
 English, with the number formats they use.
 
-`explanation` renders them for one bill (`render`, Python strings); the bill run's `kernel.explain.explain_frame`
+`explanation` renders them for one bill (`render`, Python strings); the bill run's `explanation_frame.explain_frame`
 renders the same templates for a frame of bills (`render_frame`, Polars expressions): `render_frame` is the
 optimisation of `render`, and the number formats come in the same pairs (`kwh_text` / `kwh_text_frame`, `yuan` /
 `yuan_frame`). A slot is filled with one value for both languages, or with a `Words` pair (one per language).

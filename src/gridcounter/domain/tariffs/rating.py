@@ -83,7 +83,7 @@ def tier_status(*, thresholds: Sequence[Decimal], before: Decimal, after: Decima
     """The tier rule, stated once: tier 1 up to thresholds[0] kWh, tier 2 up to thresholds[1] … (upper bounds,
     inclusive), with `before` kWh counted before this bill and `after` with it. The rating engine's tier facts,
     the bill's TIER_STATUS reason and the bill run all take it from here; the kernel's vectorised form
-    (`domain.kernel.explain`, TIER_STATUS) is its optimisation and is checked against it."""
+    (`domain.billing.explanation_frame`, TIER_STATUS) is its optimisation and is checked against it."""
     reached = 1 + sum(1 for t in thresholds if t < after)
     following = next((t for t in thresholds if t >= after), None)
     return TierStatus(ytd_kwh=after, tier=reached, next_threshold_kwh=following,

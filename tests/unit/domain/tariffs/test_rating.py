@@ -17,7 +17,7 @@ from gridcounter.domain.tariffs import (
     tier_thresholds,
 )
 
-TARIFF_DIR = Path(__file__).resolve().parents[3] / "tariffs"
+TARIFF_DIR = Path(__file__).resolve().parents[4] / "tariffs"
 
 
 def _catalogue(*extra: str):

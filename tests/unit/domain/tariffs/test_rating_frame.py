@@ -11,15 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from gridcounter.domain.kernel.rating import (
-    FALLBACK,
-    VECTOR,
-    fallback_count,
-    quotes_to_frames,
-    rate_frame,
-    row_from_input,
-    usage_frame,
-)
 from gridcounter.domain.tariffs import (
     BasicChargeBasis,
     RatingError,
@@ -29,6 +20,15 @@ from gridcounter.domain.tariffs import (
     build_catalogue,
     rate,
     tier_thresholds,
+)
+from gridcounter.domain.tariffs.rating_frame import (
+    FALLBACK,
+    VECTOR,
+    fallback_count,
+    quotes_to_frames,
+    rate_frame,
+    row_from_input,
+    usage_frame,
 )
 
 TARIFF_DIR = Path(__file__).resolve().parents[4] / "tariffs"

@@ -1,4 +1,6 @@
-"""Bill explanations and the bill-shock test as Polars columns, equal to `domain.billing.explanation.explain()`.
+"""Bill explanations and the bill-shock test as Polars columns: the optimisation of `explanation.explain()` and
+`shock.assess_shock()` for the bill run, rendering the same sentence templates (`sentences`) and checked against
+them (`tests/unit/domain/billing/test_explanation_frame.py`, and each bill run's sample).
 
 For bills of a plain period (one installation, actual accepted readings, one tariff, no price change inside
 the period) the reasons are USAGE_VS_PREVIOUS, USAGE_VS_LAST_YEAR, SEASONAL, DAYS_IN_PERIOD, TIER_STATUS,

@@ -6,7 +6,7 @@ Pure Polars over one route (no Django, no clock, no I/O). Units are integers, ne
 - register values and the meter multiplier in hundredths (``register_start_c``, ``register_end_c``,
   ``multiplier_c``), as the readings table holds them; (end − start) × multiplier is then in 10⁻⁴ kWh;
 - the binned usage in 0.01 kWh (``kwh_c``, ``peak_c`` …), each period's sum rounded half up, ready for
-  `gridcounter.domain.kernel.rate_frame` (the same columns as its USAGE_SCHEMA).
+  `gridcounter.domain.tariffs.rating_frame.rate_frame` (the same columns as its USAGE_SCHEMA).
 
 A billing period is half open in local dates, [start_date, end_date) in Asia/Shanghai; an interval belongs
 to it when its start does. Interval starts may be aware timestamps in any zone or naive local

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gridcounter.domain.tariffs import RatingInput, TouPeriod, build_catalogue, rate, tier_thresholds
 
-TARIFF_DIR = Path(__file__).resolve().parents[3] / "tariffs"
+TARIFF_DIR = Path(__file__).resolve().parents[4] / "tariffs"
 CATALOGUE = build_catalogue(
     tariff_sources=[(str(p), p.read_text(encoding="utf-8")) for p in sorted(TARIFF_DIR.glob("*.toml"))],
     rule_sources=[(str(p), p.read_text(encoding="utf-8")) for p in sorted((TARIFF_DIR / "rules").glob("*.toml"))],

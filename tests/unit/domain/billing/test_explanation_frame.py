@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from gridcounter.application.tariffs import read_catalogue
+from gridcounter.domain.billing.explanation_frame import EXPLAIN_INPUT, explain_frame, tier_table
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
-from gridcounter.domain.kernel.explain import EXPLAIN_INPUT, explain_frame, tier_table
 
 ROOT = Path(__file__).resolve().parents[4]
 START, END = date(2025, 6, 15), date(2025, 7, 15)

@@ -1,4 +1,7 @@
-"""Vectorised rating: `rate()`'s rules over a Polars frame of usages, in integer units, to the fen.
+"""Vectorised rating, the optimisation of `rating.rate()` for the bill run: its rules over a Polars frame of
+usages, in integer units, to the fen. It shares `rating`'s constants, line catalogue (`LINES`, `energy_text`) and
+tier rule, and `tests/unit/domain/tariffs/test_rating_frame.py` checks the two agree, as each bill run's sample
+does (`application.billrun_check`).
 
 Units (all integers, never floats):
 

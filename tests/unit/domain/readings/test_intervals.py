@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 
 from gridcounter.application.tariffs import read_catalogue
-from gridcounter.domain.kernel.intervals import (
+from gridcounter.domain.readings.intervals import (
     IntervalRules,
     IntervalRulesError,
     interval_usage_frame,
     slot_count,
 )
-from gridcounter.domain.kernel.rating import rate_frame
+from gridcounter.domain.tariffs.rating_frame import rate_frame
 from gridcounter.interfaces.cli.quote import main as quote_main
 
 REPO = Path(__file__).resolve().parents[4]

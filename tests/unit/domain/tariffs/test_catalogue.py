@@ -14,7 +14,7 @@ from gridcounter.domain.tariffs import (
     power_factor,
 )
 
-TARIFF_DIR = Path(__file__).resolve().parents[3] / "tariffs"
+TARIFF_DIR = Path(__file__).resolve().parents[4] / "tariffs"
 RULES = [(str(p), p.read_text(encoding="utf-8")) for p in sorted((TARIFF_DIR / "rules").glob("*.toml"))]
 SHIPPED = [(str(p), p.read_text(encoding="utf-8")) for p in sorted(TARIFF_DIR.glob("*.toml"))]
 
