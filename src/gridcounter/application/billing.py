@@ -41,20 +41,17 @@ from gridcounter.domain.billing.draft import (
 from gridcounter.domain.billing.explanation import CatchUp, Correction
 from gridcounter.domain.billing.intervals import interval_cycle_usage
 from gridcounter.domain.billing.periods import (
+    RECENT_PERIODS,
     BillingPeriod,
     InvalidPeriod,
     billing_period,
     is_due,
     parse_period,
-    previous_period,
-    same_period_last_year,
-    shift_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_DUE_DAYS = 15
-RECENT_PERIODS = 3  # the "recent average" of the bill-shock rule
 ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
 
 __all__ = [
@@ -444,11 +441,8 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
     meter_ids = sorted({i.meter_id for refs in installations.values() for i in refs})
     readings = _fixed_day_readings(meter_ids=meter_ids, billing=billing)
     segments = _tariff_segments(accounts=accounts, billing=billing)
-    history = _bill_history(ids=ids, period=billing.period, exclude_bill_ids=exclude_bill_ids)
+    history = _bill_history(ids=ids, billing=billing, exclude_bill_ids=exclude_bill_ids)
     ytd = _ytd(ids=ids, billing=billing, exclude_bill_ids=exclude_bill_ids)
-    previous_p = previous_period(billing.period)
-    last_year_p = same_period_last_year(billing.period)
-    recent_p = [shift_period(billing.period, months=-k) for k in range(1, RECENT_PERIODS + 1)]
     no_history: dict[str, dict] = {}
     zero = Decimal(0)
     max_estimates = validation_rules().max_consecutive_estimates
@@ -465,14 +459,14 @@ def gather_inputs(*, accounts: list[Account], billing: BillingPeriod, tariffs,
             account_id=account.id, household_size=account.household_size,
             capacity_kva=None if account.capacity_kva is None else Decimal(account.capacity_kva),
             contract_demand_kw=None if account.contract_demand_kw is None else Decimal(account.contract_demand_kw),
-            ytd_kwh=ytd.get(account.id, zero), previous=_figures(past.get(previous_p)),
-            last_year=_figures(past.get(last_year_p)),
-            recent=[f for f in (_figures(past.get(p)) for p in recent_p) if f is not None],
+            ytd_kwh=ytd.get(account.id, zero), previous=_figures(past.get(billing.previous)),
+            last_year=_figures(past.get(billing.last_year)),
+            recent=[f for f in (_figures(past.get(p)) for p in billing.recent) if f is not None],
         )
-        facts.estimates_in_a_row = _estimates_in_a_row(past=past, period=billing.period)
+        facts.estimates_in_a_row = _estimates_in_a_row(past=past, billing=billing)
         facts.max_estimates = max_estimates
         if usage.estimated_previous and not usage.estimated_registers:
-            facts.catch_up = _catch_up(past=past, period=billing.period, kwh=usage.total_kwh, days=billing.days)
+            facts.catch_up = _catch_up(past=past, billing=billing, kwh=usage.total_kwh)
         out[account.id] = (usage, segments[account.id], facts)
     return out
 
@@ -536,9 +530,9 @@ def _figures(row: dict | None) -> PeriodFigures | None:
                          days=(row["end_date"] - row["start_date"]).days)
 
 
-def _bill_history(*, ids: list[int], period: str, exclude_bill_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
-    wanted = {shift_period(period, months=-k) for k in range(1, max(RECENT_PERIODS, ESTIMATE_LOOKBACK) + 1)}
-    wanted.add(same_period_last_year(period))
+def _bill_history(*, ids: list[int], billing: BillingPeriod,
+                  exclude_bill_ids: Iterable[int]) -> dict[int, dict[str, dict]]:
+    wanted = {*billing.earlier[:max(RECENT_PERIODS, ESTIMATE_LOOKBACK)], billing.last_year}
     out: dict[int, dict[str, dict]] = defaultdict(dict)
     for row in (Bill.objects.filter(account_id__in=ids, period__in=wanted).exclude(status=Bill.Status.CANCELLED)
                 .exclude(id__in=list(exclude_bill_ids))
@@ -556,27 +550,28 @@ def _ytd(*, ids: list[int], billing: BillingPeriod, exclude_bill_ids: Iterable[i
     return {r["account_id"]: Decimal(r["total"] or 0) for r in rows}
 
 
-def _estimates_in_a_row(*, past: dict[str, dict], period: str) -> int:
-    """How many of the bills just before `period` were estimated, in a row."""
+def _estimates_in_a_row(*, past: dict[str, dict], billing: BillingPeriod) -> int:
+    """How many of the bills just before the period were estimated, in a row."""
     count = 0
-    for k in range(1, ESTIMATE_LOOKBACK + 1):
-        row = past.get(shift_period(period, months=-k))
+    for earlier in billing.earlier[:ESTIMATE_LOOKBACK]:
+        row = past.get(earlier)
         if row is None or not row["is_estimate"]:
             break
         count += 1
     return count
 
 
-def _catch_up(*, past: dict[str, dict], period: str, kwh: Decimal, days: int) -> CatchUp:
+def _catch_up(*, past: dict[str, dict], billing: BillingPeriod, kwh: Decimal) -> CatchUp:
     """After estimated bills, an actual reading settles what the estimates missed or overcharged.
 
     Settled kWh = this bill's kWh − the usage an ordinary cycle of the same length would have had (the daily
     rate of the last estimated bill).
     """
+    days = billing.days
     cycles = 0
     last_estimate = None
-    for k in range(1, ESTIMATE_LOOKBACK + 1):
-        row = past.get(shift_period(period, months=-k))
+    for earlier in billing.earlier[:ESTIMATE_LOOKBACK]:
+        row = past.get(earlier)
         if row is None or not row["is_estimate"]:
             break
         cycles += 1

@@ -63,9 +63,6 @@ from gridcounter.domain.billing.periods import (
     billing_period,
     is_due,
     parse_period,
-    previous_period,
-    same_period_last_year,
-    shift_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
 from gridcounter.domain.ledger import UnbalancedEntry, bill_posting_template, unbalanced_entries
@@ -74,7 +71,6 @@ from gridcounter.domain.tariffs.rating_frame import VECTOR, rate_frame
 
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
 KNOWN_REGISTERS = (*ENERGY_REGISTERS, "REACTIVE")
-RECENT_PERIODS = per_account.RECENT_PERIODS
 logger = logging.getLogger(__name__)
 
 __all__ = ["FastRunSummary", "PreparedBatch", "can_read_ahead", "default_threads", "load_route", "load_routes", "plan_batches", "run_batch_fast", "run_bills_fast",
@@ -267,8 +263,7 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
     # year-to-date kWh (January to the period before), the bills the explanation compares with, and the period's
     # own (accounts billed already are skipped)
     year_start = f"{billing.start_date.year:04d}-01"
-    wanted = sorted({shift_period(billing.period, months=-k) for k in range(1, RECENT_PERIODS + 1)}
-                    | {same_period_last_year(billing.period)})
+    wanted = sorted({*billing.recent, billing.last_year})
     c = pl.col
     bills = query_frame(*_batch_bills(
         select=f"b.account_id, b.period, {_centi_sql('b.kwh')}, b.amount_fen, {_raw_sql('b.start_date')}, "
@@ -488,10 +483,9 @@ def kernel_drafts(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFra
         kwh_total = _dec(row["total_e4"], 4)
         amount_fen = row["amount_fen"]
         history_rows = past.get(account_id, {})
-        previous = _figures(history_rows, previous_period(billing.period))
-        last_year = _figures(history_rows, same_period_last_year(billing.period))
-        recent = [f for f in (_figures(history_rows, shift_period(billing.period, months=-k))
-                              for k in range(1, RECENT_PERIODS + 1)) if f is not None]
+        previous = _figures(history_rows, billing.previous)
+        last_year = _figures(history_rows, billing.last_year)
+        recent = [f for f in (_figures(history_rows, p) for p in billing.recent) if f is not None]
         basis, tiered, thresholds = tiers(row["tariff_id"], row["household_size"])
         tier = None
         if tiered:
@@ -606,12 +600,12 @@ def _readings_json(spans: pl.DataFrame) -> pl.DataFrame:
                        pl.lit("]}")]).alias("readings"))
 
 
-def _history_columns(history: pl.DataFrame, *, period: str) -> pl.DataFrame:
+def _history_columns(history: pl.DataFrame, *, billing: BillingPeriod) -> pl.DataFrame:
     """Earlier bills per account as columns: previous period, same period last year, two and three periods back."""
     c = pl.col
     out = history.select("account_id").unique()
-    for prefix, wanted in (("prev", previous_period(period)), ("ly", same_period_last_year(period)),
-                           ("r2", shift_period(period, months=-2)), ("r3", shift_period(period, months=-3))):
+    for prefix, wanted in (("prev", billing.previous), ("ly", billing.last_year), ("r2", billing.back(2)),
+                           ("r3", billing.back(3))):
         part = history.filter(c("period") == wanted).unique("account_id", keep="last").select(
             "account_id", c("kwh_c").alias(f"{prefix}_kwh_c"), c("amount_fen").alias(f"{prefix}_amount_fen"),
             (c("end_date") - c("start_date")).dt.total_days().cast(pl.Int64).alias(f"{prefix}_days"))
@@ -632,7 +626,7 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
     timed_changes = {t for t in usage["tariff_id"].unique().to_list()
                      if price_changes(tariffs=catalogue.tariffs,
                                       segments=[TariffSegment(t, "", billing.start_date, billing.end_date)])}
-    hist = _history_columns(history, period=billing.period)
+    hist = _history_columns(history, billing=billing)
     frame = usage.join(totals.select("account_id", "amount_fen"), on="account_id").join(
         hist, on="account_id", how="left").with_columns(
         used_c=pl.sum_horizontal([c(n).fill_null(0) for n in ("kwh_c", "peak_c", "flat_c", "valley_c")]))
@@ -642,8 +636,7 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
     keys = frame.select("tariff_id", "household_size").unique().rows()
     tiers = tier_table(catalogue=catalogue, keys=keys, start_date=billing.start_date, end_date=billing.end_date)
     explained = explain_frame(frame.select(list(EXPLAIN_INPUT)), tiers=tiers, period=billing.period,
-                              previous_period=previous_period(billing.period),
-                              last_year_period=same_period_last_year(billing.period),
+                              previous_period=billing.previous, last_year_period=billing.last_year,
                               start_date=billing.start_date, end_date=billing.end_date, threshold_pct=threshold)
     python = set(explained.filter(c("explain_in_python") | c("account_id").is_in(
         frame.filter(c("tariff_id").is_in(list(timed_changes)))["account_id"].to_list()))["account_id"].to_list())

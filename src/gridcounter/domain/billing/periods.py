@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+RECENT_PERIODS = 3  # the periods the bill-shock rule's "recent average" looks back over
+EARLIER_PERIODS = 12  # the earlier periods a billing period names (back to the same period last year)
 
 
 class InvalidPeriod(ValueError):
@@ -15,13 +17,35 @@ class InvalidPeriod(ValueError):
 
 @dataclass(frozen=True)
 class BillingPeriod:
+    """A route's billing period, parsed once (`billing_period`): its dates, and the earlier periods a bill is
+    compared with, so that no one parses YYYY-MM again."""
+
     period: str  # YYYY-MM: the month of the closing fixed-day reading
     start_date: date  # previous month's fixed reading day (inclusive)
     end_date: date  # this month's fixed reading day (exclusive)
+    earlier: tuple[str, ...] = ()  # the EARLIER_PERIODS periods before, newest first
 
     @property
     def days(self) -> int:
         return (self.end_date - self.start_date).days
+
+    @property
+    def previous(self) -> str:
+        return self.earlier[0]
+
+    @property
+    def last_year(self) -> str:
+        """The same period last year."""
+        return self.earlier[11]
+
+    @property
+    def recent(self) -> tuple[str, ...]:
+        """The RECENT_PERIODS periods before, newest first."""
+        return self.earlier[:RECENT_PERIODS]
+
+    def back(self, months: int) -> str:
+        """The period `months` (1 … EARLIER_PERIODS) before."""
+        return self.earlier[months - 1]
 
     @property
     def year(self) -> int:
@@ -64,11 +88,13 @@ def billing_period(*, period: str, reading_day: int) -> BillingPeriod:
     year, month = parse_period(period)
     if not 1 <= reading_day <= 28:
         raise InvalidPeriod(f"fixed reading day must be 1–28, got {reading_day}")
-    prev_year, prev_month = parse_period(previous_period(period))
+    index = year * 12 + month - 1
+    earlier = tuple(format_period((index - k) // 12, (index - k) % 12 + 1) for k in range(1, EARLIER_PERIODS + 1))
     return BillingPeriod(
         period=period,
-        start_date=date(prev_year, prev_month, reading_day),
+        start_date=date(int(earlier[0][:4]), int(earlier[0][5:]), reading_day),
         end_date=date(year, month, reading_day),
+        earlier=earlier,
     )
 
 

@@ -26,6 +26,9 @@ def test_a_period_runs_from_last_months_fixed_day_to_this_months():
     p = billing_period(period="2025-01", reading_day=15)
     assert (p.start_date, p.end_date, p.days) == (date(2024, 12, 15), date(2025, 1, 15), 31)
     assert same_period_last_year("2025-01") == "2024-01"
+    assert (p.previous, p.last_year, p.recent, p.back(3)) == ("2024-12", "2024-01", ("2024-12", "2024-11", "2024-10"),
+                                                              "2024-10")
+    assert len(set(p.earlier)) == 12 and p.earlier == tuple(sorted(p.earlier, reverse=True))
     with pytest.raises(InvalidPeriod):
         billing_period(period="2025-13", reading_day=15)
 
