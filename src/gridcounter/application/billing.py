@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -49,8 +48,8 @@ from gridcounter.domain.billing.periods import (
     parse_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures
+from gridcounter.domain.business_time import business_date, start_of_business_day
 
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_DUE_DAYS = 15
 ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
 
@@ -352,14 +351,6 @@ def notify_bill_shocks(*, bills: list[Bill], created_at: datetime) -> None:
 
 # --- inputs, loaded in bulk per route ---------------------------------------------------------------------
 
-def _local_date(moment: datetime) -> date:
-    return moment.astimezone(BUSINESS_TZ).date()
-
-
-def _start_of_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=BUSINESS_TZ)
-
-
 @dataclass(frozen=True)
 class IntervalInput:
     """One account's 15-minute interval usage for the period: its usage row and findings (see intervals.md)."""
@@ -586,13 +577,13 @@ def _catch_up(*, past: dict[str, dict], billing: BillingPeriod, kwh: Decimal) ->
 def _tariff_segments(*, accounts: list[Account], billing: BillingPeriod) -> dict[int, list[TariffSegment]]:
     """Each account's (tariff, usage category) over the period, split where its history shows a change."""
     ids = [a.id for a in accounts]
-    since = _start_of_day(billing.start_date)
+    since = start_of_business_day(billing.start_date)
     changed = set(Account.history.filter(id__in=ids, history_date__gte=since).values_list("id", flat=True))
     versions: dict[int, list[tuple[date, str, str]]] = defaultdict(list)
     if changed:
         for row in (Account.history.filter(id__in=changed).order_by("history_date", "history_id")
                     .values("id", "history_date", "tariff_id", "usage_category")):
-            versions[row["id"]].append((_local_date(row["history_date"]), row["tariff_id"], row["usage_category"]))
+            versions[row["id"]].append((business_date(row["history_date"]), row["tariff_id"], row["usage_category"]))
     out = {}
     for account in accounts:
         rows = versions.get(account.id)
@@ -715,7 +706,7 @@ def bills_using_readings(*, reading_ids: Iterable[int], account_id: int) -> list
 
 def local_today(moment: datetime) -> date:
     """The Asia/Shanghai date of an aware timestamp."""
-    return _local_date(moment)
+    return business_date(moment)
 
 
 def bill_as_dict(bill: Bill) -> dict:

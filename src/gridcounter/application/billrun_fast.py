@@ -65,9 +65,11 @@ from gridcounter.domain.billing.periods import (
     parse_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures, assess_shock
+from gridcounter.domain.business_time import start_of_business_day
 from gridcounter.domain.ledger import UnbalancedEntry, bill_posting_template, unbalanced_entries
 from gridcounter.domain.tariffs import Catalogue, TierBasis, tier_status, tier_thresholds
 from gridcounter.domain.tariffs.rating_frame import VECTOR, rate_frame
+from gridcounter.domain.units import E4, C, decimal_of, fixed_text, half_up
 
 ENERGY_REGISTERS = ("TOTAL", "PEAK", "FLAT", "VALLEY")
 KNOWN_REGISTERS = (*ENERGY_REGISTERS, "REACTIVE")
@@ -276,8 +278,7 @@ def load_routes(*, route_ids: list[int], billing: BillingPeriod) -> RouteFrames:
         c("kwh_c").sum().alias("ytd_c"))
     history = bills.filter(c("period").is_in(wanted)).drop("status")
     existing = bills.filter(c("period") == billing.period).select("account_id", "status")
-    since = datetime(billing.start_date.year, billing.start_date.month, billing.start_date.day,
-                     tzinfo=per_account.BUSINESS_TZ)
+    since = start_of_business_day(billing.start_date)
     # history since the period started, and a row naming another tariff or category: the per-account run
     # splits such a period into segments (history that never changed either gives one segment, the plain case)
     changed = query_frame(
@@ -372,7 +373,7 @@ def plain_usage(frames: RouteFrames, *, billing: BillingPeriod, catalogue: Catal
 
 
 def _centi_half_up(e4: pl.Expr) -> pl.Expr:
-    return (e4 * 2 + 100) // 200  # e4 ≥ 0: round to 0.01 kWh, half up
+    return half_up(e4, E4 // C)  # 10⁻⁴ to 0.01 kWh
 
 
 def usage_rows(spans: pl.DataFrame, accounts: pl.DataFrame, ytd: pl.DataFrame, *, billing: BillingPeriod,
@@ -403,8 +404,7 @@ def usage_rows(spans: pl.DataFrame, accounts: pl.DataFrame, ytd: pl.DataFrame, *
 
 # --- bills from kernel output -----------------------------------------------------------------------------
 
-def _dec(value: int, places: int) -> Decimal:
-    return Decimal(value).scaleb(-places)
+_dec = decimal_of
 
 
 def _figures(rows: dict[str, dict], period: str) -> PeriodFigures | None:
@@ -571,11 +571,7 @@ LINE_SCHEMA_OUT = {"account_id": pl.Int64(), "position": pl.Int64(), "code": pl.
                    "segment_start_date": pl.Date(), "segment_end_date": pl.Date()}
 
 
-def _fixed(n: pl.Expr, places: int) -> pl.Expr:
-    scale = 10**places
-    m = n.abs()
-    return pl.concat_str([pl.when(n < 0).then(pl.lit("-")).otherwise(pl.lit("")), (m // scale).cast(pl.String),
-                          pl.lit("."), (m % scale).cast(pl.String).str.zfill(places)])
+_fixed = fixed_text
 
 
 def _readings_json(spans: pl.DataFrame) -> pl.DataFrame:
@@ -656,8 +652,7 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
 
 
 def _half_up_signed(n: pl.Expr, d: int) -> pl.Expr:
-    q = (n.abs() * 2 + d) // (2 * d)
-    return pl.when(n < 0).then(pl.lit(0, dtype=pl.Int128) - q).otherwise(q)
+    return half_up(n.cast(pl.Int128), d)
 
 
 def draft_frames(drafts: list[BillDraft]) -> tuple[pl.DataFrame, pl.DataFrame]:

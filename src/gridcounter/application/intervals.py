@@ -25,9 +25,9 @@ from django.db import transaction
 
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.domain.billing.periods import billing_period
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.readings.intervals import (
     INTERVAL_SCHEMA,
-    SHANGHAI,
     SLOT_MINUTES,
     IntervalResult,
     IntervalRules,
@@ -230,7 +230,7 @@ def _parse(frame: pl.DataFrame) -> pl.DataFrame:
     text = c("start_at").str.strip_chars().str.replace(r"Z$", "+00:00")
     aware = pl.coalesce([text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in AWARE_FORMATS])
     naive = pl.coalesce([text.str.strptime(pl.Datetime("us"), f, strict=False) for f in NAIVE_FORMATS])
-    moment = pl.coalesce([aware, naive.dt.replace_time_zone(str(SHANGHAI)).dt.convert_time_zone("UTC")])
+    moment = pl.coalesce([aware, naive.dt.replace_time_zone(str(BUSINESS_TZ)).dt.convert_time_zone("UTC")])
     kwh = c("kwh").str.strip_chars()
     whole = kwh.str.extract(r"^-?(\d+)", 1).cast(pl.Int64, strict=False)
     fraction = kwh.str.extract(r"\.(\d+)$", 1).fill_null("").str.pad_end(4, "0").cast(pl.Int64, strict=False)
@@ -239,7 +239,7 @@ def _parse(frame: pl.DataFrame) -> pl.DataFrame:
         "line", c("meter").str.strip_chars().alias("meter"), c("start_at").alias("_start_text"),
         moment.alias("start_at"), c("kwh").alias("_kwh_text"),
         pl.when(kwh.str.contains(KWH_PATTERN)).then(sign * (whole * 10**4 + fraction.fill_null(0))).alias("kwh_e4"),
-    ).with_columns(local_date=c("start_at").dt.convert_time_zone(str(SHANGHAI)).dt.date())
+    ).with_columns(local_date=c("start_at").dt.convert_time_zone(str(BUSINESS_TZ)).dt.date())
     aligned = (c("start_at").dt.epoch("s") % (SLOT_MINUTES * 60)) == 0
     return parsed.with_columns(
         _column=pl.when(c("meter").fill_null("") == "").then(pl.lit("meter"))

@@ -5,7 +5,6 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
@@ -19,9 +18,8 @@ from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PaymentAllocation, Posting
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.ledger import UnbalancedEntry
-
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 __all__ = [
     "BillNotIssued", "BillNotPosted", "IdempotencyConflict", "InvalidPosting", "LedgerCheckReport", "Offence",

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,6 +23,7 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account, Installation, Meter
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.readings.codes import Code, Finding, finding, finding_from_dict
 from gridcounter.domain.readings.estimation import (
     CatchUp,
@@ -46,7 +46,6 @@ from gridcounter.domain.readings.validation import (
 )
 from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 COLUMNS = ["meter", "register", "read_at", "value", "source"]
 IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
 SUBMITTABLE_SOURCES = (*IMPORTABLE_SOURCES, Reading.Source.CORRECTION)
@@ -136,7 +135,7 @@ def stored_findings(reading: Reading) -> list[Finding]:
 
 def local_date(moment: datetime) -> date:
     """The Asia/Shanghai business date of an aware timestamp."""
-    return moment.astimezone(SHANGHAI).date()
+    return moment.astimezone(BUSINESS_TZ).date()
 
 
 def parse_read_at(text: str) -> datetime:
@@ -151,7 +150,7 @@ def parse_read_at(text: str) -> datetime:
             _("read_at “%(value)s” is not an ISO 8601 date and time (e.g. 2026-11-15T09:30)") % {"value": raw},
             field="read_at")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
+        moment = moment.replace(tzinfo=BUSINESS_TZ)
     return moment.astimezone(UTC)
 
 
@@ -590,7 +589,7 @@ def validate_route_period(*, route, period_start: date, period_end: date, actor:
     result = RouteValidation(route=route.code, fixed_date=fixed)
     if fixed is None:
         return result
-    stamp = created_at or datetime.combine(fixed, time(0), SHANGHAI)
+    stamp = created_at or datetime.combine(fixed, time(0), BUSINESS_TZ)
     installations = list(
         Installation.objects.filter(account__route=route, installed_date__lte=fixed)
         .filter(Q(removed_date__isnull=True) | Q(removed_date__gt=fixed))
@@ -740,7 +739,7 @@ def validate_cycle(*, account: Account, period_start: date, period_end: date) ->
         same_time = [r for r in in_period if r.read_at == chosen.read_at and r.pk != chosen.pk]
         current[register] = _cycle_reading(chosen, same_time)
         priors = _priors(meter_id=meter.pk, register=register, before=datetime.combine(
-            period_start, time(0), SHANGHAI), installation=installation, rules=rules)
+            period_start, time(0), BUSINESS_TZ), installation=installation, rules=rules)
         previous[register] = (CycleReading(read_date=priors[-1].read_date, value=priors[-1].value,
                                            is_estimate=priors[-1].is_estimate) if priors else None)
         history[register] = cycles_from_readings(priors, digits=meter.digits)
@@ -782,7 +781,7 @@ def estimate_missing(*, account: Account, register: str, read_date: date, actor:
             return ReadingOutcome(reading=reading, created=False, findings=stored_findings(reading))
         raise ReadingExists(_("meter %(meter)s already has a reading on %(day)s")
                             % {"meter": meter.asset_number, "day": read_date})
-    read_at = datetime.combine(read_date, time(0), SHANGHAI).astimezone(UTC)
+    read_at = datetime.combine(read_date, time(0), BUSINESS_TZ).astimezone(UTC)
     priors = _priors(meter_id=meter.pk, register=register, before=read_at, installation=installation, rules=rules)
     with acting_as(actor):
         refusal = check_estimate_streak(consecutive_estimates=consecutive_estimates(priors), rules=rules)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
@@ -19,8 +18,8 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.billing.models import Bill, ReviewDecision
 from gridcounter.data.readings.models import Reading, SiteVisitOrder
 from gridcounter.data.registry.models import Meter
+from gridcounter.domain.business_time import BUSINESS_TZ
 
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 Decision = ReviewDecision.Decision
 
 __all__ = [

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from gridcounter.domain.business_time import BUSINESS_TZ
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # src/gridcounter
 REPO_DIR = PACKAGE_DIR.parent.parent
 
@@ -123,7 +125,7 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
-TIME_ZONE = "Asia/Shanghai"  # business dates; timestamps are stored in UTC
+TIME_ZONE = BUSINESS_TZ.key  # business dates; timestamps are stored in UTC
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Sum
@@ -37,8 +36,8 @@ from gridcounter.data.ledger.models import (
 from gridcounter.data.org.models import Hall, Role, StaffUser
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
+from gridcounter.domain.business_time import BUSINESS_TZ
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEED = 20240701
 LOADED = "DEMO_PAYMENTS_LOADED"
 REASON = "demo payment history"
@@ -125,7 +124,7 @@ def _clerks_by_hall(city_ids) -> tuple[dict[int, list[Hall]], dict[int, list[Sta
 
 
 def _at(day: date, minutes: int) -> datetime:
-    return (datetime.combine(day, clock(0), SHANGHAI) + timedelta(minutes=minutes)).astimezone(UTC)
+    return (datetime.combine(day, clock(0), BUSINESS_TZ) + timedelta(minutes=minutes)).astimezone(UTC)
 
 
 def plan_history(*, accounts: list[Account], as_of: date, seed: int = SEED, arrears_share: float = ARREARS_SHARE,
@@ -183,7 +182,7 @@ def plan_history(*, accounts: list[Account], as_of: date, seed: int = SEED, arre
             taken_at = _at(day, minutes)
             if previous is not None and taken_at <= previous:
                 taken_at = previous + timedelta(minutes=7)
-            if taken_at.astimezone(SHANGHAI).date() >= as_of:
+            if taken_at.astimezone(BUSINESS_TZ).date() >= as_of:
                 break
             due_now = book.outstanding(account.pk, bill_id)
             if due_now <= 0:
@@ -214,7 +213,7 @@ def book_payments(planned: list[PlannedPayment]) -> int:
     if not planned:
         return 0
     book = OpenBills(list({p.account.pk: p.account for p in planned}.values()))
-    days = {(p.hall.pk, p.taken_at.astimezone(SHANGHAI).date()) for p in planned}
+    days = {(p.hall.pk, p.taken_at.astimezone(BUSINESS_TZ).date()) for p in planned}
     sequences = {(s.hall_id, s.business_date): s for s in ReceiptSequence.objects.filter(
         hall_id__in={h for h, _d in days}, business_date__in={d for _h, d in days})}
     counters = {key: s.last_number for key, s in sequences.items()}
@@ -223,7 +222,7 @@ def book_payments(planned: list[PlannedPayment]) -> int:
         if (not isinstance(p.amount_fen, int) or p.amount_fen <= 0 or p.hall.city_id != p.account.city_id
                 or p.channel not in Payment.Channel.values):
             raise ValueError(f"cannot book {p}")
-        day = p.taken_at.astimezone(SHANGHAI).date()
+        day = p.taken_at.astimezone(BUSINESS_TZ).date()
         counters[(p.hall.pk, day)] = counters.get((p.hall.pk, day), 0) + 1
         receipt = f"{p.hall.code}-{day:%Y%m%d}-{counters[(p.hall.pk, day)]:06d}"
         actor = payment_actor(p.channel)

@@ -11,7 +11,6 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
@@ -27,8 +26,8 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation, Meter, Route
+from gridcounter.domain.business_time import BUSINESS_TZ
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEED = 20240615
 MONTHS = 24
 ACTOR = Actor(reason="demo reading history", channel="SYSTEM")
@@ -77,7 +76,7 @@ def _stamper():
 
 
 def _at(day: date, hour: int = 10) -> datetime:
-    return datetime.combine(day, time(hour), SHANGHAI)
+    return datetime.combine(day, time(hour), BUSINESS_TZ)
 
 
 def _daily_kwh(rng: random.Random, category: str, household: int | None) -> float:

@@ -8,7 +8,7 @@ ESTIMATED ("actual readings") and BILL_SHOCK. `explain_frame` builds their JSON 
 sentences in both languages as `explain()` — plus the shock assessment `assess_shock()` makes, for a whole
 frame at once.
 
-Numbers are integers: kWh in hundredths (`_c`) or ten-thousandths (`_e4`), money in fen. Every quotient is
+Numbers are integers (`domain.units`): kWh in hundredths (`_c`) or ten-thousandths (`_e4`), money in fen. Every quotient is
 computed exactly (Int128) and rounded half up away from zero, like Decimal's ROUND_HALF_UP. Decimal divides
 the bill-shock baselines at 28 significant digits before rounding; where the exact value is a tie those
 digits could round the other way, so such rows (and rows whose tariff thresholds are not whole hundredths)
@@ -34,9 +34,9 @@ from gridcounter.domain.billing.sentences import (
 )
 from gridcounter.domain.billing.shock import PeriodFigures
 from gridcounter.domain.tariffs import Catalogue, TierBasis, month_units, tier_thresholds
+from gridcounter.domain.units import I128, fixed_text, half_up
 
 MAX_THRESHOLDS = 4
-I128 = pl.Int128()
 
 __all__ = ["EXPLAIN_INPUT", "explain_frame", "tier_table"]
 
@@ -92,24 +92,14 @@ def tier_table(*, catalogue: Catalogue, keys: list[tuple[str, int | None]], star
 
 # --- exact integer helpers --------------------------------------------------------------------------------
 
-def _fixed(n: pl.Expr, places: int) -> pl.Expr:
-    """An integer count of 10^-places as Decimal's str() shows it ("-12.30", "0.0001")."""
-    scale = 10**places
-    m = n.abs()
-    sign = pl.when(n < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str([sign, (m // scale).cast(pl.String), pl.lit("."),
-                          (m % scale).cast(pl.String).str.zfill(places)])
-
-
+_fixed = fixed_text
 _money_text = yuan_frame
 _kwh_text_c = kwh_text_frame
 
 
 def _half_up(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """num / den rounded half away from zero (den > 0)."""
-    m = num.abs()
-    q = (m * 2 + den) // (den * 2)
-    return pl.when(num < 0).then(pl.lit(0, dtype=I128) - q).otherwise(q)
+    """`units.half_up` on Int128."""
+    return half_up(num.cast(I128), den)
 
 
 def _is_tie(num: pl.Expr, den: pl.Expr) -> pl.Expr:

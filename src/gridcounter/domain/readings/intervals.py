@@ -1,6 +1,6 @@
 """15-minute AMI intervals for one route and period: validated, small gaps filled, binned into time-of-use periods.
 
-Pure Polars over one route (no Django, no clock, no I/O). Units are integers, never floats:
+Pure Polars over one route (no Django, no clock, no I/O). Units are integers, never floats (`domain.units`):
 
 - interval energy in 10⁻⁴ kWh (``kwh_e4``), after the meter multiplier (what the head-end sends);
 - register values and the meter multiplier in hundredths (``register_start_c``, ``register_end_c``,
@@ -25,18 +25,17 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.readings.codes import Finding, Severity
 from gridcounter.domain.tariffs import Catalogue, TouPeriod, UnknownTariff
+from gridcounter.domain.units import E4, half_up
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SLOT_MINUTES = 15
 SLOT_US = SLOT_MINUTES * 60 * 1_000_000
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
-E4 = 10**4
 
 INTERVAL_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.Int64(),
@@ -225,7 +224,7 @@ def findings_by_account(findings: pl.DataFrame) -> dict[int, list[Finding]]:
 
 def period_start_utc(start_date: date) -> datetime:
     """The UTC instant of local (Asia/Shanghai) midnight starting `start_date`."""
-    return datetime.combine(start_date, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+    return datetime.combine(start_date, time(0), tzinfo=BUSINESS_TZ).astimezone(UTC)
 
 
 def slot_count(*, start_date: date, end_date: date) -> int:
@@ -271,7 +270,7 @@ def tou_lookup(*, catalogue: Catalogue, tariff_ids: Iterable[str], start_date: d
     """
     origin = period_start_utc(start_date)
     hours = slot_count(start_date=start_date, end_date=end_date) // SLOTS_PER_HOUR
-    local = [(origin + timedelta(hours=h)).astimezone(SHANGHAI) for h in range(hours)]
+    local = [(origin + timedelta(hours=h)).astimezone(BUSINESS_TZ) for h in range(hours)]
     rows: list[tuple[str, int, date, str | None]] = []
     for tariff_id in sorted(set(tariff_ids)):
         try:
@@ -312,10 +311,7 @@ def _tariff_hours(tariff, *, start_date: date, end_date: date, local: list[datet
 # -- integer rounding ----------------------------------------------------------------------------------------
 
 
-def _half_up_signed(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
-    """round(num / den), ties away from zero (Decimal's ROUND_HALF_UP), den > 0, on Int64."""
-    up = (num.abs() * 2 + den) // (den * 2)
-    return pl.when(num >= 0).then(up).otherwise(-up)
+_half_up_signed = half_up
 
 
 def _kwh(e4: int) -> Decimal:
@@ -334,7 +330,7 @@ def _slots(intervals: pl.LazyFrame, *, origin_us: int) -> pl.LazyFrame:
     dtype = intervals.collect_schema()["start_at"]
     moment = pl.col("start_at")
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        moment = moment.dt.replace_time_zone(str(SHANGHAI))
+        moment = moment.dt.replace_time_zone(str(BUSINESS_TZ))
     return intervals.select(
         pl.col("account_id").cast(pl.Int64),
         ((moment.dt.epoch("us") - origin_us) // SLOT_US).cast(pl.Int64).alias("slot"),
@@ -499,7 +495,7 @@ def _findings(usage: pl.DataFrame, *, origin: datetime, rules: IntervalRules) ->
     )
 
     def at(slot: int) -> str:
-        return (origin + timedelta(minutes=SLOT_MINUTES * slot)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return (origin + timedelta(minutes=SLOT_MINUTES * slot)).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
 
     rows: list[dict[str, Any]] = []
     for r in concerned.iter_rows(named=True):

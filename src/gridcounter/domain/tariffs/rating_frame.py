@@ -3,11 +3,9 @@ usages, in integer units, to the fen. It shares `rating`'s constants, line catal
 tier rule, and `tests/unit/domain/tariffs/test_rating_frame.py` checks the two agree, as each bill run's sample
 does (`application.billrun_check`).
 
-Units (all integers, never floats):
-
-- energy in 0.01 kWh (columns ending ``_c``): ``kwh_c``, ``peak_c``, ``ytd_c`` …;
-- capacity, demand and reactive energy in 10⁻⁴ (``_e4``): ``capacity_kva_e4``, ``kvarh_e4`` …;
-- prices in 10⁻⁸ yuan (``unit_price_e8``), line quantities in 10⁻⁴ (``quantity_e4``), money in fen.
+Units are integers, never floats, named by their suffix as `domain.units` defines them: energy in 0.01 kWh
+(``kwh_c``, ``peak_c``, ``ytd_c`` …), capacity, demand and reactive energy in 10⁻⁴ (``capacity_kva_e4``,
+``kvarh_e4`` …), prices in 10⁻⁸ yuan (``unit_price_e8``), line quantities in 10⁻⁴ (``quantity_e4``), money in fen.
 
 Every quotient is rounded half up (ties away from zero, as Decimal's ROUND_HALF_UP) with integer
 arithmetic on Int128. What depends only on the tariff and the period (version in force, month units,
@@ -46,6 +44,7 @@ from gridcounter.domain.tariffs import (
     tier_thresholds,
 )
 from gridcounter.domain.tariffs.rating import LINE_ORDER, LINES, energy_text, line_text
+from gridcounter.domain.units import I128, half_up
 
 # The usage components in the order `rate()` splits and prints them: untimed first (a row has either the
 # untimed total or time-of-use registers), then the periods in TOU_ORDER.
@@ -106,7 +105,6 @@ DAYS_PER_MONTH = 30
 PRICE_SCALE = 10**8
 QTY_SCALE = 10**4
 MAX_QUANTITY = 10**13  # larger inputs (in their own units) are left to rate()
-I128 = pl.Int128()
 
 
 # -- building the input frame ------------------------------------------------------------------------------
@@ -325,14 +323,11 @@ class _Contexts:
 
 
 def _half_up(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
-    """round(num / den) half up, for num ≥ 0 and den > 0 (Int128)."""
-    return (num * 2 + den) // (pl.lit(2, dtype=I128) * den)
+    """`units.half_up` on Int128."""
+    return half_up(num.cast(I128), den)
 
 
-def _half_up_signed(num: pl.Expr, den: int) -> pl.Expr:
-    """round(num / den), ties away from zero (Decimal's ROUND_HALF_UP), den > 0."""
-    zero = pl.lit(0, dtype=I128)
-    return pl.when(num >= 0).then(_half_up(num, den)).otherwise(zero - _half_up(zero - num, den))
+_half_up_signed = _half_up
 
 
 # -- the kernel -----------------------------------------------------------------------------------------

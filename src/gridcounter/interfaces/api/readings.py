@@ -13,7 +13,6 @@ from ninja.security import django_auth
 
 from gridcounter.application.access import AccessDenied, ObjectHidden, access_account, require_role
 from gridcounter.application.readings import (
-    SHANGHAI,
     ClientKeyConflict,
     ReadingInputError,
     installation_at,
@@ -25,6 +24,7 @@ from gridcounter.data.audit.context import Actor
 from gridcounter.data.org.models import Role
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation, Meter
+from gridcounter.domain.business_time import BUSINESS_TZ
 
 router = Router(tags=["readings"], auth=django_auth)
 
@@ -104,7 +104,7 @@ def post_reading(request, payload: ReadingIn):
     meter = Meter.objects.filter(asset_number=payload.meter).first()
     if meter is None:
         return Status(404, {"detail": _("unknown meter “%(value)s”") % {"value": payload.meter}, "field": "meter"})
-    read_at = payload.read_at if timezone.is_aware(payload.read_at) else payload.read_at.replace(tzinfo=SHANGHAI)
+    read_at = payload.read_at if timezone.is_aware(payload.read_at) else payload.read_at.replace(tzinfo=BUSINESS_TZ)
     try:
         _scope_meter(user, meter, local_date(read_at))
     except ObjectHidden:

@@ -7,7 +7,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.db.models import Count, Sum
@@ -36,6 +35,7 @@ from gridcounter.data.org.models import StaffUser
 from gridcounter.data.readings.models import Reading, ReviewItem
 from gridcounter.data.registry.models import Account, Installation
 from gridcounter.domain.billing.periods import period_of
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.ledger import format_fen
 from gridcounter.domain.money_words import fen_in_capitals
 from gridcounter.interfaces.web.chart import UsageChart, usage_chart
@@ -43,7 +43,6 @@ from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.pdf import pdf_response, render_pdf
 from gridcounter.interfaces.web.screens import monthly_kwh_from_bills, monthly_kwh_from_readings, reason_text
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PDF_LANGUAGES = ("zh-hans", "en")
 BILL_CHART_MONTHS = 24
 NON_CASH = (Payment.Channel.CARD, Payment.Channel.PREPAY_DEPOSIT, Payment.Channel.BANK_WITHHOLDING,
@@ -84,7 +83,7 @@ def receipt_for(payment: Payment) -> Receipt:
     balance = Posting.objects.filter(account_id=payment.account_id, ledger_account=LedgerAccount.RECEIVABLE,
                                      entry_id__lte=payment.entry_id).aggregate(total=Sum("amount_fen"))["total"]
     return Receipt(
-        payment=payment, taken_local=timezone.localtime(payment.taken_at, SHANGHAI),
+        payment=payment, taken_local=timezone.localtime(payment.taken_at, BUSINESS_TZ),
         amount_words=fen_in_capitals(payment.amount_fen), paid_off=paid_off,
         balance_after_fen=int(balance or 0),
         credit_fen=payment.amount_fen - sum(p.amount_fen for p in paid_off),
@@ -112,7 +111,7 @@ def receipt_pdf(request, pk: int):
     with translation.override(language):
         content = render_pdf(template="web/pdf/receipt.html", request=request, context={
             "receipt": receipt_for(payment), "account": payment.account, "language": language,
-            "printed_local": timezone.localtime(timezone.now(), SHANGHAI), "printed_by": request.user,
+            "printed_local": timezone.localtime(timezone.now(), BUSINESS_TZ), "printed_by": request.user,
         })
     return pdf_response(content=content, filename=f"receipt-{payment.receipt_number}.pdf")
 
@@ -242,7 +241,7 @@ def bill_pdf(request, pk: int):
     with translation.override(language):
         content = render_pdf(template="web/pdf/bill.html", request=request, context={
             "doc": bill_print(bill=bill, hall=request.user.hall, language=language), "account": bill.account,
-            "language": language, "printed_local": timezone.localtime(timezone.now(), SHANGHAI),
+            "language": language, "printed_local": timezone.localtime(timezone.now(), BUSINESS_TZ),
         })
     return pdf_response(content=content, filename=f"bill-{bill.account.number}-{bill.period}.pdf")
 
@@ -316,7 +315,7 @@ def enter_reading(request, number: str):
         meter = _installed_meter(account=account, asset_number=posted["meter"], day=day)
         value = parse_value(posted["value"])
         # Today's reading carries the moment it was typed; an earlier day's, noon of that day.
-        read_at = now if day == today else datetime.combine(day, time(12, 0), tzinfo=SHANGHAI)
+        read_at = now if day == today else datetime.combine(day, time(12, 0), tzinfo=BUSINESS_TZ)
         client_key = request.POST.get("client_key", "")[:64] or None
         register = posted["register"] or "TOTAL"
         if client_key:
