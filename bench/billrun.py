@@ -118,7 +118,7 @@ def generate_intervals(root: Path) -> dict:
     """
     import polars as pl
 
-    from gridcounter.application.billrun_fast import query_frame
+    from gridcounter.application.billrun import query_frame
     from gridcounter.application.intervals import write_part
     from gridcounter.domain.billing.periods import billing_period
     from gridcounter.domain.readings.intervals import period_start_utc, slot_count
@@ -167,7 +167,7 @@ def generate_readings(chunk: int = 2_000_000) -> int:
     import polars as pl
     from django.db import connection, transaction
 
-    from gridcounter.application.billrun_fast import copy_frame, query_frame
+    from gridcounter.application.billrun import copy_frame, query_frame
     from gridcounter.data.readings.models import Reading
     from gridcounter.domain.billing.periods import billing_period
 
@@ -289,7 +289,7 @@ def phase_orm(args) -> dict:
 
 def phase_kernel(args) -> dict:
     setup_django(args.db, args.db_name)
-    from gridcounter.application import billrun_fast
+    from gridcounter.application import billrun
     from gridcounter.data.audit.context import Actor, acting_as
     from gridcounter.data.billing.models import Bill
 
@@ -298,21 +298,21 @@ def phase_kernel(args) -> dict:
     started = time.perf_counter()
     with acting_as(Actor(reason="bench kernel", channel="SYSTEM")):
         if args.workers:
-            from gridcounter.application.cluster import run_bills_cluster
+            from gridcounter.application.billrun import run_bills_cluster
 
             summary = run_bills_cluster(period=PERIOD, as_of=AS_OF, created_at=CREATED, workers=args.workers)
         else:
-            summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED).as_dict()
+            summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED).as_dict()
     seconds = time.perf_counter() - started
     billed = summary["issued"] + summary["held"]
     return {"accounts": billed, "kernel_rated": summary["kernel"], "per_account_path": summary["per_account"],
             "reasons": summary["per_account_reasons"], "skipped": summary["skipped"], "workers": args.workers,
             "seconds": round(seconds, 2), "per_s": round(billed / seconds, 1),
-            # the reference check's sample (billrun_check): accounts re-drafted, and its seconds summed over batches
+            # the reference check's sample (billrun._check): accounts re-drafted, and its seconds summed over batches
             # (on SQLite mostly spent in the reading processes, beside the writes)
             "reference_checked": summary["reference_checked"], "reference_seconds": summary["reference_seconds"],
             "reference_share": round(summary["reference_seconds"] / seconds, 4) if seconds else None,
-            "peak_mib": max(round(peak_mib(children=billrun_fast.READERS)), summary.get("worker_peak_mib", 0)),
+            "peak_mib": max(round(peak_mib(children=billrun.READERS)), summary.get("worker_peak_mib", 0)),
             "check": check_run()}
 
 
@@ -415,7 +415,7 @@ def phase_raw_same(args) -> dict:
 
     from django.db import connection
 
-    from gridcounter.application.billrun_fast import default_threads
+    from gridcounter.application.billrun import default_threads
 
     sqlite = connection.vendor == "sqlite"
     # as many writers at once as the kernel had: its threads, or with --workers its worker processes
@@ -503,7 +503,7 @@ def write_raw(bills, *, when: str, d) -> None:
     """One chunk of the raw database limit: bills as given, then their journal entries and postings."""
     import polars as pl
 
-    from gridcounter.application.billrun_fast import copy_frame
+    from gridcounter.application.billrun import copy_frame
     from gridcounter.application.bulk import allocate_ids
     from gridcounter.data.billing.models import Bill
     from gridcounter.data.ledger.models import JournalEntry, Posting
@@ -540,7 +540,7 @@ def phase_raw_db(args) -> dict:
     import polars as pl
     from django.db import connection
 
-    from gridcounter.application.billrun_fast import default_threads
+    from gridcounter.application.billrun import default_threads
     from gridcounter.data.registry.models import Account
 
     clear_run()

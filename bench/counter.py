@@ -7,7 +7,7 @@
 ``--prepare`` brings the database up to N accounts (``seed_city``, the ``gridcounter seed`` generator, city SYN)
 and gives about ``--history-accounts`` of them (whole reading routes, evenly spaced over the city) a history:
 ``--months`` + 1 monthly fixed-day readings per register of every installed meter (COPY), ``--months`` bill
-runs with the kernel (``run_bills_fast``, period by period: bills, lines, journal entries, postings) and, for
+runs with the kernel (``run_bills``, period by period: bills, lines, journal entries, postings) and, for
 ``--payers`` of them, a payment every third issued bill through ``payments.take_payment``. Each step runs only
 if it has not been done yet. Then it signs in a clerk of the city and sends requests through Django's test
 client (the whole middleware stack: session, auth, CSRF, locale, axes), first a warm-up, then the measured ones:
@@ -94,7 +94,7 @@ def prepare(*, accounts: int, months: int, history_accounts: int, payers: int) -
         started = time.perf_counter()
         out["readings"] = generate_readings(months=months + 1, route_codes=routes)
         out["readings_s"] = round(time.perf_counter() - started, 1)
-    from gridcounter.application import billrun_fast
+    from gridcounter.application import billrun
     from gridcounter.data.audit.context import Actor, acting_as
 
     started = time.perf_counter()
@@ -105,7 +105,7 @@ def prepare(*, accounts: int, months: int, history_accounts: int, payers: int) -
         as_of = date(int(period[:4]), int(period[5:]), 28)  # every fixed reading day (1–28) has come
         created = datetime(as_of.year, as_of.month, as_of.day, 2, tzinfo=UTC)
         with acting_as(Actor(reason="bench counter", channel="SYSTEM")):
-            summary = billrun_fast.run_bills_fast(period=period, as_of=as_of, created_at=created,
+            summary = billrun.run_bills(period=period, as_of=as_of, created_at=created,
                                                   route_codes=routes)
         billed += summary.issued + summary.held
     if billed:

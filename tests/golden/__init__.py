@@ -1,6 +1,6 @@
 """Same bills before and after: an id-free digest of every bill, compared with golden files made from the base code.
 
-A refactor of the bill run (billing, billrun_fast, ledger, domain) must leave every bill, line, posting and sentence
+A refactor of the bill run (billing, billrun, ledger, domain) must leave every bill, line, posting and sentence
 as it was, on the demo city and on the held-out city (examples/heldout/), bill by bill. This package writes what
 the database holds as one canonical record per bill and compares it with a golden file made from commit fe3e49a:
 

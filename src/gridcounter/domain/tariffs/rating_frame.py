@@ -1,7 +1,7 @@
 """Vectorised rating, the optimisation of `rating.rate()` for the bill run: its rules over a Polars frame of
 usages, in integer units, to the fen. It shares `rating`'s constants, line catalogue (`LINES`, `energy_text`) and
 tier rule, and `tests/unit/domain/tariffs/test_rating_frame.py` checks the two agree, as each bill run's sample
-does (`application.billrun_check`).
+does (`application.billrun`, its `_check`).
 
 Units are integers, never floats, named by their suffix as `domain.units` defines them: energy in 0.01 kWh
 (``kwh_c``, ``peak_c``, ``ytd_c`` …), capacity, demand and reactive energy in 10⁻⁴ (``capacity_kva_e4``,

@@ -1,7 +1,7 @@
 """`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|orm]
 [--threads N | --workers N | --cluster URL]`.
 
-Bills every due account of the period. The default engine is the columnar kernel (`billrun_fast`), which makes
+Bills every due account of the period. The default engine is the columnar kernel (`billrun`), which makes
 the same bills as the per-account run (`--engine orm`); on PostgreSQL it bills two batches at once (`--threads`). `--workers N` runs the kernel on a local Dask cluster of
 N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need PostgreSQL.
 """
@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from gridcounter.application.billing import InvalidPeriod, UnknownRoute, local_today, run_bills
+from gridcounter.application import billing, billrun
+from gridcounter.application.billing import InvalidPeriod, UnknownRoute, local_today
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.org.models import Role, StaffUser
 from gridcounter.data.registry.models import Account
@@ -93,19 +94,15 @@ class Command(BaseCommand):
         try:
             with acting_as(actor):
                 if distributed:
-                    from gridcounter.application.cluster import run_bills_cluster
-
-                    data = run_bills_cluster(
+                    data = billrun.run_bills_cluster(
                         **common, scheduler_address=cluster, workers=workers,
                         route_codes=[options["route"]] if options["route"] else None,
                         due_days=options["due_days"], shock_threshold_pct=shock, **batch)
                 elif engine == "kernel":
-                    from gridcounter.application.billrun_fast import run_bills_fast
-
-                    data = run_bills_fast(**common, route_code=options["route"], due_days=options["due_days"],
-                                          shock_threshold_pct=shock, threads=threads, **batch).as_dict()
+                    data = billrun.run_bills(**common, route_code=options["route"], due_days=options["due_days"],
+                                             shock_threshold_pct=shock, threads=threads, **batch).as_dict()
                 else:
-                    data = run_bills(**common, route_code=options["route"], due_days=options["due_days"],
+                    data = billing.run_bills(**common, route_code=options["route"], due_days=options["due_days"],
                                      shock_threshold_pct=shock).as_dict()
                     data["engine"] = "orm"
         except (InvalidPeriod, UnknownRoute) as error:

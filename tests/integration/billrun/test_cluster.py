@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from gridcounter.application import billrun_fast
+from gridcounter.application import billrun
 from gridcounter.application.ledger import check_ledger
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import BillRun
-from tests.integration.kernel.test_billrun_fast import (  # noqa: F401
+from tests.integration.billrun.test_run import (  # noqa: F401
     ACTOR,
     AS_OF,
     PERIOD,
@@ -27,11 +27,11 @@ def test_two_workers_bill_like_one_process(city):  # noqa: F811
     if connection.vendor != "postgresql":
         pytest.skip("the cluster run needs a database shared by concurrent writers: PostgreSQL "
                     "(SQLite serialises writers and cannot be shared by a real cluster)")
-    from gridcounter.application.cluster import run_bills_cluster
+    from gridcounter.application.billrun import run_bills_cluster
 
     build(city)
     created = datetime(2025, 8, 20, 1, tzinfo=UTC)
-    _, expected = rolled_back(lambda: billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created))
+    _, expected = rolled_back(lambda: billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created))
 
     with acting_as(ACTOR):
         summary = run_bills_cluster(period=PERIOD, as_of=AS_OF, created_at=created, workers=2,
@@ -50,12 +50,12 @@ def test_two_threads_bill_like_one(city):  # noqa: F811
         pytest.skip("batches on several threads need concurrent writers: PostgreSQL")
     build(city)
     created = datetime(2025, 8, 20, 1, tzinfo=UTC)
-    _, expected = rolled_back(lambda: billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created))
-    assert billrun_fast.default_threads() == 2  # outside a transaction, on PostgreSQL, two cores or more
+    _, expected = rolled_back(lambda: billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created))
+    assert billrun.default_threads() == 2  # outside a transaction, on PostgreSQL, two cores or more
 
     seen = []
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created, batch_accounts=1,
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created, batch_accounts=1,
                                               threads=2, progress=seen.append)
 
     assert summary.routes == 2 and summary.issued + summary.held == 30 and sum(seen) == 30
@@ -70,7 +70,7 @@ def test_two_threads_bill_like_one(city):  # noqa: F811
 def test_the_cluster_refuses_sqlite(city):  # noqa: F811
     if connection.vendor == "postgresql":
         pytest.skip("SQLite only")
-    from gridcounter.application.cluster import ClusterNeedsSharedDatabase, run_bills_cluster
+    from gridcounter.application.billrun import ClusterNeedsSharedDatabase, run_bills_cluster
 
     with pytest.raises(ClusterNeedsSharedDatabase):
         run_bills_cluster(period=PERIOD, as_of=AS_OF, created_at=datetime(2025, 8, 20, 1, tzinfo=UTC), workers=2)

@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from gridcounter.application import billing, billrun_fast
+from gridcounter.application import billing, billrun
 from gridcounter.application.intervals import import_intervals
 from gridcounter.application.ledger import check_ledger
 from gridcounter.application.tariffs import get_catalogue
@@ -14,7 +14,7 @@ from gridcounter.data.billing.models import Bill
 from gridcounter.domain.billing.explanation import kwh_text
 from gridcounter.domain.tariffs import RatingInput, rate
 from tests.integration.billing.conftest import TZ, City_, make_city, monthly
-from tests.integration.kernel.test_billrun_fast import rolled_back, snapshot
+from tests.integration.billrun.test_run import rolled_back, snapshot
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -102,7 +102,7 @@ def test_interval_accounts_get_the_same_bills_from_the_kernel_and_the_orm_run(ci
     orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
 
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
     got = snapshot(PERIOD)
 
     assert set(got) == set(expected) and len(got) == 7
@@ -161,8 +161,8 @@ def test_interval_accounts_get_the_same_bills_from_the_kernel_and_the_orm_run(ci
 def test_a_rerun_makes_no_second_bill(city, tmp_path):
     build(city, tmp_path)
     with acting_as(ACTOR):
-        first = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
-        second = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
+        first = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
+        second = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
     assert (first.issued, first.held) == (5, 2) and second.issued == 0 and second.skipped == 7
     assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 7
     assert check_ledger().ok
@@ -177,7 +177,7 @@ def test_a_meter_that_sends_intervals_and_sent_none_is_held_gap_not_billed_from_
     shutil.rmtree(settings.GRIDCOUNTER_INTERVAL_DIR)  # the head-end sent nothing for the period
     orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED)
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
     got = snapshot(PERIOD)
     for number in expected:
         assert got[number] == expected[number], number

@@ -1,9 +1,9 @@
 """The kernel bill run on a Dask distributed cluster: each worker reads and writes its own routes.
 
-The submitting process plans the batches (whole due routes of one fixed reading day, `billrun_fast.plan_batches`)
+The submitting process plans the batches (whole due routes of one fixed reading day, `plan_batches`)
 and sends each worker task only route codes, the period, the dates, the acting user and the settings
 (DJANGO_SETTINGS_MODULE and DATABASE_URL, passed explicitly). The task sets Django up in the worker process
-(once per process), bills its routes with `billrun_fast.run_bills_fast` — reading and writing the database
+(once per process), bills its routes with `run_bills` — reading and writing the database
 itself, one transaction per batch — and returns only the summary as a dict.
 
 Workers must have the same package installed and reach the same database. SQLite is refused: its single
@@ -58,7 +58,7 @@ def _bill_routes(task: _Task) -> dict:
         django.setup()
     from django.db import close_old_connections
 
-    from gridcounter.application import billrun_fast as fast
+    from gridcounter.application.billrun._scheduling import run_bills
     from gridcounter.data.audit.context import Actor, acting_as
     from gridcounter.data.org.models import Hall, StaffUser
 
@@ -66,7 +66,7 @@ def _bill_routes(task: _Task) -> dict:
     user = StaffUser.objects.filter(username=task.username).first() if task.username else None
     hall = Hall.objects.filter(pk=task.hall_id).first() if task.hall_id else None
     with acting_as(Actor(user=user, hall=hall, reason=task.reason, channel=task.channel, name=task.actor_name)):
-        summary = fast.run_bills_fast(period=task.period, as_of=task.as_of, created_at=task.created_at,
+        summary = run_bills(period=task.period, as_of=task.as_of, created_at=task.created_at,
                                       route_codes=list(task.route_codes), batch_accounts=task.batch_accounts,
                                       threads=1,  # the cluster's workers are its parallelism
                                       due_days=task.due_days,
@@ -112,14 +112,14 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
     """
     from distributed import Client, LocalCluster, as_completed
 
-    from gridcounter.application import billrun_fast
+    from gridcounter.application.billrun._scheduling import BATCH_ACCOUNTS, plan_batches
     from gridcounter.data.audit.context import current_actor
 
     started = time.perf_counter()
-    batch_accounts = batch_accounts or billrun_fast.BATCH_ACCOUNTS
+    batch_accounts = batch_accounts or BATCH_ACCOUNTS
 
     database_url = _database_url()
-    batches, not_due = billrun_fast.plan_batches(period=period, as_of=as_of, route_codes=route_codes,
+    batches, not_due = plan_batches(period=period, as_of=as_of, route_codes=route_codes,
                                                  batch_accounts=batch_accounts)
     actor = current_actor()
     cluster = None

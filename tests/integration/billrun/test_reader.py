@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from gridcounter.application.billrun_fast import READERS
-from tests.integration.kernel.test_crash import _finish, _script
+from gridcounter.application.billrun import READERS
+from tests.integration.billrun.test_crash import _finish, _script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from gridcounter.application import billing, billrun_fast
-from gridcounter.application.billrun_check import ReferenceMismatch, check_against_reference, sample_accounts
+from gridcounter.application import billing, billrun
+from gridcounter.application.billrun import ReferenceMismatch, check_against_reference, sample_accounts
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.registry.models import Account, Route
-from tests.integration.kernel.test_billrun_fast import ACTOR, AS_OF, PERIOD, build, city  # noqa: F401
+from tests.integration.billrun.test_run import ACTOR, AS_OF, PERIOD, build, city  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def prepared(city):  # noqa: F811
     build(city)
     routes = list(Route.objects.filter(reading_day=15).order_by("pk"))
     due_days, threshold = billing.run_limits(None, None)
-    return billrun_fast.prepare_batch(routes=routes, period=PERIOD, catalogue=billing._catalogue(),
+    return billrun.prepare_batch(routes=routes, period=PERIOD, catalogue=billing._catalogue(),
                                       threshold=threshold)
 
 
@@ -32,7 +32,7 @@ def test_a_run_checks_one_account_of_each_shape_of_bill(city):  # noqa: F811
                                       period=PERIOD)  # the same sample every time
 
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=datetime(2025, 8, 20, 1,
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=datetime(2025, 8, 20, 1,
                                                                                               tzinfo=UTC))
     assert summary.reference_checked == batch.check.accounts and summary.as_dict()["reference_checked"] > 0
 

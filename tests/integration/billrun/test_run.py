@@ -7,14 +7,14 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from gridcounter.application import billing, billrun_fast
+from gridcounter.application import billing, billrun
 from gridcounter.application.ledger import check_ledger
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Posting
 from gridcounter.data.registry.models import Installation, Meter
 from tests.integration.billing.conftest import NOW, City_, make_city, monthly, read
-from tests.integration.kernel.written import written_rows
+from tests.integration.billrun.written import written_rows
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -143,7 +143,7 @@ def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
     _, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=created))
 
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
     got = snapshot(PERIOD)
 
     assert set(got) == set(expected) and len(got) == 30
@@ -165,9 +165,9 @@ def test_rerun_makes_no_second_bill_and_the_ledger_stays_balanced(city):
     build(city)
     created = datetime(2025, 8, 20, 1, tzinfo=UTC)
     with acting_as(ACTOR):
-        first = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        first = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
         entries = JournalEntry.objects.filter(kind="BILL").count()
-        second = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        second = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
 
     assert first.issued > 0 and second.issued == 0 and second.kernel == 0
     assert second.skipped == first.issued + first.held
@@ -182,7 +182,7 @@ def test_rerun_makes_no_second_bill_and_the_ledger_stays_balanced(city):
 def test_a_route_not_yet_read_is_not_due(city):
     build(city)
     with acting_as(ACTOR):
-        summary = billrun_fast.run_bills_fast(period="2025-08", as_of=date(2025, 8, 10), created_at=NOW)
+        summary = billrun.run_bills(period="2025-08", as_of=date(2025, 8, 10), created_at=NOW)
     assert summary.not_due == 30 and summary.issued == 0
 
 
@@ -207,7 +207,7 @@ def test_credit_an_account_holds_settles_its_new_bill_as_the_per_account_run_doe
         expected = settled()
         transaction.set_rollback(True)
     with acting_as(ACTOR):
-        billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
 
     assert expected and expected[0][0] == account.number
     assert settled() == expected
@@ -227,33 +227,33 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
     created = datetime(2025, 8, 20, 1, tzinfo=UTC)
 
     def own_frames():
-        summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=created)
+        summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=created)
         return summary, written_rows(PERIOD)
 
     (summary, rows), expected = rolled_back(own_frames)  # ids are max + 1 on SQLite: the same again after it
 
     catalogue = billing._catalogue()
     due_days, threshold = billing.run_limits(None, None)
-    batches, _ = billrun_fast.plan_batches(period=PERIOD, as_of=AS_OF)
+    batches, _ = billrun.plan_batches(period=PERIOD, as_of=AS_OF)
     with acting_as(ACTOR):
         made_rows = {"as_of": AS_OF, "created_at": created, "due_days": due_days,
-                     "actor": billrun_fast.RowActor.current()}
+                     "actor": billrun.RowActor.current()}
         for i, batch in enumerate(batches):
-            prepared = billrun_fast.prepare_batch(routes=batch, period=PERIOD, catalogue=catalogue,
+            prepared = billrun.prepare_batch(routes=batch, period=PERIOD, catalogue=catalogue,
                                                   threshold=threshold)
-            made = billrun_fast.run_rows(bills=prepared.bills, lines=prepared.lines, route_of=prepared.route_of,
+            made = billrun.run_rows(bills=prepared.bills, lines=prepared.lines, route_of=prepared.route_of,
                                          billing=prepared.billing, **made_rows)
             path = str(tmp_path / f"batch-{i}.sqlite3")
-            billrun_fast.stage_rows(path, made)
-            prepared.stage, prepared.stage_path = billrun_fast.row_counts(made), path
+            billrun.stage_rows(path, made)
+            prepared.stage, prepared.stage_path = billrun.row_counts(made), path
             with connection.cursor() as cursor:
-                cursor.execute(f"ATTACH DATABASE %s AS {billrun_fast.STAGE}", [path])
+                cursor.execute(f"ATTACH DATABASE %s AS {billrun.STAGE}", [path])
             try:
-                billrun_fast.run_batch_fast(routes=batch, period=PERIOD, as_of=AS_OF, created_at=created,
+                billrun.run_batch(routes=batch, period=PERIOD, as_of=AS_OF, created_at=created,
                                             catalogue=catalogue, read_ahead=lambda prepared=prepared: prepared)
             finally:
                 with connection.cursor() as cursor:
-                    cursor.execute(f"DETACH DATABASE {billrun_fast.STAGE}")
+                    cursor.execute(f"DETACH DATABASE {billrun.STAGE}")
 
     assert summary.per_account == 5 and summary.held > 0
     got = snapshot(PERIOD)
@@ -272,7 +272,7 @@ def test_a_rerun_re_validates_held_bills_inside_its_batch_with_one_run_record_pe
 
     build(city)
     created = datetime(2025, 8, 20, 1, tzinfo=UTC)
-    run = billrun_fast.run_bills_fast if engine == "kernel" else billing.run_bills
+    run = billrun.run_bills if engine == "kernel" else billing.run_bills
     with acting_as(ACTOR):
         first = run(period=PERIOD, as_of=AS_OF, created_at=created)
     shocked = list(Bill.objects.filter(period=PERIOD, status="HELD", hold_codes=["BILL_SHOCK"]))

@@ -1,7 +1,7 @@
-"""Helper run as a subprocess by test_crash.py and test_read_ahead.py: prepare a city, run the kernel bill run,
+"""Helper run as a subprocess by test_crash.py and test_reader.py: prepare a city, run the kernel bill run,
 check the result, list the bills.
 
-    DATABASE_URL=... python tests/integration/kernel/crash_script.py \
+    DATABASE_URL=... python tests/integration/billrun/crash_script.py \
         prepare|run|run-slow|check|run-one-by-one|run-ahead|run-ahead-changed|change-reading|bills|ledger
 """
 import json
@@ -27,7 +27,8 @@ def main(command: str) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from gridcounter.application import billrun_fast
+    from gridcounter.application import billrun
+    from gridcounter.application.billrun import _batch, _scheduling
     from gridcounter.data.audit.context import Actor, acting_as
 
     if command == "prepare":
@@ -43,7 +44,7 @@ def main(command: str) -> None:
     if command in ("run", "run-slow"):
         if command == "run-slow":
             # the kill must land inside an open batch transaction: pause after each batch's bulk write
-            write = billrun_fast.write_frames
+            write = _batch.write_frames
 
             def slow_write(**kwargs):
                 out = write(**kwargs)
@@ -51,9 +52,9 @@ def main(command: str) -> None:
                 time.sleep(0.5)
                 return out
 
-            billrun_fast.write_frames = slow_write
+            _batch.write_frames = slow_write  # where a batch calls it
         with acting_as(Actor(reason="crash test", channel="SYSTEM")):
-            summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1)
+            summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1)
         print(json.dumps(summary.as_dict()))
         return
     if command in ("run-one-by-one", "run-ahead", "run-ahead-changed", "run-ahead-reader-killed"):
@@ -61,18 +62,18 @@ def main(command: str) -> None:
         # "-changed": another connection changes a reading of the second batch after the first batch's commit;
         # "-reader-killed": the reading processes are killed with SIGKILL after the first batch
         prepared_here = []
-        prepare = billrun_fast.prepare_batch
+        prepare = _batch.prepare_batch
 
         def counted(**kwargs):
             prepared_here.append([r.code for r in kwargs["routes"]])
             return prepare(**kwargs)
 
-        billrun_fast.prepare_batch = counted
+        _batch.prepare_batch = counted  # where a batch not read ahead is prepared
         read_ahead = []  # the reading process's batches, as the run hands them over
 
         pools = []
 
-        class Pool(billrun_fast.ProcessPoolExecutor):
+        class Pool(_scheduling.ProcessPoolExecutor):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 pools.append(self)
@@ -81,7 +82,7 @@ def main(command: str) -> None:
                 read_ahead.append(super().submit(*args, **kwargs))
                 return read_ahead[-1]
 
-        billrun_fast.ProcessPoolExecutor = Pool
+        _scheduling.ProcessPoolExecutor = Pool
         done = []
 
         def progress(n: int) -> None:
@@ -97,7 +98,7 @@ def main(command: str) -> None:
                     os.kill(pid, signal.SIGKILL)
 
         with acting_as(Actor(reason="read-ahead test", channel="SYSTEM")):
-            summary = billrun_fast.run_bills_fast(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1,
+            summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED, batch_accounts=1,
                                                   read_ahead=command != "run-one-by-one", progress=progress)
         print(json.dumps({**summary.as_dict(), "prepared_here": prepared_here}))
         return
@@ -117,7 +118,7 @@ def main(command: str) -> None:
         print(json.dumps(bills, default=str))
         return
     if command == "ledger":
-        from tests.integration.kernel.written import written_rows
+        from tests.integration.billrun.written import written_rows
 
         print(json.dumps(written_rows(PERIOD), default=str))
         return
@@ -154,7 +155,7 @@ def change_reading() -> None:
 
     from django.conf import settings
 
-    from gridcounter.application.billrun_fast import plan_batches
+    from gridcounter.application.billrun import plan_batches
     from gridcounter.data.registry.models import Account
     from gridcounter.domain.billing.periods import billing_period
 

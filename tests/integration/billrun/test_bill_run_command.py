@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from gridcounter.application.ledger import check_ledger
 from gridcounter.data.billing.models import Bill, BillRun
-from tests.integration.kernel.test_billrun_fast import PERIOD, build, city, snapshot  # noqa: F401
+from tests.integration.billrun.test_run import PERIOD, build, city, snapshot  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
 GRIDCOUNTER = str(Path(sys.executable).parent / "gridcounter")

@@ -1,0 +1,167 @@
+"""One batch of routes in one transaction: locked, prepared (or taken as read ahead), written, posted, audited."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+from django.db import transaction
+
+from gridcounter.application import billing as per_account
+from gridcounter.application import ledger
+from gridcounter.application.billrun._drafting import PreparedBatch, prepare_batch
+from gridcounter.application.billrun._rows import write_frames
+from gridcounter.application.billrun._summary import RunSummary
+from gridcounter.data.audit.events import record_event
+from gridcounter.data.billing.models import Bill, BillRun
+from gridcounter.data.ledger.models import Payment
+from gridcounter.data.registry.models import Account, Route
+from gridcounter.domain.billing.periods import (
+    billing_period,
+    is_due,
+)
+from gridcounter.domain.tariffs import Catalogue
+
+
+def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
+                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None) -> RunSummary:
+    """Bill one route in one transaction (see `run_batch`). Raises: InvalidPeriod."""
+    billing = billing_period(period=period, reading_day=route.reading_day)
+    if not is_due(billing=billing, as_of=as_of):
+        return RunSummary(period=period, routes=1, not_due=Account.objects.filter(route=route).exclude(
+            status=Account.Status.PENDING).count())
+    return run_batch(routes=[route], period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
+                          due_days=due_days, shock_threshold_pct=shock_threshold_pct)
+
+
+def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
+                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+                   read_ahead: Callable[[], PreparedBatch | None] | None = None) -> RunSummary:
+    """Bill a batch of due routes with the same fixed reading day in one transaction.
+
+    The batch is read with one query per table, rated by one `rate_frame`, explained by one `explain_frame`
+    (`prepare_batch`) and written with one COPY / executemany per table (`write_batch`); each route gets its
+    BillRun and BILL_RUN event. `read_ahead()`, called once the routes are locked, may give the batch as another
+    process prepared it (`_ReadAhead.take`); None: it is prepared here.
+    Raises: InvalidPeriod.
+    """
+    started = time.perf_counter()
+    due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
+    with transaction.atomic():
+        _lock_routes(routes)
+        prepared = read_ahead() if read_ahead is not None else None
+        if prepared is None:
+            prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold)
+        summary = write_batch(prepared, as_of=as_of, created_at=created_at, due_days=due_days, started=started)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _lock_routes(routes: list[Route]) -> None:
+    """One run of a route at a time (and SQLite's write lock): as the per-account run does."""
+    list(Route.objects.select_for_update().filter(pk__in=sorted(r.pk for r in routes)).order_by("pk")
+         .values_list("pk"))
+
+
+def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, due_days: int,
+                started: float) -> RunSummary:
+    """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), credit applied, shock notices,
+    BILL_RUN events. Inside the caller's transaction, with the batch's routes locked."""
+    c = pl.col
+    billing, per_route = prepared.billing, prepared.per_route
+    period = billing.period
+    by_id = {r.pk: r for r in prepared.routes}
+    route_of = prepared.route_of
+    user = per_account._actor_user()
+    runs = BillRun.objects.bulk_create([BillRun(period=period, route=by_id[r], started_at=created_at,
+                                                started_by=user, summary={}) for r in sorted(by_id)])
+    run_ids = {run.route_id: run.pk for run in runs}
+    written = write_frames(bills=prepared.bills, lines=prepared.lines, runs=run_ids, route_of=route_of,
+                           billing=billing, as_of=as_of, created_at=created_at, due_days=due_days,
+                           staged=prepared.stage)
+    route_reason = dict(route_of.select("account_id", "route_id").iter_rows())
+    for account_id in prepared.rest:
+        s = per_route[route_reason[account_id]]
+        s.per_account += 1
+        s.per_account_reasons[prepared.reasons[account_id]] += 1
+    outcomes = [(account_id, route_id, status, json.loads(hold_codes)) for account_id, route_id, status, hold_codes
+                in written.select("account_id", "route_id", "status", "hold_codes").iter_rows()]
+    redrafted = _redraft_held(prepared, runs={run.route_id: run for run in runs}, as_of=as_of, due_days=due_days,
+                              created_at=created_at)
+    outcomes += [(b.account_id, b.account.route_id, b.status, b.hold_codes) for b in redrafted]
+    for account_id, route_id, status, hold_codes in outcomes:
+        s = per_route[route_id]
+        if account_id in prepared.kernel_ids:
+            s.kernel += 1
+        if status == "ISSUED":
+            s.issued += 1
+        else:
+            s.held += 1
+            s.held_by_code.update(hold_codes)
+    _after_posting(route_ids=sorted(by_id),
+                   issued=[a for a, _, status, _ in outcomes if status == "ISSUED"],
+                   shocked=[*written.filter(c("is_shock"))["account_id"].to_list(),
+                            *(b.account_id for b in redrafted if "BILL_SHOCK" in b.hold_codes)],
+                   streaks=[a for a, _, _, codes in outcomes if "ESTIMATE_STREAK" in codes],
+                   period=period, as_of=as_of, created_at=created_at)
+    seconds = time.perf_counter() - started
+    for run in runs:
+        s = per_route[run.route_id]
+        s.seconds = seconds * (s.issued + s.held) / max(1, written.height)
+        run.finished_at = created_at
+        run.summary = s.as_dict()
+    BillRun.objects.bulk_update(runs, ["finished_at", "summary"])
+    for run in runs:
+        record_event(action="BILL_RUN", obj=run, occurred_at=created_at,
+                     detail={"route": by_id[run.route_id].code, **per_route[run.route_id].as_dict(),
+                             "start_date": billing.start_date.isoformat(), "end_date": billing.end_date.isoformat()})
+    summary = RunSummary(period=period)
+    for s in per_route.values():
+        summary.add(s)
+    summary.python_explained = prepared.python_explained
+    summary.reference_checked = prepared.check.accounts
+    summary.reference_seconds = prepared.check.seconds
+    return summary
+
+
+def _redraft_held(prepared: PreparedBatch, *, runs: dict[int, BillRun], as_of: date, due_days: int,
+                  created_at: datetime) -> list[Bill]:
+    """The batch's bills held before the run, re-validated against their drafts (`billing.redraft_held`) on their
+    route's run; those now issued are posted. Counts the unchanged ones as skipped. Returns the bills changed."""
+    if not prepared.held:
+        return []
+    held = list(Bill.objects.filter(account_id__in=list(prepared.held), period=prepared.billing.period,
+                                    status=Bill.Status.HELD).select_related("account"))
+    changed, _ = per_account.redraft_held(held=held, drafts=prepared.held, runs=runs, as_of=as_of,
+                                          due_days=due_days, created_at=created_at)
+    changed_ids = {b.pk for b in changed}
+    for bill in held:
+        if bill.pk not in changed_ids:
+            prepared.per_route[bill.account.route_id].skipped += 1
+    ledger.post_bills(bills=[b for b in changed if b.status == Bill.Status.ISSUED], created_at=created_at)
+    return changed
+
+
+def _after_posting(*, route_ids: list[int], issued: list[int], shocked: list[int], streaks: list[int], period: str,
+                   as_of: date, created_at: datetime) -> None:
+    """What the per-account run does per written bill besides the entry: credit applied, shock notified, an
+    on-site reading ordered for a bill held on ESTIMATE_STREAK."""
+    # one look-up for the batch's payers first (most accounts hold no posted payment), then the exact test
+    payers = set(Payment.objects.filter(account__route_id__in=route_ids, status=Payment.Status.POSTED)
+                 .values_list("account_id", flat=True).distinct()) if issued else set()
+    candidates = [a for a in issued if a in payers]
+    with_credit = ledger.accounts_with_credit(candidates) if candidates else set()
+    for account in Account.objects.filter(id__in=sorted(with_credit)):
+        ledger.apply_credit(account=account, created_at=created_at)
+    bills = []
+    for start in range(0, len(shocked), 1000):
+        bills += list(Bill.objects.filter(account_id__in=shocked[start:start + 1000], period=period).exclude(
+            status=Bill.Status.CANCELLED).select_related("account", "account__customer"))
+    per_account.notify_bill_shocks(bills=bills, created_at=created_at)
+    if streaks:
+        per_account.order_estimate_streak_visits(
+            bills=Bill.objects.filter(account_id__in=streaks, period=period).exclude(
+                status=Bill.Status.CANCELLED).select_related("account"), as_of=as_of, created_at=created_at)

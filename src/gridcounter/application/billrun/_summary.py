@@ -1,0 +1,38 @@
+"""The kernel run's summary: what a batch, a route and a whole run billed, held and skipped."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunSummary:
+    period: str
+    routes: int = 0
+    issued: int = 0
+    held: int = 0
+    skipped: int = 0
+    not_due: int = 0
+    kernel: int = 0  # accounts rated by the vectorised kernel
+    per_account: int = 0  # accounts drafted by the per-account path
+    per_account_reasons: Counter = field(default_factory=Counter)
+    held_by_code: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    python_explained: int = 0  # kernel-rated bills explained by explain() (see billing.explanation_frame)
+    reference_checked: int = 0  # kernel-rated bills drafted again by the reference rules (billrun_check)
+    reference_seconds: float = 0.0  # what that took
+
+    def add(self, other: RunSummary) -> None:
+        for name in ("routes", "issued", "held", "skipped", "not_due", "kernel", "per_account", "seconds",
+                     "python_explained", "reference_checked", "reference_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.per_account_reasons.update(other.per_account_reasons)
+        self.held_by_code.update(other.held_by_code)
+
+    def as_dict(self) -> dict:
+        return {"period": self.period, "engine": "kernel", "routes": self.routes, "issued": self.issued,
+                "held": self.held, "skipped": self.skipped, "not_due": self.not_due, "kernel": self.kernel,
+                "per_account": self.per_account, "python_explained": self.python_explained,
+                "reference_checked": self.reference_checked, "reference_seconds": round(self.reference_seconds, 3),
+                "per_account_reasons": dict(sorted(self.per_account_reasons.items())),
+                "held_by_code": dict(sorted(self.held_by_code.items())), "seconds": round(self.seconds, 3)}
