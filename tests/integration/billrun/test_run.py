@@ -150,7 +150,7 @@ def test_fast_run_equals_the_per_account_run_bill_by_bill(city):
     for number in expected:
         assert got[number] == expected[number], number
     assert summary.kernel == 25 and summary.per_account == 5 and summary.routes == 2
-    assert summary.python_explained == 0  # every kernel bill explained by the frame path
+    assert summary.explained_one_by_one == 0  # every kernel bill explained by the frame path
     codes = {r["code"] for bill in got.values() for r in bill["explanation"]}
     assert {"BILL_SHOCK", "SEASONAL", "USAGE_VS_PREVIOUS", "USAGE_VS_LAST_YEAR", "TIER_STATUS"} <= codes
     assert {bill["shock"]["basis"] for bill in got.values() if bill["shock"]} >= {

@@ -121,7 +121,7 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     summary = RunSummary(period=period)
     for s in per_route.values():
         summary.add(s)
-    summary.python_explained = prepared.python_explained
+    summary.explained_one_by_one = prepared.explained_one_by_one
     summary.reference_checked = prepared.check.accounts
     summary.reference_seconds = prepared.check.seconds
     return summary

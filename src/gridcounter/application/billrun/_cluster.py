@@ -157,13 +157,13 @@ def run_bills_cluster(*, period: str, as_of: date, created_at: datetime, schedul
         if cluster is not None:
             cluster.close()
     total = {"period": period, "engine": "kernel", "routes": 0, "issued": 0, "held": 0, "skipped": 0,
-             "not_due": not_due, "kernel": 0, "per_account": 0, "python_explained": 0, "reference_checked": 0,
+             "not_due": not_due, "kernel": 0, "per_account": 0, "explained_one_by_one": 0, "reference_checked": 0,
              "reference_seconds": 0.0, "per_account_reasons": {},
              "held_by_code": {}, "seconds": 0.0, "workers": n_workers, "tasks": len(tasks),
              "worker_pids": sorted({r["worker_pid"] for r in results}),
              "worker_peak_mib": max((r["worker_peak_mib"] for r in results), default=0)}
     for r in results:
-        for key in ("routes", "issued", "held", "skipped", "kernel", "per_account", "python_explained",
+        for key in ("routes", "issued", "held", "skipped", "kernel", "per_account", "explained_one_by_one",
                     "reference_checked", "reference_seconds", "seconds"):
             total[key] += r[key]
         for key in ("per_account_reasons", "held_by_code"):

@@ -184,11 +184,11 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
     explained = explain_frame(frame.select(list(EXPLAIN_INPUT)), tiers=tiers, period=billing.period,
                               previous_period=billing.previous, last_year_period=billing.last_year,
                               start_date=billing.start_date, end_date=billing.end_date, threshold_pct=threshold)
-    python = set(explained.filter(c("explain_in_python") | c("account_id").is_in(
+    one_by_one = set(explained.filter(c("explain_one_by_one") | c("account_id").is_in(
         frame.filter(c("tariff_id").is_in(list(timed_changes)))["account_id"].to_list()))["account_id"].to_list())
     bills = frame.select("account_id", "tariff_id", "total_e4", "amount_fen").join(
         explained, on="account_id").join(readings_frame(spans), on="account_id", how="left").filter(
-        ~c("account_id").is_in(list(python))).select(
+        ~c("account_id").is_in(list(one_by_one))).select(
         "account_id", "status", "tariff_id", fixed_text((c("total_e4") * 2 + 100) // 200, 2).alias("kwh"), "amount_fen",
         pl.lit(False).alias("is_estimate"), "hold_codes", "readings", "explanation", "facts", "is_shock")
     line_out = lines.filter(c("account_id").is_in(bills["account_id"].to_list())).select(
@@ -198,7 +198,7 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
         fixed_text(_half_up_signed(c("unit_price_e8").cast(pl.Int128), 100), 6).alias("unit_price"),
         c("amount_fen").cast(pl.Int64), c("tier").cast(pl.Int64), c("tou_period").fill_null(""),
         "segment_start_date", "segment_end_date")
-    return bills.cast(BILL_SCHEMA), line_out.cast(LINE_SCHEMA_OUT), sorted(python)
+    return bills.cast(BILL_SCHEMA), line_out.cast(LINE_SCHEMA_OUT), sorted(one_by_one)
 
 
 def _half_up_signed(n: pl.Expr, d: int) -> pl.Expr:
@@ -246,7 +246,7 @@ class PreparedBatch:
     rest: list[int]  # accounts drafted by the per-account rules
     reasons: dict[int, str]
     kernel_ids: set[int]
-    python_explained: int
+    explained_one_by_one: int
     check: ReferenceCheck = field(default_factory=ReferenceCheck)  # the sample re-drafted by the reference rules
     stage: dict[str, int] | None = None  # rows per run table, when a reading process staged them (`stage_rows`)
     stage_path: str | None = None
@@ -297,20 +297,20 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
                                            billing=billing, catalogue=catalogue),
                                 {a: intervals[a].row for a in binned})
     lines, totals = rate_frame(usage.drop("total_e4"), catalogue=catalogue)
-    odd = totals.filter((c("engine") != VECTOR) | c("error").is_not_null())["account_id"].to_list()
-    for account_id in odd:
+    left_to_rate = totals.filter((c("engine") != VECTOR) | c("error").is_not_null())["account_id"].to_list()
+    for account_id in left_to_rate:
         reasons[account_id] = "RATED_BY_RATE"
-    good = usage.filter(~c("account_id").is_in(odd))
-    odd_ids = set(odd)
-    from_intervals = [a for a in binned if a not in odd_ids]
-    v_bills, v_lines, in_python = vector_bills(usage=good.filter(~c("account_id").is_in(from_intervals)),
+    good = usage.filter(~c("account_id").is_in(left_to_rate))
+    left_ids = set(left_to_rate)
+    from_intervals = [a for a in binned if a not in left_ids]
+    v_bills, v_lines, one_by_one = vector_bills(usage=good.filter(~c("account_id").is_in(from_intervals)),
                                                spans=spans, lines=lines, totals=totals, history=frames.history,
                                                billing=billing, catalogue=catalogue, threshold=threshold)
     # bills from intervals are explained by explain() too: their INTERVAL_DATA and ESTIMATED reasons
-    in_python = in_python + from_intervals
-    drafts = kernel_drafts(usage=good.filter(c("account_id").is_in(in_python)), spans=spans, lines=lines,
+    one_by_one = one_by_one + from_intervals
+    drafts = kernel_drafts(usage=good.filter(c("account_id").is_in(one_by_one)), spans=spans, lines=lines,
                            totals=totals, history=frames.history, billing=billing, catalogue=catalogue,
-                           threshold=threshold, intervals=binned) if in_python else []
+                           threshold=threshold, intervals=binned) if one_by_one else []
     kernel_ids = set(v_bills["account_id"].to_list()) | {d.account_id for d in drafts}
     rest = [a for a in todo_ids if a in reasons]
     by_reference = _reference_drafts([*rest, *held_ids], billing=billing, catalogue=catalogue, intervals=intervals,
@@ -332,7 +332,7 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
                                     started=check_started)
     return PreparedBatch(routes=routes, billing=billing, per_route=per_route, route_of=route_of,
                          held=held, bills=bills, lines=lines, rest=rest, reasons=reasons, kernel_ids=kernel_ids,
-                         python_explained=len(in_python), check=check)
+                         explained_one_by_one=len(one_by_one), check=check)
 
 
 def _reference_drafts(account_ids: list[int] | set[int], *, billing: BillingPeriod, catalogue: Catalogue,

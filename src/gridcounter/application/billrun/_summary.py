@@ -18,13 +18,13 @@ class RunSummary:
     per_account_reasons: Counter = field(default_factory=Counter)
     held_by_code: Counter = field(default_factory=Counter)
     seconds: float = 0.0
-    python_explained: int = 0  # kernel-rated bills explained by explain() (see billing.explanation_frame)
+    explained_one_by_one: int = 0  # kernel-rated bills explained by explain() (see billing.explanation_frame)
     reference_checked: int = 0  # kernel-rated bills drafted again by the reference rules (billrun_check)
     reference_seconds: float = 0.0  # what that took
 
     def add(self, other: RunSummary) -> None:
         for name in ("routes", "issued", "held", "skipped", "not_due", "kernel", "per_account", "seconds",
-                     "python_explained", "reference_checked", "reference_seconds"):
+                     "explained_one_by_one", "reference_checked", "reference_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.per_account_reasons.update(other.per_account_reasons)
         self.held_by_code.update(other.held_by_code)
@@ -32,7 +32,7 @@ class RunSummary:
     def as_dict(self) -> dict:
         return {"period": self.period, "engine": "kernel", "routes": self.routes, "issued": self.issued,
                 "held": self.held, "skipped": self.skipped, "not_due": self.not_due, "kernel": self.kernel,
-                "per_account": self.per_account, "python_explained": self.python_explained,
+                "per_account": self.per_account, "explained_one_by_one": self.explained_one_by_one,
                 "reference_checked": self.reference_checked, "reference_seconds": round(self.reference_seconds, 3),
                 "per_account_reasons": dict(sorted(self.per_account_reasons.items())),
                 "held_by_code": dict(sorted(self.held_by_code.items())), "seconds": round(self.seconds, 3)}

@@ -50,9 +50,9 @@ def plain_usage(frames: RouteFrames, *, billing: BillingPeriod, catalogue: Catal
                         & (c("removed_date").is_null() | (c("removed_date") > billing.end_date)))
     for account_id in set(inst["account_id"].to_list()) - set(whole["account_id"].to_list()):
         reasons.setdefault(account_id, "INSTALLED_OR_REMOVED_IN_PERIOD")
-    odd = whole.filter(~c("registers").list.eval(pl.element().is_in(list(KNOWN_REGISTERS))).list.all()
+    unknown_registers = whole.filter(~c("registers").list.eval(pl.element().is_in(list(KNOWN_REGISTERS))).list.all()
                        | (c("registers").list.len() == 0))
-    for account_id in odd["account_id"].to_list():
+    for account_id in unknown_registers["account_id"].to_list():
         reasons.setdefault(account_id, "REGISTERS")
     for account_id in frames.changed:
         reasons.setdefault(account_id, "TARIFF_OR_CATEGORY_CHANGE")

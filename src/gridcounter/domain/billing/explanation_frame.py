@@ -12,7 +12,7 @@ Numbers are integers (`domain.units`): kWh in hundredths (`_c`) or ten-thousandt
 computed exactly (Int128) and rounded half up away from zero, like Decimal's ROUND_HALF_UP. Decimal divides
 the bill-shock baselines at 28 significant digits before rounding; where the exact value is a tie those
 digits could round the other way, so such rows (and rows whose tariff thresholds are not whole hundredths)
-are marked ``explain_in_python`` and the caller explains them with `explain()` itself.
+are marked ``explain_one_by_one`` and the caller explains them with `explain()` itself.
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     """Explanation JSON, status, hold codes and facts per bill, as `draft_bill` makes them for a plain period.
 
     `frame` has the EXPLAIN_INPUT columns; `tiers` comes from `tier_table`. Returns account_id, status
-    (ISSUED/HELD), is_shock, hold_codes (JSON), explanation (JSON), facts (JSON) and explain_in_python (the
+    (ISSUED/HELD), is_shock, hold_codes (JSON), explanation (JSON), facts (JSON) and explain_one_by_one (the
     rows the caller must explain with `explain()`: see the module docstring).
     """
     c = pl.col
@@ -303,7 +303,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
                   increase_pct=c("_inc_text"), threshold_pct=pl.lit(str(threshold)),
                   usage_increase_pct=c("_k_text")).struct.json_encode(),
         pl.lit("}")])
-    python = (~c("vector_ok").fill_null(False) | c("_ties") | (c("total_e4") < 0) | (c("amount_fen") < 0)
+    one_by_one = (~c("vector_ok").fill_null(False) | c("_ties") | (c("total_e4") < 0) | (c("amount_fen") < 0)
               | (c("prev_kwh_c") < 0).fill_null(False) | (c("ly_kwh_c") < 0).fill_null(False))
     return f.select(
         "account_id",
@@ -312,5 +312,5 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
         pl.when(c("_is_shock")).then(pl.lit('["BILL_SHOCK"]')).otherwise(pl.lit("[]")).alias("hold_codes"),
         pl.concat_str([pl.lit("["), parts.list.join(", "), pl.lit("]")]).alias("explanation"),
         facts.alias("facts"),
-        python.alias("explain_in_python"),
+        one_by_one.alias("explain_one_by_one"),
     )

@@ -414,10 +414,10 @@ def interval_usage_frame(
     ends = ends.join(present.group_by("account_id").agg(
         pl.len().alias("actual_intervals"),
         c("kwh_e4").quantile(0.5, interpolation="lower").cast(pl.Int64).alias("_typical")), on="account_id")
-    odd = present.filter((c("kwh_e4") >= min_e4) | (c("kwh_e4") < 0)).join(
+    implausible = present.filter((c("kwh_e4") >= min_e4) | (c("kwh_e4") < 0)).join(
         ends.select("account_id", "_typical"), on="account_id").with_columns(
         _spike=(c("kwh_e4") * E4 > c("_typical") * factor_e4) & (c("kwh_e4") >= min_e4), _neg=c("kwh_e4") < 0)
-    odd_stats = odd.group_by("account_id").agg(
+    implausible_stats = implausible.group_by("account_id").agg(
         c("_neg").sum().alias("_negs"), c("kwh_e4").min().alias("_min"), c("slot").filter(c("_neg")).min().alias("_neg_first"),
         c("_spike").sum().alias("_spikes"), c("kwh_e4").filter(c("_spike")).max().alias("_spike_max"),
         c("slot").filter(c("_spike")).sort_by(c("kwh_e4").filter(c("_spike")), descending=True).first().alias("_spike_at"),
@@ -449,7 +449,7 @@ def interval_usage_frame(
     unbinned = lookup.filter(c("component").is_null()).group_by("tariff_id").agg(c("local_date").min().alias("_no_hours"))
 
     stats = ends.select("account_id", "actual_intervals", "_typical").join(
-        odd_stats, on="account_id", how="left").join(dups, on="account_id", how="left")
+        implausible_stats, on="account_id", how="left").join(dups, on="account_id", how="left")
     fills = fillable.group_by("account_id").agg(c("run_len").sum().alias("estimated_intervals"))
     fill_kwh = filled.group_by("account_id").agg(c("kwh_e4").sum().alias("_fill_e4"))
     gaps = unfilled.group_by("account_id").agg(c("run_len").sum().alias("missing_intervals"),

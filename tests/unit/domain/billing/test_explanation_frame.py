@@ -53,7 +53,7 @@ def test_frame_shock_equals_assess_shock_bill_by_bill():
     compared = held = price_only = 0
     for row in rows:
         got = by_id[row["account_id"]]
-        if got["explain_in_python"]:
+        if got["explain_one_by_one"]:
             continue  # left to explain() by design (exact ties)
         previous = figures(row, "prev")
         recent = [f for f in (previous, figures(row, "r2"), figures(row, "r3")) if f is not None]
