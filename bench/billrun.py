@@ -54,11 +54,11 @@ def phase_prepare(args) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from gridcounter.application.seed import seed_city
+    from gridcounter.application.demo import seed_city
 
     started = time.perf_counter()
     # a city per 5 M accounts (BEN, BEO, BEP…: a province), each with its own account number prefix
-    from gridcounter.application.seed import account_prefix
+    from gridcounter.application.demo import account_prefix
 
     seeded = {"routes": 0, "cities": []}
     left, city = args.accounts, 0
@@ -119,7 +119,7 @@ def generate_intervals(root: Path) -> dict:
     import polars as pl
 
     from gridcounter.application.billrun import query_frame
-    from gridcounter.application.intervals import write_part
+    from gridcounter.application.readings import write_part
     from gridcounter.domain.billing.periods import billing_period
     from gridcounter.domain.readings.intervals import period_start_utc, slot_count
 
@@ -268,7 +268,7 @@ def phase_orm(args) -> dict:
                     usage, segments, facts = inputs[account.id]
                     draft = draft_bill(billing=period, usage=usage, segments=segments, tariffs=catalogue.tariffs,
                                        facts=facts)
-                    bill = billing._bill_from_draft(draft, account=account, run=run, as_of=AS_OF, created_at=CREATED,
+                    bill = billing.bill_from_draft(draft, account=account, run=run, as_of=AS_OF, created_at=CREATED,
                                                     due_days=15)
                     drafting += time.perf_counter() - mark
                     bill.save()
@@ -608,7 +608,7 @@ def phase_interval_kernel(args) -> dict:
     """--intervals: the interval kernel alone, as the bill run calls it (`interval_usage` per route: the route's
     registers read, its intervals scanned, validated, filled and binned), with nothing drafted or written."""
     setup_django(args.db, args.db_name)
-    from gridcounter.application.intervals import interval_usage
+    from gridcounter.application.readings import interval_usage
     from gridcounter.application.tariffs import get_catalogue
     from gridcounter.data.registry.models import Route
 

@@ -58,7 +58,7 @@ def periods_until(last: str, months: int) -> list[str]:
 
 def history_routes(*, history_accounts: int) -> list[str]:
     """Codes of whole routes, evenly spaced over the city, holding about ``history_accounts`` accounts."""
-    from gridcounter.application.seed import ACCOUNTS_PER_ROUTE
+    from gridcounter.application.demo import ACCOUNTS_PER_ROUTE
     from gridcounter.data.registry.models import Route
 
     codes = list(Route.objects.filter(city__code=CITY).order_by("code").values_list("code", flat=True))
@@ -74,7 +74,7 @@ def prepare(*, accounts: int, months: int, history_accounts: int, payers: int) -
     from django.core.management import call_command
     from django.db import connection
 
-    from gridcounter.application.seed import seed_city
+    from gridcounter.application.demo import seed_city
     from gridcounter.data.billing.models import Bill
     from gridcounter.data.ledger.models import Payment
     from gridcounter.data.readings.models import Reading
@@ -149,7 +149,7 @@ def generate_readings(*, months: int, route_codes: list[str], chunk: int = 4000)
     """``months`` monthly fixed-day readings per register of every installed meter on the routes (COPY)."""
     from django.db import connection, transaction
 
-    from gridcounter.application.demo.bulk import allocate_ids, insert_rows
+    from gridcounter.application.demo import allocate_ids, insert_rows
     from gridcounter.data.readings.models import Reading
 
     with connection.cursor() as cursor:
@@ -198,7 +198,7 @@ def generate_payments(*, route_codes: list[str], payers: int) -> int:
     """``payers`` accounts of the history routes pay at a hall of the city every third issued bill, a week after
     it is issued, 70–100 % of what the three bills came to (``payments.take_payment``: receipt, entry,
     allocation to the oldest bills, audit event)."""
-    from gridcounter.application.payments import take_payment
+    from gridcounter.application.ledger import take_payment
     from gridcounter.data.audit.context import Actor, acting_as
     from gridcounter.data.billing.models import Bill
     from gridcounter.data.org.models import Hall

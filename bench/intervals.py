@@ -7,7 +7,7 @@ Two phases, each in its own process so that its peak RSS (ru_maxrss) is its own:
 
 1. generate — per route, every account's 2,976 intervals (a daily load shape with noise; 1 % of the
    accounts miss 3 intervals in a row, 0.1 % miss 8) written as the dataset's Parquet part
-   (`application.intervals.write_part`), plus the route's register readings matching the sums;
+   (`application.readings.write_part`), plus the route's register readings matching the sums;
 2. run — per route, `scan_route` (lazy Parquet scan) → `interval_usage_frame` (validate, fill, bin) →
    `rate_frame` on the accounts not held. Times are split into the interval kernel and rating.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 from common import ROOT, peak_mib
 
-from gridcounter.application.intervals import partition_dir, scan_route, write_part
+from gridcounter.application.readings import partition_dir, scan_route, write_part
 from gridcounter.application.tariffs import read_catalogue
 from gridcounter.domain.readings.intervals import (
     IntervalRules,

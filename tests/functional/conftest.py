@@ -15,8 +15,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from gridcounter.application.ledger import post_bill
-from gridcounter.application.payments import take_payment
+from gridcounter.application.ledger import post_bill, take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser

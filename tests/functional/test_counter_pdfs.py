@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from gridcounter.application.payments import take_payment
+from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import BillLine
 from gridcounter.data.ledger.models import Payment

@@ -17,7 +17,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from gridcounter.application.billing import run_bills
-from gridcounter.application.payments import take_payment
+from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from gridcounter.application.payments import take_payment
+from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from gridcounter.application.intervals import (
+from gridcounter.application.readings import (
     UnknownRoute,
     import_intervals,
     interval_usage,

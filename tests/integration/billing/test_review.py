@@ -4,9 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from gridcounter.application.billing import run_bills
-from gridcounter.application.ledger import balance_fen
-from gridcounter.application.review import (
+from gridcounter.application.billing import (
     BillNotHeld,
     ReasonRequired,
     correct_issued_reading,
@@ -15,7 +13,9 @@ from gridcounter.application.review import (
     held_bills,
     order_reread,
     release_bill,
+    run_bills,
 )
+from gridcounter.application.ledger import balance_fen
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision

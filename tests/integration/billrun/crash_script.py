@@ -35,7 +35,7 @@ def main(command: str) -> None:
         call_command("migrate", verbosity=0)
         from billrun import generate_readings
 
-        from gridcounter.application.seed import seed_city
+        from gridcounter.application.demo import seed_city
 
         seed_city(accounts=int(os.environ.get("CRASH_ACCOUNTS", "1200")), city_code="KIL", as_of=AS_OF,
                   stdout=open(os.devnull, "w"))

@@ -6,6 +6,7 @@ import pytest
 
 from gridcounter.application import billing, billrun
 from gridcounter.application.billrun import ReferenceMismatch, check_against_reference, sample_accounts
+from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.registry.models import Account, Route
@@ -18,7 +19,7 @@ def prepared(city):  # noqa: F811
     build(city)
     routes = list(Route.objects.filter(reading_day=15).order_by("pk"))
     due_days, threshold = billing.run_limits(None, None)
-    return billrun.prepare_batch(routes=routes, period=PERIOD, catalogue=billing._catalogue(),
+    return billrun.prepare_batch(routes=routes, period=PERIOD, catalogue=get_catalogue(),
                                       threshold=threshold)
 
 

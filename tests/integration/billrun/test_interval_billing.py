@@ -6,8 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from gridcounter.application import billing, billrun
-from gridcounter.application.intervals import import_intervals
 from gridcounter.application.ledger import check_ledger
+from gridcounter.application.readings import import_intervals
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from gridcounter.application import billing, billrun
 from gridcounter.application.ledger import check_ledger
+from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Posting
@@ -187,7 +188,7 @@ def test_a_route_not_yet_read_is_not_due(city):
 
 
 def test_credit_an_account_holds_settles_its_new_bill_as_the_per_account_run_does(city):
-    from gridcounter.application.payments import take_payment
+    from gridcounter.application.ledger import take_payment
     from gridcounter.data.ledger.models import PaymentAllocation
     from gridcounter.data.registry.models import Account
 
@@ -232,7 +233,7 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
 
     (summary, rows), expected = rolled_back(own_frames)  # ids are max + 1 on SQLite: the same again after it
 
-    catalogue = billing._catalogue()
+    catalogue = get_catalogue()
     due_days, threshold = billing.run_limits(None, None)
     batches, _ = billrun.plan_batches(period=PERIOD, as_of=AS_OF)
     with acting_as(ACTOR):

@@ -7,8 +7,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import translation
 
-from gridcounter.application.ledger import cancel_bill, check_ledger, post_adjustment, post_bill
-from gridcounter.application.payments import reverse_payment, take_payment
+from gridcounter.application.ledger import (
+    cancel_bill,
+    check_ledger,
+    post_adjustment,
+    post_bill,
+    reverse_payment,
+    take_payment,
+)
 from gridcounter.data.billing.models import Bill
 
 from . import factories as f

@@ -4,8 +4,13 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from gridcounter.application.ledger import balance_fen, check_ledger, post_bill
-from gridcounter.application.payments import IdempotencyKeyReused, take_payment
+from gridcounter.application.ledger import (
+    IdempotencyKeyReused,
+    balance_fen,
+    check_ledger,
+    post_bill,
+    take_payment,
+)
 from gridcounter.data.ledger.models import Payment
 
 from . import factories as f

@@ -19,8 +19,8 @@ from gridcounter.application.ledger import (
     post_bill,
     post_entry,
     post_rebill_difference,
+    take_payment,
 )
-from gridcounter.application.payments import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill

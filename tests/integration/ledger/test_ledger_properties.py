@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridcounter.application.billing import run_bills
-from gridcounter.application.ledger import balance_fen, check_ledger
-from gridcounter.application.payments import reverse_payment, take_payment
+from gridcounter.application.ledger import balance_fen, check_ledger, reverse_payment, take_payment
 from gridcounter.application.readings import submit_reading
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill

@@ -5,18 +5,16 @@ import pytest
 from django.utils import translation
 
 from gridcounter.application.ledger import (
+    IdempotencyKeyReused,
+    InvalidAmount,
+    PaymentOutsideCity,
     ReasonRequired,
+    ReversalNotAllowed,
     apply_credit,
     balance_fen,
     check_ledger,
     open_bills,
     post_bill,
-)
-from gridcounter.application.payments import (
-    IdempotencyKeyReused,
-    InvalidAmount,
-    PaymentOutsideCity,
-    ReversalNotAllowed,
     reverse_payment,
     take_payment,
 )

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from gridcounter.application.demo import registry as demo_registry
-from gridcounter.application.demo.registry import DEMO_PASSWORD, DEMO_USERS
+from gridcounter.application import demo as demo_city
+from gridcounter.application.demo import DEMO_PASSWORD, DEMO_USERS
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.org.models import Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Installation, Route
@@ -22,7 +22,7 @@ TARIFFS = {"BJ-RES-LT1KV", "BJ-RES-1KV", "BJ-RES-SHARED", "SH-RES-TOU", "ZJ-RES-
 @pytest.fixture
 def demo(db):
     out = StringIO()
-    demo_registry.build(as_of=date(2026, 11, 29), stdout=out)
+    demo_city.build_registry(as_of=date(2026, 11, 29), stdout=out)
     return out.getvalue()
 
 
@@ -77,7 +77,7 @@ def test_every_role_can_sign_in(demo, client):
 def test_second_run_does_nothing_and_says_so(demo):
     accounts = Account.objects.filter(city__company__code="DEMO").count()
     out = StringIO()
-    demo_registry.build(as_of=date(2026, 11, 30), stdout=out)  # the registry step; later steps have their own tests
+    demo_city.build_registry(as_of=date(2026, 11, 30), stdout=out)  # the registry step; later steps have their own tests
     assert "already loaded" in out.getvalue()
     assert Account.objects.filter(city__company__code="DEMO").count() == accounts
     logins = StringIO()

@@ -7,9 +7,8 @@ import pytest
 from django.db import transaction
 from django.db.models import Sum
 
-from gridcounter.application.demo import payments as demo_payments
-from gridcounter.application.ledger import balance_fen, check_ledger, post_bills
-from gridcounter.application.payments import take_payment
+from gridcounter.application import demo
+from gridcounter.application.ledger import balance_fen, check_ledger, post_bills, take_payment
 from gridcounter.application.registry import ensure_roles
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.audit.models import AuditEvent
@@ -97,19 +96,19 @@ def _rows(accounts) -> dict:
 
 def test_bulk_history_writes_exactly_what_take_payment_writes(city):
     accounts = city["accounts"]
-    planned, picked = demo_payments.plan_history(accounts=accounts, as_of=AS_OF, arrears_share=0.25,
+    planned, picked = demo.plan_history(accounts=accounts, as_of=AS_OF, arrears_share=0.25,
                                                  credit_share=0.25)
     channels = {p.channel for p in planned}
     assert channels == {"BANK_WITHHOLDING", "ONLINE", "CASH", "CARD"}
     assert {p.hall.code for p in planned if p.channel in ("CASH", "CARD")} == {"SFS-CITY", "SFS-COUNTY", "SFS-RURAL"}
     assert picked["arrears"] and picked["credit"]
     with transaction.atomic():
-        assert demo_payments.book_payments(planned) == len(planned)
+        assert demo.book_payments(planned) == len(planned)
         bulk = _rows(accounts)
         transaction.set_rollback(True)
     assert not Payment.objects.exists()
     for p in planned:
-        with acting_as(demo_payments.payment_actor(p.channel)):
+        with acting_as(demo.payment_actor(p.channel)):
             take_payment(account=p.account, amount_fen=p.amount_fen, channel=p.channel, hall=p.hall, clerk=p.clerk,
                          idempotency_key=p.idempotency_key, taken_at=p.taken_at)
     real = _rows(accounts)
@@ -121,7 +120,7 @@ def test_bulk_history_writes_exactly_what_take_payment_writes(city):
 def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(city):
     accounts = city["accounts"]
     out = StringIO()
-    demo_payments.build(as_of=AS_OF, stdout=out)
+    demo.build_payments(as_of=AS_OF, stdout=out)
     assert "payments of the bill history" in out.getvalue() and "taken today" in out.getvalue()
     report = check_ledger()
     assert report.ok, report.offences[:3]
@@ -152,6 +151,6 @@ def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(city)
     # a second run adds nothing
     counts = (Payment.objects.count(), AuditEvent.objects.count(), PaymentAllocation.objects.count())
     again = StringIO()
-    demo_payments.build(as_of=AS_OF, stdout=again)
+    demo.build_payments(as_of=AS_OF, stdout=again)
     assert "nothing to do" in again.getvalue()
     assert (Payment.objects.count(), AuditEvent.objects.count(), PaymentAllocation.objects.count()) == counts

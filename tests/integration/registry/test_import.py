@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl import Workbook
 
-from gridcounter.application.registry_import import COLUMNS, import_registry
+from gridcounter.application.registry import COLUMNS, import_registry
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.imports.models import RejectedRow
 from gridcounter.data.registry.models import Account, Installation, Meter, Route

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
-from gridcounter.application.seed import account_prefix
+from gridcounter.application.demo import account_prefix
 from gridcounter.data.registry.models import Account, Installation, Meter, Route
 
 pytestmark = pytest.mark.django_db

@@ -75,7 +75,7 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     period = billing.period
     by_id = {r.pk: r for r in prepared.routes}
     route_of = prepared.route_of
-    user = per_account._actor_user()
+    user = per_account.actor_user()
     runs = BillRun.objects.bulk_create([BillRun(period=period, route=by_id[r], started_at=created_at,
                                                 started_by=user, summary={}) for r in sorted(by_id)])
     run_ids = {run.route_id: run.pk for run in runs}

@@ -26,6 +26,7 @@ from gridcounter.application.billrun._batch import run_batch
 from gridcounter.application.billrun._drafting import PreparedBatch
 from gridcounter.application.billrun._rows import STAGE, RowActor
 from gridcounter.application.billrun._summary import RunSummary
+from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.periods import (
     billing_period,
@@ -104,7 +105,7 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
     parse_period(period)
     if route_code:
         route_codes = [route_code]
-    catalogue = catalogue or per_account._catalogue()
+    catalogue = catalogue or get_catalogue()
     batches, not_due = plan_batches(period=period, as_of=as_of, route_codes=route_codes,
                                     batch_accounts=batch_accounts)
     summary = RunSummary(period=period, not_due=not_due)

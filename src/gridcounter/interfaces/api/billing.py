@@ -16,13 +16,15 @@ from gridcounter.application.access import (
     is_admin,
     require_role,
 )
-from gridcounter.application.billing import InvalidPeriod, bills_for_account, local_today
-from gridcounter.application.review import (
+from gridcounter.application.billing import (
     BillNotHeld,
     CorrectionRefused,
+    InvalidPeriod,
     ReasonRequired,
+    bills_for_account,
     decide,
     held_bills,
+    local_today,
 )
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill

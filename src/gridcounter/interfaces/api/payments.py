@@ -17,13 +17,15 @@ from gridcounter.application.access import (
     access_account_by_number,
     require_role,
 )
-from gridcounter.application.ledger import ReasonRequired, balance_fen, open_bills
-from gridcounter.application.payments import (
+from gridcounter.application.ledger import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     PaymentOutsideCity,
+    ReasonRequired,
     ReversalNotAllowed,
     UnknownChannel,
+    balance_fen,
+    open_bills,
     reverse_payment,
     take_payment,
 )

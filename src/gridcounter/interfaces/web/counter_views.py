@@ -25,8 +25,7 @@ from gridcounter.application.access import (
     access_payment,
     supervised_halls,
 )
-from gridcounter.application.ledger import ReasonRequired, balance_fen
-from gridcounter.application.payments import ReversalNotAllowed, reverse_payment
+from gridcounter.application.ledger import ReasonRequired, ReversalNotAllowed, balance_fen, reverse_payment
 from gridcounter.application.readings import ClientKeyConflict, ReadingInputError, parse_value, submit_reading
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.billing.models import Bill

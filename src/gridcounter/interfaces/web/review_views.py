@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from gridcounter.application.access import REVIEW_ROLES, ObjectHidden, access_account, review_city_id
-from gridcounter.application.review import (
+from gridcounter.application.billing import (
     BillNotHeld,
     CorrectionRefused,
     Decision,

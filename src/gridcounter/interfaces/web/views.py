@@ -17,7 +17,7 @@ from gridcounter.application.access import (
     may_take_payments,
     require_payment_taker,
 )
-from gridcounter.application.payments import IdempotencyKeyReused, InvalidIdempotencyKey, take_payment
+from gridcounter.application.ledger import IdempotencyKeyReused, InvalidIdempotencyKey, take_payment
 from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from gridcounter.application import demo
-from gridcounter.application.demo.registry import is_loaded, login_table
+from gridcounter.application.demo import is_loaded, login_table
 
 
 class Command(BaseCommand):

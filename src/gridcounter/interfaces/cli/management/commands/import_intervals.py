@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from gridcounter.application.intervals import IntervalFileError, import_intervals, interval_dir
+from gridcounter.application.readings import IntervalFileError, import_intervals, interval_dir
 from gridcounter.data.audit.context import Actor, acting_as
 
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.registry_import import TabularFileError, import_registry
+from gridcounter.application.registry import TabularFileError, import_registry
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.org.models import StaffUser
 

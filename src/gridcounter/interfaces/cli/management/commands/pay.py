@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.payments import (
+from gridcounter.application.ledger import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     PaymentOutsideCity,

@@ -6,14 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.billing import local_today
-from gridcounter.application.review import (
+from gridcounter.application.billing import (
     BillNotHeld,
     CorrectionRefused,
     Decision,
     ReasonRequired,
     decide,
     held_bills,
+    local_today,
 )
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill

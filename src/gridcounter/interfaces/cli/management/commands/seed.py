@@ -4,7 +4,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from gridcounter.application.seed import SeedError, seed_city
+from gridcounter.application.demo import SeedError, seed_city
 
 
 class Command(BaseCommand):

@@ -18,6 +18,7 @@ from django.db.models import Q, Sum
 
 from gridcounter.application import bulk, ledger
 from gridcounter.application.readings import order_site_visit, validation_rules
+from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.billing.models import Bill, BillLine, BillRun
@@ -120,7 +121,7 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
         routes = routes.filter(code=route_code)
         if not routes.exists():
             raise UnknownRoute(f"no reading route {route_code!r}")
-    catalogue = catalogue or _catalogue()
+    catalogue = catalogue or get_catalogue()
     summary = RunSummary(period=period)
     for route in routes:
         summary.add(run_route(route=route, period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
@@ -136,7 +137,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
     A handful of queries load the route (`gather_inputs`), the pure `draft_bill` drafts each account, and bills,
     their history, lines, journal entries, postings and audit events go in with bulk inserts.
     """
-    catalogue = catalogue or _catalogue()
+    catalogue = catalogue or get_catalogue()
     due_days, threshold = run_limits(due_days, shock_threshold_pct)
     billing = billing_period(period=period, reading_day=route.reading_day)
     summary = RunSummary(period=period, routes=1)
@@ -159,7 +160,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
         summary.skipped += len(accounts) - len(todo)
         inputs = gather_inputs(accounts=todo, billing=billing, tariffs=catalogue.tariffs, catalogue=catalogue)
         run = BillRun.objects.create(period=period, route=route, started_at=created_at,
-                                     started_by=_actor_user(), summary={})
+                                     started_by=actor_user(), summary={})
         drafts: dict[int, BillDraft] = {}
         new_bills = []
         for account in todo:
@@ -169,7 +170,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
             drafts[account.id] = draft
             held = existing.get(account.id)
             if held is None:
-                new_bills.append(_bill_from_draft(draft, account=account, run=run, as_of=as_of,
+                new_bills.append(bill_from_draft(draft, account=account, run=run, as_of=as_of,
                                                   created_at=created_at, due_days=due_days))
             else:
                 held.account = account
@@ -203,13 +204,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
     return summary
 
 
-def _catalogue():
-    from gridcounter.application.tariffs import get_catalogue
-
-    return get_catalogue()
-
-
-def _actor_user():
+def actor_user():
     user = current_actor().user
     return user if getattr(user, "pk", None) else None
 
@@ -238,7 +233,7 @@ def _same_outcome(bill: Bill, draft: BillDraft) -> bool:
             and bill.amount_fen == draft.amount_fen and Decimal(bill.kwh) == draft.kwh)
 
 
-def _bill_from_draft(draft: BillDraft, *, account: Account, run: BillRun | None, as_of: date, created_at: datetime,
+def bill_from_draft(draft: BillDraft, *, account: Account, run: BillRun | None, as_of: date, created_at: datetime,
                      due_days: int, replaces: Bill | None = None) -> Bill:
     bill = Bill(account=account, period=draft.period, created_at=created_at, run=run, replaces=replaces)
     _apply_draft(bill, draft, run=run, as_of=as_of, due_days=due_days)
@@ -286,7 +281,7 @@ def _write_bills(*, new_bills: list[Bill], changed_held: list[Bill], drafts: dic
             bill._state.adding = False
             bill._state.db = connection.alias
         # the "+" version simple-history's bulk_create_with_history would write, stamped with the actor
-        user = _actor_user()
+        user = actor_user()
         stamp = {"history_date": created_at, "history_user_id": getattr(user, "pk", None),
                  "history_change_reason": (actor.reason or "bill run")[:100], "history_type": "+",
                  "history_hall_id": actor.hall_id, "history_channel": actor.channel}
@@ -381,7 +376,7 @@ def route_intervals(*, route: Route, billing: BillingPeriod, catalogue=None,
     A route without interval files and without such meters costs one look at its partition folder (and the
     look-up). Otherwise one `interval_usage` for the whole route (its intervals scanned and binned in one pass).
     """
-    from gridcounter.application.intervals import interval_dir, interval_rules, interval_usage, partition_dir
+    from gridcounter.application.readings import interval_dir, interval_rules, interval_usage, partition_dir
 
     wanted = None if account_ids is None else set(account_ids)
     if metered is None:
@@ -392,7 +387,7 @@ def route_intervals(*, route: Route, billing: BillingPeriod, catalogue=None,
     if not expected and (not folder.is_dir() or next(folder.glob("part-*.parquet"), None) is None):
         return {}
     rules = interval_rules()
-    result = interval_usage(route_code=route.code, period=billing.period, catalogue=catalogue or _catalogue(),
+    result = interval_usage(route_code=route.code, period=billing.period, catalogue=catalogue or get_catalogue(),
                             rules=rules, expected_ids=expected)
     out = {}
     for row in result.usage.iter_rows(named=True):
@@ -613,7 +608,7 @@ def _tariff_segments(*, accounts: list[Account], billing: BillingPeriod) -> dict
 def draft_for_account(*, account: Account, period: str, catalogue=None, correction: Correction | None = None,
                       exclude_bill_ids: Iterable[int] = (), shock_threshold_pct: Decimal | None = None) -> BillDraft:
     """The bill `period` would get now for one account (same rules as the run). Raises: InvalidPeriod."""
-    catalogue = catalogue or _catalogue()
+    catalogue = catalogue or get_catalogue()
     threshold = shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct)
     if account.route_id is None:
         raise UnknownRoute(f"account {account.number} is on no reading route")
@@ -662,7 +657,7 @@ def rebill(*, bill: Bill, as_of: date, created_at: datetime, reason: str, catalo
                                   correction=correction if was_issued else None, exclude_bill_ids=[bill.pk])
         if not issue_if_clean and draft.status == "ISSUED":
             draft.status = "HELD"
-        new = _bill_from_draft(draft, account=bill.account, run=None, as_of=as_of, created_at=created_at,
+        new = bill_from_draft(draft, account=bill.account, run=None, as_of=as_of, created_at=created_at,
                                due_days=due_days_setting(), replaces=bill)
         new._change_reason = reason[:100]
         new.save()

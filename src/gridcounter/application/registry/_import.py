@@ -10,8 +10,8 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from gridcounter.application import registry
-from gridcounter.application.registry import RegistryError
+from gridcounter.application.registry import _registry as registry
+from gridcounter.application.registry._registry import RegistryError
 from gridcounter.application.tabular import TabularFileError, read_tabular
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from gridcounter.application.bulk import insert_rows, json_text, prepare_connection
-from gridcounter.application.payments import take_payment
+from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 
-from gridcounter.application.demo.bulk import allocate_ids, insert_rows, prepare_connection
+from gridcounter.application.demo._bulk import allocate_ids, insert_rows, prepare_connection
 from gridcounter.application.readings import (
     EstimateRefused,
     estimate_missing,

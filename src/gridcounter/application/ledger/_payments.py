@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from gridcounter.application.ledger import (
+from gridcounter.application.ledger._ledger import (
     IdempotencyConflict,
     ReasonRequired,
     allocate,

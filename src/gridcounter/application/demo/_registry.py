@@ -7,8 +7,8 @@ from datetime import date
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
-from gridcounter.application.demo.bulk import load_generated
-from gridcounter.application.demo.generator import TARIFF_MIX, Generator, RouteSlot
+from gridcounter.application.demo._bulk import load_generated
+from gridcounter.application.demo._generator import TARIFF_MIX, Generator, RouteSlot
 from gridcounter.application.registry import ensure_roles, known_tariffs
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event

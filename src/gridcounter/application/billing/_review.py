@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 
 from gridcounter.application import ledger
-from gridcounter.application.billing import (
+from gridcounter.application.billing._run import (
     bills_using_readings,
     due_days_setting,
     rebill,

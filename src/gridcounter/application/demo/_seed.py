@@ -11,9 +11,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from gridcounter.application.bulk import prepare_connection
-from gridcounter.application.demo.bulk import load_generated
-from gridcounter.application.demo.generator import Generator, RouteSlot
-from gridcounter.application.demo.registry import MODELS, reading_day
+from gridcounter.application.demo._bulk import load_generated
+from gridcounter.application.demo._generator import Generator, RouteSlot
+from gridcounter.application.demo._registry import MODELS, reading_day
 from gridcounter.application.registry import ensure_roles, known_tariffs
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event

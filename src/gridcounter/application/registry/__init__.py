@@ -1,0 +1,66 @@
+"""The registry: customers, premises, accounts, meters, installations and routes, changed with history.
+
+    _registry  the use cases that create and change each record, audited
+    _import    the registry file import (CSV or .xlsx), row by row, rejected rows kept
+"""
+from gridcounter.application.registry._import import (
+    COLUMNS,
+    ImportResult,
+    Rejection,
+    TabularFileError,
+    import_registry,
+)
+from gridcounter.application.registry._registry import (
+    AccountAlreadyMetered,
+    DuplicateAccountNumber,
+    InvalidRegistryData,
+    MeterAlreadyInstalled,
+    NotInstalled,
+    RegistryError,
+    active_installations,
+    change_account,
+    change_customer,
+    change_meter,
+    change_premise,
+    create_account,
+    create_customer,
+    create_meter,
+    create_premise,
+    create_route,
+    ensure_roles,
+    exchange_meter,
+    install_meter,
+    known_tariffs,
+    remove_meter,
+    tariff_problem,
+)
+
+__all__ = [
+    "AccountAlreadyMetered",
+    "COLUMNS",
+    "DuplicateAccountNumber",
+    "ImportResult",
+    "InvalidRegistryData",
+    "MeterAlreadyInstalled",
+    "NotInstalled",
+    "RegistryError",
+    "Rejection",
+    "TabularFileError",
+    "active_installations",
+    "change_account",
+    "change_customer",
+    "change_meter",
+    "change_premise",
+    "create_account",
+    "create_customer",
+    "create_meter",
+    "create_premise",
+    "create_route",
+    "ensure_roles",
+    "exchange_meter",
+    "import_registry",
+    "install_meter",
+    "known_tariffs",
+    "remove_meter",
+    "tariff_problem",
+]
