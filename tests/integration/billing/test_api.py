@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from gridcounter.application.billing import run_bills
+from gridcounter.application.billrun import run_bills
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision
 from gridcounter.data.org.models import City, Hall, Role, StaffUser

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from gridcounter.application.billing import run_bills
+from gridcounter.application.billrun import run_bills
 from gridcounter.application.ledger import balance_fen
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill

@@ -13,8 +13,8 @@ from gridcounter.application.billing import (
     held_bills,
     order_reread,
     release_bill,
-    run_bills,
 )
+from gridcounter.application.billrun import run_bills
 from gridcounter.application.ledger import balance_fen
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent

@@ -1,4 +1,4 @@
-"""`gridcounter bill-run`: the kernel engine by default, the same bills as `--engine orm`, and on a Dask cluster."""
+"""`gridcounter bill-run`: the kernel engine by default, the same bills as `--engine reference`, and on a Dask cluster."""
 import json
 import os
 import subprocess
@@ -32,14 +32,14 @@ def summary_seen(data: dict) -> dict:
 def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city, capsys):  # noqa: F811
     build(city)
     with transaction.atomic():
-        orm = run_json(capsys, "--engine", "orm")
+        orm = run_json(capsys, "--engine", "reference")
         expected = snapshot(PERIOD)
         transaction.set_rollback(True)
     assert not Bill.objects.filter(period=PERIOD).exists()
 
     kernel = run_json(capsys)
 
-    assert kernel["engine"] == "kernel" and orm["engine"] == "orm"
+    assert kernel["engine"] == "kernel" and orm["engine"] == "reference"
     assert summary_seen(kernel) == summary_seen(orm)
     assert kernel["issued"] + kernel["held"] == 30 and kernel["held_by_code"]["BILL_SHOCK"] >= 1
     got = snapshot(PERIOD)
@@ -117,7 +117,7 @@ def test_a_running_cluster_named_by_its_scheduler_address_bills_every_account(ci
     assert data["workers"] == 1 and data["issued"] + data["held"] == 30 and data["skipped"] == 0
     assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
     assert check_ledger().ok
-    assert run_json(capsys, "--engine", "orm")["skipped"] == 30  # the per-account run finds nothing left to bill
+    assert run_json(capsys, "--engine", "reference")["skipped"] == 30  # the reference engine finds nothing left to bill
 
 
 @pytest.mark.django_db

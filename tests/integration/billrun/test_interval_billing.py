@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from gridcounter.application import billing, billrun
+from gridcounter.application import billrun
 from gridcounter.application.ledger import check_ledger
 from gridcounter.application.readings import import_intervals
 from gridcounter.application.tariffs import get_catalogue
@@ -89,7 +89,7 @@ def build(city: City_, tmp_path) -> dict[str, object]:
     done = import_intervals(path=path)
     assert done.rejected_rows == [] and done.written == {(PERIOD, "R15"): 4 * SLOTS - 13}
     with acting_as(ACTOR):
-        billing.run_bills(period="2025-06", as_of=date(2025, 6, 20), created_at=datetime(2025, 6, 20, 1, tzinfo=UTC))
+        billrun.run_bills(engine=billrun.REFERENCE, period="2025-06", as_of=date(2025, 6, 20), created_at=datetime(2025, 6, 20, 1, tzinfo=UTC))
     return {**accounts, "bases": {k: v[0] for k, v in cases.items()}}
 
 
@@ -99,7 +99,7 @@ def reasons(bill: dict) -> dict[str, dict]:
 
 def test_interval_accounts_get_the_same_bills_from_the_kernel_and_the_orm_run(city, tmp_path):
     made = build(city, tmp_path)
-    orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
+    orm, expected = rolled_back(lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
 
     with acting_as(ACTOR):
         summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
@@ -175,7 +175,7 @@ def test_a_meter_that_sends_intervals_and_sent_none_is_held_gap_not_billed_from_
               if made[name].installations.get().meter.sends_intervals}
     assert marked == {"clean", "filled", "long_gap", "mismatch"}  # by their first import
     shutil.rmtree(settings.GRIDCOUNTER_INTERVAL_DIR)  # the head-end sent nothing for the period
-    orm, expected = rolled_back(lambda: billing.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED))
+    orm, expected = rolled_back(lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
     with acting_as(ACTOR):
         summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
     got = snapshot(PERIOD)

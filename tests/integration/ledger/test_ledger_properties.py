@@ -11,7 +11,7 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridcounter.application.billing import run_bills
+from gridcounter.application.billrun import run_bills
 from gridcounter.application.ledger import balance_fen, check_ledger, reverse_payment, take_payment
 from gridcounter.application.readings import submit_reading
 from gridcounter.data.audit.context import Actor, acting_as

@@ -23,7 +23,6 @@ from gridcounter.application.billing._run import (
     BillNotLive,
     IntervalInput,
     InvalidPeriod,
-    RunSummary,
     UnknownRoute,
     actor_user,
     bill_from_draft,
@@ -38,9 +37,7 @@ from gridcounter.application.billing._run import (
     rebill,
     redraft_held,
     route_intervals,
-    run_bills,
     run_limits,
-    run_route,
     shock_threshold_setting,
 )
 
@@ -53,7 +50,6 @@ __all__ = [
     "IntervalInput",
     "InvalidPeriod",
     "ReasonRequired",
-    "RunSummary",
     "UnknownRoute",
     "actor_user",
     "bill_from_draft",
@@ -76,8 +72,6 @@ __all__ = [
     "redraft_held",
     "release_bill",
     "route_intervals",
-    "run_bills",
     "run_limits",
-    "run_route",
     "shock_threshold_setting",
 ]

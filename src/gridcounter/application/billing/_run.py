@@ -1,14 +1,16 @@
-"""The bill run: per route and period, draft every account's bill, issue clean ones, hold the rest; rebilling.
+"""The reference rules' inputs and bills, account by account: what `draft_bill` needs, loaded in bulk; held
+bills re-validated; rebilling; an account's bills.
 
-One transaction per route. The per-account logic lives in `gridcounter.domain.billing.draft.draft_bill`
-(pure); this module loads its inputs in bulk, writes bills with bulk inserts, posts issued bills to the
-ledger and audits the run.
+The per-account rules live in `gridcounter.domain.billing.draft.draft_bill` (pure); this module loads their
+inputs in bulk for any set of accounts (`gather_inputs`, whatever the number of accounts, a few queries). The
+bill run (`application.billrun`) drafts with them, every account with its REFERENCE engine and the accounts the
+kernel leaves to them with its KERNEL engine, and writes the bills with one writer.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -45,7 +47,6 @@ from gridcounter.domain.billing.periods import (
     BillingPeriod,
     InvalidPeriod,
     billing_period,
-    is_due,
     parse_period,
 )
 from gridcounter.domain.billing.shock import PeriodFigures
@@ -55,9 +56,9 @@ DEFAULT_DUE_DAYS = 15
 ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
 
 __all__ = [
-    "BillNotLive", "InvalidPeriod", "RunSummary", "UnknownRoute", "bills_for_account", "draft_for_account", "due_days_setting",
+    "BillNotLive", "InvalidPeriod", "UnknownRoute", "bills_for_account", "draft_for_account", "due_days_setting",
     "order_estimate_streak_visits", "rebill",
-    "run_bills", "run_route", "shock_threshold_setting",
+    "shock_threshold_setting",
 ]
 
 
@@ -77,131 +78,6 @@ def run_limits(due_days: int | None, shock_threshold_pct: Decimal | None) -> tup
     """A bill run's days to pay and bill-shock threshold: as given, else the settings."""
     return (due_days_setting() if due_days is None else due_days,
             shock_threshold_setting() if shock_threshold_pct is None else Decimal(shock_threshold_pct))
-
-
-@dataclass
-class RunSummary:
-    period: str
-    issued: int = 0
-    held: int = 0
-    skipped: int = 0  # already billed (a live issued bill) or held and still held unchanged
-    not_due: int = 0  # the route's fixed reading day of the period has not come yet
-    held_by_code: Counter = field(default_factory=Counter)
-    routes: int = 0
-
-    def add(self, other: RunSummary) -> None:
-        self.issued += other.issued
-        self.held += other.held
-        self.skipped += other.skipped
-        self.not_due += other.not_due
-        self.held_by_code.update(other.held_by_code)
-        self.routes += other.routes
-
-    def as_dict(self) -> dict:
-        return {"period": self.period, "issued": self.issued, "held": self.held, "skipped": self.skipped,
-                "not_due": self.not_due, "routes": self.routes,
-                "held_by_code": dict(sorted(self.held_by_code.items()))}
-
-
-# --- the run ----------------------------------------------------------------------------------------------
-
-def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str | None = None,
-              catalogue=None, due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
-              progress: Callable[[int], None] | None = None) -> RunSummary:
-    """Bill every route (or one) for `period`; idempotent: a rerun never makes a second live bill.
-
-    Issued bills are dated `as_of` and due `due_days` later. Routes whose closing fixed reading day is after
-    `as_of` are not due and are counted as such. `progress(n)` is called with the accounts done per route.
-
-    Raises: InvalidPeriod, UnknownRoute, CatalogueError (tariff files unreadable).
-    """
-    parse_period(period)
-    routes = Route.objects.order_by("code")
-    if route_code:
-        routes = routes.filter(code=route_code)
-        if not routes.exists():
-            raise UnknownRoute(f"no reading route {route_code!r}")
-    catalogue = catalogue or get_catalogue()
-    summary = RunSummary(period=period)
-    for route in routes:
-        summary.add(run_route(route=route, period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                              due_days=due_days, shock_threshold_pct=shock_threshold_pct, progress=progress))
-    return summary
-
-
-def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue=None,
-              due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
-              progress: Callable[[int], None] | None = None) -> RunSummary:
-    """Bill one route for one period in one transaction (see `run_bills`). Raises: InvalidPeriod.
-
-    A handful of queries load the route (`gather_inputs`), the pure `draft_bill` drafts each account, and bills,
-    their history, lines, journal entries, postings and audit events go in with bulk inserts.
-    """
-    catalogue = catalogue or get_catalogue()
-    due_days, threshold = run_limits(due_days, shock_threshold_pct)
-    billing = billing_period(period=period, reading_day=route.reading_day)
-    summary = RunSummary(period=period, routes=1)
-    on_route = Account.objects.filter(route=route).exclude(status=Account.Status.PENDING)
-    if not is_due(billing=billing, as_of=as_of):
-        summary.not_due = on_route.count()
-        if progress:
-            progress(summary.not_due)
-        return summary
-    with transaction.atomic():
-        # one run of a route at a time: a concurrent run waits here, then finds the bills made
-        Route.objects.select_for_update().filter(pk=route.pk).first()
-        accounts = list(on_route.order_by("walk_order", "id"))
-        live = dict(Bill.objects.filter(account_id__in=on_route.values("id"), period=period)
-                    .exclude(status=Bill.Status.CANCELLED).values_list("account_id", "status"))
-        held_ids = [a for a, status in live.items() if status == Bill.Status.HELD]
-        existing = ({b.account_id: b for b in Bill.objects.filter(
-            account_id__in=held_ids, period=period, status=Bill.Status.HELD)} if held_ids else {})
-        todo = [a for a in accounts if a.id not in live or a.id in existing]
-        summary.skipped += len(accounts) - len(todo)
-        inputs = gather_inputs(accounts=todo, billing=billing, tariffs=catalogue.tariffs, catalogue=catalogue)
-        run = BillRun.objects.create(period=period, route=route, started_at=created_at,
-                                     started_by=actor_user(), summary={})
-        drafts: dict[int, BillDraft] = {}
-        new_bills = []
-        for account in todo:
-            usage, segments, facts = inputs[account.id]
-            draft = draft_bill(billing=billing, usage=usage, segments=segments, tariffs=catalogue.tariffs,
-                               facts=facts, shock_threshold_pct=threshold)
-            drafts[account.id] = draft
-            held = existing.get(account.id)
-            if held is None:
-                new_bills.append(bill_from_draft(draft, account=account, run=run, as_of=as_of,
-                                                  created_at=created_at, due_days=due_days))
-            else:
-                held.account = account
-        _write_bills(new_bills=new_bills, changed_held=[], drafts=drafts, created_at=created_at)
-        changed_held, unchanged = redraft_held(held=list(existing.values()), drafts=drafts, runs={route.pk: run},
-                                               as_of=as_of, due_days=due_days, created_at=created_at)
-        summary.skipped += unchanged
-        written = [*new_bills, *changed_held]
-        issued = [b for b in written if b.status == Bill.Status.ISSUED]
-        shocked = []
-        for bill in written:
-            if bill.status == Bill.Status.ISSUED:
-                summary.issued += 1
-            else:
-                summary.held += 1
-                summary.held_by_code.update(bill.hold_codes)
-                if "BILL_SHOCK" in bill.hold_codes:
-                    shocked.append(bill)
-        ledger.post_bills(bills=issued, created_at=created_at)
-        ledger.apply_credits(accounts=[b.account for b in issued], created_at=created_at)
-        notify_bill_shocks(bills=shocked, created_at=created_at)
-        order_estimate_streak_visits(bills=written, as_of=as_of, created_at=created_at)
-        run.finished_at = created_at
-        run.summary = summary.as_dict()
-        run.save(update_fields=["finished_at", "summary"])
-        record_event(action="BILL_RUN", obj=run, occurred_at=created_at,
-                     detail={"route": route.code, **summary.as_dict(), "start_date": billing.start_date.isoformat(),
-                             "end_date": billing.end_date.isoformat()})
-    if progress:
-        progress(len(accounts))
-    return summary
 
 
 def actor_user():

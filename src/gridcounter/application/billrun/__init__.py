@@ -39,7 +39,7 @@ from __future__ import annotations
 from importlib import import_module
 
 _PUBLIC = {
-    "RunSummary": "_summary",
+    "RunSummary": "_summary", "KERNEL": "_summary", "REFERENCE": "_summary", "ENGINES": "_summary",
     "run_bills": "_scheduling", "plan_batches": "_scheduling", "default_threads": "_scheduling",
     "can_read_ahead": "_scheduling", "BATCH_ACCOUNTS": "_scheduling", "READERS": "_scheduling",
     "run_batch": "_batch", "run_route": "_batch",

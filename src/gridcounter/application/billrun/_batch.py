@@ -14,7 +14,7 @@ from gridcounter.application import billing as per_account
 from gridcounter.application import ledger
 from gridcounter.application.billrun._drafting import PreparedBatch, prepare_batch
 from gridcounter.application.billrun._rows import write_frames
-from gridcounter.application.billrun._summary import RunSummary
+from gridcounter.application.billrun._summary import KERNEL, RunSummary
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.billing.models import Bill, BillRun
 from gridcounter.data.ledger.models import Payment
@@ -27,23 +27,25 @@ from gridcounter.domain.tariffs import Catalogue
 
 
 def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
-                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None) -> RunSummary:
+              due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
+              engine: str = KERNEL) -> RunSummary:
     """Bill one route in one transaction (see `run_batch`). Raises: InvalidPeriod."""
     billing = billing_period(period=period, reading_day=route.reading_day)
     if not is_due(billing=billing, as_of=as_of):
-        return RunSummary(period=period, routes=1, not_due=Account.objects.filter(route=route).exclude(
-            status=Account.Status.PENDING).count())
+        return RunSummary(period=period, engine=engine, routes=1, not_due=Account.objects.filter(
+            route=route).exclude(status=Account.Status.PENDING).count())
     return run_batch(routes=[route], period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                          due_days=due_days, shock_threshold_pct=shock_threshold_pct)
+                     due_days=due_days, shock_threshold_pct=shock_threshold_pct, engine=engine)
 
 
 def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
-                   due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
-                   read_ahead: Callable[[], PreparedBatch | None] | None = None) -> RunSummary:
+              due_days: int | None = None, shock_threshold_pct: Decimal | None = None, engine: str = KERNEL,
+              read_ahead: Callable[[], PreparedBatch | None] | None = None) -> RunSummary:
     """Bill a batch of due routes with the same fixed reading day in one transaction.
 
     The batch is read with one query per table, rated by one `rate_frame`, explained by one `explain_frame`
-    (`prepare_batch`) and written with one COPY / executemany per table (`write_batch`); each route gets its
+    (`prepare_batch`; with the REFERENCE engine every account is drafted by the reference rules instead) and
+    written with one COPY / executemany per table (`write_batch`), whichever the engine; each route gets its
     BillRun and BILL_RUN event. `read_ahead()`, called once the routes are locked, may give the batch as another
     process prepared it (`_ReadAhead.take`); None: it is prepared here.
     Raises: InvalidPeriod.
@@ -54,7 +56,8 @@ def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: date
         _lock_routes(routes)
         prepared = read_ahead() if read_ahead is not None else None
         if prepared is None:
-            prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold)
+            prepared = prepare_batch(routes=routes, period=period, catalogue=catalogue, threshold=threshold,
+                                     engine=engine)
         summary = write_batch(prepared, as_of=as_of, created_at=created_at, due_days=due_days, started=started)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -118,7 +121,7 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
         record_event(action="BILL_RUN", obj=run, occurred_at=created_at,
                      detail={"route": by_id[run.route_id].code, **per_route[run.route_id].as_dict(),
                              "start_date": billing.start_date.isoformat(), "end_date": billing.end_date.isoformat()})
-    summary = RunSummary(period=period)
+    summary = RunSummary(period=period, engine=prepared.engine)
     for s in per_route.values():
         summary.add(s)
     summary.explained_one_by_one = prepared.explained_one_by_one

@@ -12,7 +12,7 @@ from gridcounter.application import billing as per_account
 from gridcounter.application.billrun._check import ReferenceCheck, check_against_reference, sample_accounts
 from gridcounter.application.billrun._frames import load_routes
 from gridcounter.application.billrun._json import json_text
-from gridcounter.application.billrun._summary import RunSummary
+from gridcounter.application.billrun._summary import ENGINES, KERNEL, REFERENCE, RunSummary
 from gridcounter.application.billrun._usage import plain_usage, usage_rows, with_interval_usage
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.registry.models import Account, Route
@@ -247,19 +247,24 @@ class PreparedBatch:
     reasons: dict[int, str]
     kernel_ids: set[int]
     explained_one_by_one: int
+    engine: str = KERNEL
     check: ReferenceCheck = field(default_factory=ReferenceCheck)  # the sample re-drafted by the reference rules
     stage: dict[str, int] | None = None  # rows per run table, when a reading process staged them (`stage_rows`)
     stage_path: str | None = None
 
 
-def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, threshold: Decimal) -> PreparedBatch:
-    """Read a batch of due routes with the same fixed reading day and draft its bills; writes nothing."""
+def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, threshold: Decimal,
+                  engine: str = KERNEL) -> PreparedBatch:
+    """Read a batch of due routes with the same fixed reading day and draft its bills; writes nothing. With the
+    REFERENCE engine every account is drafted by the reference rules, one by one."""
+    if engine not in ENGINES:
+        raise ValueError(f"no bill-run engine {engine!r}: {', '.join(ENGINES)}")
     days = {r.reading_day for r in routes}
     if len(days) != 1:
         raise ValueError("a batch holds routes of one fixed reading day")
     billing = billing_period(period=period, reading_day=days.pop())
     by_id = {r.pk: r for r in routes}
-    per_route = {r.pk: RunSummary(period=period, routes=1) for r in routes}
+    per_route = {r.pk: RunSummary(period=period, engine=engine, routes=1) for r in routes}
     c = pl.col
     frames = load_routes(route_ids=sorted(by_id), billing=billing)
     route_of = frames.accounts.select("account_id", "route_id", "number")
@@ -273,6 +278,8 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
     frames.accounts = todo
     spans, reasons = plain_usage(frames, billing=billing, catalogue=catalogue)
     todo_ids = todo["account_id"].to_list()
+    if engine == REFERENCE:
+        reasons = {a: "REFERENCE_ENGINE" for a in todo_ids}
     # accounts with 15-minute intervals for the period are billed from them (one interval_usage per route,
     # one folder check for a route without interval files)
     intervals: dict[int, per_account.IntervalInput] = {}
@@ -332,7 +339,7 @@ def prepare_batch(*, routes: list[Route], period: str, catalogue: Catalogue, thr
                                     started=check_started)
     return PreparedBatch(routes=routes, billing=billing, per_route=per_route, route_of=route_of,
                          held=held, bills=bills, lines=lines, rest=rest, reasons=reasons, kernel_ids=kernel_ids,
-                         explained_one_by_one=len(one_by_one), check=check)
+                         explained_one_by_one=len(one_by_one), engine=engine, check=check)
 
 
 def _reference_drafts(account_ids: list[int] | set[int], *, billing: BillingPeriod, catalogue: Catalogue,

@@ -25,7 +25,7 @@ from gridcounter.application.billrun import _reader
 from gridcounter.application.billrun._batch import run_batch
 from gridcounter.application.billrun._drafting import PreparedBatch
 from gridcounter.application.billrun._rows import STAGE, RowActor
-from gridcounter.application.billrun._summary import RunSummary
+from gridcounter.application.billrun._summary import KERNEL, RunSummary
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.registry.models import Account, Route
 from gridcounter.domain.billing.periods import (
@@ -87,8 +87,10 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
                    route_codes: list[str] | None = None, catalogue: Catalogue | None = None,
                    due_days: int | None = None, shock_threshold_pct: Decimal | None = None,
                    batch_accounts: int = BATCH_ACCOUNTS, threads: int | None = None,
-                   read_ahead: bool | None = None, progress: Callable[[int], None] | None = None) -> RunSummary:
-    """Bill every due route (or those named) for `period` with the kernel; same bills as `billing.run_bills`.
+                   read_ahead: bool | None = None, progress: Callable[[int], None] | None = None,
+                   engine: str = KERNEL) -> RunSummary:
+    """Bill every due route (or those named) for `period` with `engine`: KERNEL (the vectorised engine) or
+    REFERENCE (every account drafted by the reference rules), which make the same bills.
 
     Routes go in batches of whole routes with the same fixed reading day (about `batch_accounts` accounts),
     each batch in one transaction: a crash loses at most the batches in flight, and a rerun bills exactly the
@@ -108,7 +110,7 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
     catalogue = catalogue or get_catalogue()
     batches, not_due = plan_batches(period=period, as_of=as_of, route_codes=route_codes,
                                     batch_accounts=batch_accounts)
-    summary = RunSummary(period=period, not_due=not_due)
+    summary = RunSummary(period=period, engine=engine, not_due=not_due)
     if progress and not_due:
         progress(not_due)
     threads = default_threads() if threads is None else threads
@@ -117,7 +119,7 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
 
     def bill(batch: list[Route]) -> RunSummary:
         return run_batch(routes=batch, period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                              due_days=due_days, shock_threshold_pct=shock_threshold_pct)
+                         due_days=due_days, shock_threshold_pct=shock_threshold_pct, engine=engine)
 
     def done(result: RunSummary) -> None:
         summary.add(result)
@@ -126,7 +128,7 @@ def run_bills(*, period: str, as_of: date, created_at: datetime, route_code: str
 
     if threads <= 1 and len(batches) > 1 and (can_read_ahead() if read_ahead is None else read_ahead):
         _run_reading_ahead(batches, period=period, as_of=as_of, created_at=created_at, catalogue=catalogue,
-                           due_days=due_days, shock_threshold_pct=shock_threshold_pct, done=done)
+                           due_days=due_days, shock_threshold_pct=shock_threshold_pct, done=done, engine=engine)
         summary.seconds = time.perf_counter() - started
         return summary
     if threads <= 1 or len(batches) <= 1:
@@ -178,7 +180,7 @@ READERS = 2  # reading processes of a SQLite run: batches read ahead at once
 
 def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, created_at: datetime,
                        catalogue: Catalogue, due_days: int | None, shock_threshold_pct: Decimal | None,
-                       done: Callable[[RunSummary], None], readers: int = READERS) -> None:
+                       done: Callable[[RunSummary], None], readers: int = READERS, engine: str = KERNEL) -> None:
     """Bill batches one after another on this connection while reading processes read, rate and stage the next.
 
     SQLite has one writer, but in WAL mode a reader sees the last commit while the writer works, so the next
@@ -193,7 +195,7 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
     a core free.
     """
     due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
-    work = {"period": period, "catalogue": catalogue, "threshold": threshold}
+    work = {"period": period, "catalogue": catalogue, "threshold": threshold, "engine": engine}
     rows = {"as_of": as_of, "created_at": created_at, "due_days": due_days, "actor": RowActor.current()}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
     _remove_stale_scratch(Path(database).parent)
@@ -206,8 +208,8 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
                 reader.attach(i)
                 try:
                     done(run_batch(routes=batch, period=period, as_of=as_of, created_at=created_at,
-                                        catalogue=catalogue, due_days=due_days, shock_threshold_pct=threshold,
-                                        read_ahead=lambda i=i: reader.take(i)))
+                                   catalogue=catalogue, due_days=due_days, shock_threshold_pct=threshold,
+                                   engine=engine, read_ahead=lambda i=i: reader.take(i)))
                 finally:
                     reader.detach()
         finally:

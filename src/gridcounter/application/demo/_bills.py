@@ -10,7 +10,7 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from gridcounter.application.billing import RunSummary, run_bills
+from gridcounter.application.billrun import RunSummary, run_bills
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import BillRun
 from gridcounter.data.readings.models import Reading

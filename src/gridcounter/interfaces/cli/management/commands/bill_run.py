@@ -1,9 +1,11 @@
-"""`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|orm]
-[--threads N | --workers N | --cluster URL]`.
+"""`gridcounter bill-run --period YYYY-MM [--route R] [--json] [--engine kernel|reference]
+[--threads N | --workers N | --cluster URL] [--user U]`.
 
-Bills every due account of the period. The default engine is the columnar kernel (`billrun`), which makes
-the same bills as the per-account run (`--engine orm`); on PostgreSQL it bills two batches at once (`--threads`). `--workers N` runs the kernel on a local Dask cluster of
-N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need PostgreSQL.
+Bills every due account of the period. The default engine is the columnar kernel (`application.billrun`); it makes
+the same bills as the reference rules drafting every account one by one (`--engine reference`), and both write
+with the same writer. On PostgreSQL it bills two batches at once (`--threads`). `--workers N` runs the kernel on a
+local Dask cluster of N worker processes, `--cluster tcp://HOST:PORT` on a running Dask scheduler; both need
+PostgreSQL.
 """
 import getpass
 import json
@@ -17,13 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from gridcounter.application import billing, billrun
+from gridcounter.application import billrun
 from gridcounter.application.billing import InvalidPeriod, UnknownRoute, local_today
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.org.models import Role, StaffUser
 from gridcounter.data.registry.models import Account
 
-ENGINES = ("kernel", "orm")
+ENGINES = billrun.ENGINES
 
 
 class Command(BaseCommand):
@@ -40,7 +42,8 @@ class Command(BaseCommand):
                             help="username of the auditor, supervisor or administrator running it (default: the "
                                  "system account's name is recorded)")
         parser.add_argument("--engine", choices=ENGINES, default="kernel",
-                            help="kernel: columnar, routes in batches (default); orm: account by account")
+                            help="kernel: columnar, routes in batches (default); reference: every account drafted "
+                                 "one by one by the reference rules")
         parser.add_argument("--batch-accounts", type=int, default=None,
                             help="kernel: about this many accounts (whole routes) per transaction (default 20000)")
         scale = parser.add_mutually_exclusive_group()
@@ -83,9 +86,7 @@ class Command(BaseCommand):
             raise CommandError(_("--as-of must be a date YYYY-MM-DD"), returncode=2) from None
         shock = Decimal(options["shock_pct"]) if options["shock_pct"] else None
         actor = self._actor(options["user"], period=options["period"])
-        accounts = Account.objects.filter(route__isnull=False)
-        if engine == "kernel":
-            accounts = accounts.exclude(status=Account.Status.PENDING)
+        accounts = Account.objects.filter(route__isnull=False).exclude(status=Account.Status.PENDING)
         if options["route"]:
             accounts = accounts.filter(route__code=options["route"])
         bar = tqdm(total=accounts.count(), desc=f"bill run {options['period']}", unit="acct", file=sys.stderr,
@@ -98,13 +99,10 @@ class Command(BaseCommand):
                         **common, scheduler_address=cluster, workers=workers,
                         route_codes=[options["route"]] if options["route"] else None,
                         due_days=options["due_days"], shock_threshold_pct=shock, **batch)
-                elif engine == "kernel":
-                    data = billrun.run_bills(**common, route_code=options["route"], due_days=options["due_days"],
-                                             shock_threshold_pct=shock, threads=threads, **batch).as_dict()
                 else:
-                    data = billing.run_bills(**common, route_code=options["route"], due_days=options["due_days"],
-                                     shock_threshold_pct=shock).as_dict()
-                    data["engine"] = "orm"
+                    data = billrun.run_bills(**common, route_code=options["route"], due_days=options["due_days"],
+                                             shock_threshold_pct=shock, threads=threads, engine=engine,
+                                             **batch).as_dict()
         except (InvalidPeriod, UnknownRoute) as error:
             raise CommandError(str(error)) from None
         finally:
