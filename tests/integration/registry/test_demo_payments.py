@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from gridcounter.application import demo
-from gridcounter.application.ledger import balance_fen, check_ledger, post_bills, take_payment
+from gridcounter.application.ledger import balance_fen, check_ledger, day_summary, post_bills, take_payment
 from gridcounter.application.registry import ensure_roles
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.audit.models import AuditEvent
@@ -16,7 +16,6 @@ from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence
 from gridcounter.data.org.models import City, Company, Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Premise
-from gridcounter.interfaces.web.counter_views import day_summary
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,19 @@
-"""Billing, account by account: the reference bill run, rebills and corrections, and the review of held bills.
+"""Billing, account by account: the reference rules' inputs, rebills and corrections, the review of held bills.
 
-    _run     the per-account bill run (the reference the kernel engine `billrun` is checked against), its
-             inputs loaded in bulk per route, rebilling, and the bills of an account
+    _run     what the reference rules need, loaded in bulk for any accounts (the bill run drafts with it), held
+             bills re-validated, rebilling, and the bills of an account
     _review  the auditor's queue of held bills and decisions: release, correct, re-read, estimate
+    _queries what the counter shows of bills: a bill as printed, monthly usage, a reason in a language
 """
+from gridcounter.application.billing._queries import (
+    BillLineView,
+    BillPrint,
+    ReadingUsed,
+    bill_print,
+    monthly_kwh_from_bills,
+    monthly_kwh_from_readings,
+    reason_text,
+)
 from gridcounter.application.billing._review import (
     BillNotHeld,
     CorrectionRefused,
@@ -42,6 +52,13 @@ from gridcounter.application.billing._run import (
 )
 
 __all__ = [
+    "BillLineView",
+    "BillPrint",
+    "ReadingUsed",
+    "bill_print",
+    "monthly_kwh_from_bills",
+    "monthly_kwh_from_readings",
+    "reason_text",
     "BillNotHeld",
     "BillNotLive",
     "CorrectionRefused",

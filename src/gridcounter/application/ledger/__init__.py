@@ -2,6 +2,7 @@
 
     _ledger    journal entries and postings, allocation of payments to bills, credit, cancellation, the check
     _payments  taking and reversing a payment, idempotently, at any hall of the account's city
+    _queries   what the counter shows of money: a receipt, a day's takings and backlog
 """
 from gridcounter.application.ledger._ledger import (
     BillNotIssued,
@@ -40,8 +41,28 @@ from gridcounter.application.ledger._payments import (
     reverse_payment,
     take_payment,
 )
+from gridcounter.application.ledger._queries import (
+    NON_CASH,
+    DaySummary,
+    HallDay,
+    PaidOff,
+    Receipt,
+    Takings,
+    day_summary,
+    receipt_for,
+    share_percent,
+)
 
 __all__ = [
+    "DaySummary",
+    "HallDay",
+    "NON_CASH",
+    "PaidOff",
+    "Receipt",
+    "Takings",
+    "day_summary",
+    "receipt_for",
+    "share_percent",
     "BillNotIssued",
     "BillNotPosted",
     "IdempotencyConflict",

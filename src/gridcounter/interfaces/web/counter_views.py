@@ -3,13 +3,9 @@ customer brought, and the supervisor's day. Views translate requests; access rul
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
 
 from django.contrib import messages
-from django.db.models import Count, Sum
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -25,68 +21,36 @@ from gridcounter.application.access import (
     access_payment,
     supervised_halls,
 )
-from gridcounter.application.ledger import ReasonRequired, ReversalNotAllowed, balance_fen, reverse_payment
-from gridcounter.application.readings import ClientKeyConflict, ReadingInputError, parse_value, submit_reading
+from gridcounter.application.billing import bill_print
+from gridcounter.application.ledger import (
+    ReasonRequired,
+    ReversalNotAllowed,
+    balance_fen,
+    day_summary,
+    receipt_for,
+    reverse_payment,
+)
+from gridcounter.application.readings import (
+    ClientKeyConflict,
+    CounterReadingError,
+    ReadingInputError,
+    submit_counter_reading,
+)
 from gridcounter.data.audit.context import Actor
-from gridcounter.data.billing.models import Bill
-from gridcounter.data.ledger.models import LedgerAccount, Payment, Posting
-from gridcounter.data.org.models import StaffUser
-from gridcounter.data.readings.models import Reading, ReviewItem
+from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation
 from gridcounter.domain.billing.periods import period_of
 from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.ledger import format_fen
-from gridcounter.domain.money_words import fen_in_capitals
-from gridcounter.interfaces.web.chart import UsageChart, usage_chart
+from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.pdf import pdf_response, render_pdf
-from gridcounter.interfaces.web.screens import monthly_kwh_from_bills, monthly_kwh_from_readings, reason_text
 
 PDF_LANGUAGES = ("zh-hans", "en")
 BILL_CHART_MONTHS = 24
-NON_CASH = (Payment.Channel.CARD, Payment.Channel.PREPAY_DEPOSIT, Payment.Channel.BANK_WITHHOLDING,
-            Payment.Channel.ONLINE)
 
 
 # --- receipts -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PaidOff:
-    period: str
-    bill_amount_fen: int
-    amount_fen: int
-    released: bool  # given back since (payment reversed, bill cancelled)
-
-
-@dataclass
-class Receipt:
-    payment: Payment
-    taken_local: datetime
-    amount_words: str
-    paid_off: list[PaidOff]
-    balance_after_fen: int  # right after this payment; negative is credit
-    credit_fen: int  # the part of the payment that settled no bill
-
-    @property
-    def reversed(self) -> bool:
-        return self.payment.status == Payment.Status.REVERSED
-
-
-def receipt_for(payment: Payment) -> Receipt:
-    """What the receipt says: the bills this payment settled when it was taken and the balance right after."""
-    allocations = list(payment.allocations.select_related("bill").filter(allocated_at=payment.taken_at)
-                       .order_by("bill__period", "id"))
-    paid_off = [PaidOff(period=a.bill.period, bill_amount_fen=a.bill.amount_fen, amount_fen=a.amount_fen,
-                        released=a.released_at is not None) for a in allocations]
-    balance = Posting.objects.filter(account_id=payment.account_id, ledger_account=LedgerAccount.RECEIVABLE,
-                                     entry_id__lte=payment.entry_id).aggregate(total=Sum("amount_fen"))["total"]
-    return Receipt(
-        payment=payment, taken_local=timezone.localtime(payment.taken_at, BUSINESS_TZ),
-        amount_words=fen_in_capitals(payment.amount_fen), paid_off=paid_off,
-        balance_after_fen=int(balance or 0),
-        credit_fen=payment.amount_fen - sum(p.amount_fen for p in paid_off),
-    )
 
 
 @staff_required(*CUSTOMER_SERVICE_ROLES)
@@ -142,96 +106,6 @@ def reverse_payment_view(request, pk: int):
 # --- a bill as PDF ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ReadingUsed:
-    register: str
-    meter: str
-    multiplier: str
-    previous_value: str
-    previous_date: str
-    previous_estimated: bool
-    current_value: str
-    current_date: str
-    current_estimated: bool
-
-
-@dataclass
-class BillLineView:
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    amount_fen: int
-
-    @property
-    def percent_of_fen(self) -> int | None:
-        """A percentage line (the power-factor adjustment) is a share of the charges: their total in fen.
-
-        Its stored unit price is yuan per percentage point, which reads as nonsense on paper."""
-        if self.unit != "%":
-            return None
-        return int((Decimal(self.unit_price) * 10_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-@dataclass
-class BillPrint:
-    bill: Bill
-    company: str
-    hall: str
-    home_hall: str
-    last_day: date  # the period is half-open: the customer reads its last day
-    days: int
-    readings: list[ReadingUsed]
-    lines: list[BillLineView]
-    reasons: list[dict]
-    chart: UsageChart
-    lines_total_fen: int = field(default=0)
-
-
-def _readings_used(bill: Bill) -> list[ReadingUsed]:
-    rows = []
-    for register, spans in (bill.readings or {}).items():
-        if register.startswith("_"):
-            continue
-        for span in spans if isinstance(spans, list) else [spans]:
-            previous, current = span.get("previous") or {}, span.get("current") or {}
-            rows.append(ReadingUsed(
-                register=Reading.Register(register).label if register in Reading.Register.values else register,
-                meter=span.get("meter", ""), multiplier=span.get("multiplier", ""),
-                previous_value=previous.get("value", ""), previous_date=previous.get("date", ""),
-                previous_estimated=bool(previous.get("is_estimate")),
-                current_value=current.get("value", ""), current_date=current.get("date", ""),
-                current_estimated=bool(current.get("is_estimate")),
-            ))
-    return rows
-
-
-def bill_print(*, bill: Bill, hall, language: str) -> BillPrint:
-    """Everything printed on a bill, in ``language``; ``hall`` is the hall printing it."""
-    chinese = language.lower().startswith("zh")
-    lines = [BillLineView(description=(line.description if chinese else line.description_en) or line.code,
-                          quantity=line.quantity, unit=line.unit, unit_price=line.unit_price,
-                          amount_fen=line.amount_fen) for line in bill.lines.order_by("position")]
-    kwh, estimated = monthly_kwh_from_bills(bill.account)
-    read_kwh, read_estimated = monthly_kwh_from_readings(bill.account)
-    from_readings = {p for p in read_kwh if p not in kwh}
-    for period in from_readings:
-        kwh[period] = read_kwh[period]
-        if period in read_estimated:
-            estimated.add(period)
-    chart = usage_chart(kwh_by_period=kwh, estimated_periods=estimated, last_period=bill.period,
-                        months=BILL_CHART_MONTHS, read_periods=from_readings)
-    account = bill.account
-    return BillPrint(
-        bill=bill, company=account.city.company.name, hall=hall.name if hall else "",
-        home_hall=account.home_hall.name, last_day=bill.end_date - timedelta(days=1),
-        days=(bill.end_date - bill.start_date).days, readings=_readings_used(bill), lines=lines,
-        reasons=[{"code": r.get("code", ""), "text": reason_text(r, language=language)}
-                 for r in (bill.explanation or [])],
-        chart=chart, lines_total_fen=sum(line.amount_fen for line in lines),
-    )
-
-
 @staff_required(*CUSTOMER_SERVICE_ROLES)
 def bill_pdf(request, pk: int):
     """``/bills/<id>.pdf?lang=zh-hans|en``: the bill as the customer takes it home."""
@@ -239,7 +113,10 @@ def bill_pdf(request, pk: int):
     language = _pdf_language(request)
     with translation.override(language):
         content = render_pdf(template="web/pdf/bill.html", request=request, context={
-            "doc": bill_print(bill=bill, hall=request.user.hall, language=language), "account": bill.account,
+            "doc": (doc := bill_print(bill=bill, hall=request.user.hall, language=language)),
+            "chart": usage_chart(kwh_by_period=doc.kwh_by_period, estimated_periods=doc.estimated_periods,
+                                 last_period=bill.period, months=BILL_CHART_MONTHS, read_periods=doc.read_periods),
+            "account": bill.account,
             "language": language, "printed_local": timezone.localtime(timezone.now(), BUSINESS_TZ),
         })
     return pdf_response(content=content, filename=f"bill-{bill.account.number}-{bill.period}.pdf")
@@ -269,36 +146,6 @@ def reading_form(*, account: Account, today: date) -> dict:
     return {"meters": meters, "date": today.isoformat(), "client_key": f"counter-{uuid.uuid4().hex}"}
 
 
-class CounterReadingError(ValueError):
-    """A field of the counter's reading form is wrong; ``field`` names it."""
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.field = field
-
-
-def _installed_meter(*, account: Account, asset_number: str, day: date):
-    installation = (Installation.objects.filter(account=account, meter__asset_number=asset_number,
-                                                installed_date__lte=day)
-                    .select_related("meter").order_by("-installed_date").first())
-    if installation is None or (installation.removed_date is not None and installation.removed_date <= day):
-        raise CounterReadingError(_("Meter: %(meter)s is not installed for this account on %(date)s.")
-                                  % {"meter": asset_number or "—", "date": day.isoformat()}, field="meter")
-    return installation.meter
-
-
-def _read_date(raw: str, *, today: date) -> date:
-    try:
-        day = date.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise CounterReadingError(_("Reading date: “%(value)s” is not a date like %(example)s.")
-                                  % {"value": raw, "example": today.isoformat()}, field="read_date")
-    if day > today:
-        raise CounterReadingError(_("Reading date: %(date)s is in the future.") % {"date": day.isoformat()},
-                                  field="read_date")
-    return day
-
-
 @require_POST
 @staff_required(*COUNTER_READING_ROLES)
 def enter_reading(request, number: str):
@@ -310,26 +157,12 @@ def enter_reading(request, number: str):
     posted = {"meter": request.POST.get("meter", ""), "register": request.POST.get("register", ""),
               "value": request.POST.get("value", ""), "read_date": request.POST.get("read_date", "")}
     try:
-        day = _read_date(posted["read_date"], today=today)
-        meter = _installed_meter(account=account, asset_number=posted["meter"], day=day)
-        value = parse_value(posted["value"])
-        # Today's reading carries the moment it was typed; an earlier day's, noon of that day.
-        read_at = now if day == today else datetime.combine(day, time(12, 0), tzinfo=BUSINESS_TZ)
-        client_key = request.POST.get("client_key", "")[:64] or None
-        register = posted["register"] or "TOTAL"
-        if client_key:
-            # The same form sent again (double click, resubmitted page): the reading it stored keeps its moment,
-            # so the retry is recognised as the same reading rather than refused as a different one.
-            earlier = Reading.objects.filter(client_key=client_key, meter=meter, register=register,
-                                             read_date=day).values_list("read_at", flat=True).first()
-            read_at = earlier or read_at
-        outcome = submit_reading(
-            meter=meter, register=register, read_at=read_at, value=value,
-            source=Reading.Source.CUSTOMER, client_key=client_key,
+        outcome = submit_counter_reading(
+            account=account, asset_number=posted["meter"], register=posted["register"] or "TOTAL",
+            read_date=posted["read_date"], value=posted["value"], client_key=request.POST.get("client_key", ""),
+            now=now, today=today,
             actor=Actor(user=request.user, hall=request.user.hall, reason=_("reading brought to the counter"),
-                        channel="WEB"),
-            received_at=now,
-        )
+                        channel="WEB"))
     except (CounterReadingError, ReadingInputError) as error:
         context.update(error=str(error), error_field=error.field, posted=posted)
     except ClientKeyConflict:
@@ -343,106 +176,6 @@ def enter_reading(request, number: str):
 
 
 # --- the supervisor's day -----------------------------------------------------------------------------------
-
-
-def share_percent(part_fen: int, total_fen: int) -> Decimal | None:
-    """``part`` as a percentage of ``total``, one decimal, rounded half up; None when nothing was taken."""
-    if total_fen <= 0:
-        return None
-    return (Decimal(part_fen) * 100 / Decimal(total_fen)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-@dataclass
-class Takings:
-    count: int = 0
-    amount_fen: int = 0
-    non_cash_fen: int = 0
-    by_channel: dict = field(default_factory=lambda: defaultdict(int))
-
-    def add(self, *, channel: str, count: int, amount_fen: int) -> None:
-        self.count += count
-        self.amount_fen += amount_fen
-        self.by_channel[channel] += amount_fen
-        if channel in NON_CASH:
-            self.non_cash_fen += amount_fen
-
-    @property
-    def non_cash_share(self) -> Decimal | None:
-        return share_percent(self.non_cash_fen, self.amount_fen)
-
-    @property
-    def cash_fen(self) -> int:
-        return self.amount_fen - self.non_cash_fen
-
-
-@dataclass
-class HallDay:
-    hall: object
-    takings: Takings
-    clerks: list  # [(clerk, Takings)]
-
-
-@dataclass
-class DaySummary:
-    day: date
-    halls: list[HallDay]
-    total: Takings
-    channels: list  # [(label, count, amount_fen, share)]
-    reversed_count: int
-    reversed_fen: int
-    held_bills: int
-    held_bill_codes: list  # [(code, count)]
-    held_readings: int
-    open_review_items: int
-
-
-def day_summary(*, halls, day: date) -> DaySummary:
-    """Payments taken at ``halls`` on the business date ``day`` and what awaits a decision in their cities.
-
-    Reversed payments are left out of the takings and counted apart.
-    """
-    halls = list(halls)
-    rows = (Payment.objects.filter(hall__in=halls, taken_date=day)
-            .values("hall_id", "clerk_id", "channel", "status")
-            .annotate(n=Count("id"), total=Sum("amount_fen")).order_by())
-    total = Takings()
-    per_hall: dict[int, Takings] = defaultdict(Takings)
-    per_clerk: dict[tuple[int, int | None], Takings] = defaultdict(Takings)
-    channel_counts: Counter = Counter()
-    reversed_count = reversed_fen = 0
-    for row in rows:
-        amount = int(row["total"] or 0)
-        if row["status"] == Payment.Status.REVERSED:
-            reversed_count += row["n"]
-            reversed_fen += amount
-            continue
-        for takings in (total, per_hall[row["hall_id"]], per_clerk[(row["hall_id"], row["clerk_id"])]):
-            takings.add(channel=row["channel"], count=row["n"], amount_fen=amount)
-        channel_counts[row["channel"]] += row["n"]
-    clerks = {u.pk: u for u in StaffUser.objects.filter(pk__in={c for _h, c in per_clerk if c is not None})}
-    hall_days = []
-    for hall in sorted(halls, key=lambda h: (h.city_id, h.code)):
-        if hall.pk not in per_hall:
-            continue
-        hall_clerks = sorted(((clerks.get(c), t) for (h, c), t in per_clerk.items() if h == hall.pk),
-                             key=lambda pair: -pair[1].amount_fen)
-        hall_days.append(HallDay(hall=hall, takings=per_hall[hall.pk], clerks=hall_clerks))
-    channels = [(Payment.Channel(code).label, channel_counts[code], total.by_channel[code],
-                 share_percent(total.by_channel[code], total.amount_fen))
-                for code in Payment.Channel.values if channel_counts[code]]
-    city_ids = {h.city_id for h in halls}
-    held = Bill.objects.filter(account__city_id__in=city_ids, status=Bill.Status.HELD)
-    codes: Counter = Counter()
-    for hold_codes in held.values_list("hold_codes", flat=True):
-        codes.update(hold_codes or [])
-    return DaySummary(
-        day=day, halls=hall_days, total=total, channels=channels,
-        reversed_count=reversed_count, reversed_fen=reversed_fen,
-        held_bills=held.count(), held_bill_codes=codes.most_common(),
-        held_readings=Reading.objects.filter(account__city_id__in=city_ids, status=Reading.Status.HELD).count(),
-        open_review_items=ReviewItem.objects.filter(account__city_id__in=city_ids,
-                                                    status=ReviewItem.Status.OPEN).count(),
-    )
 
 
 @staff_required(*DAY_VIEW_ROLES)
@@ -470,6 +203,5 @@ def _yuan(fen: int) -> str:
 
 
 __all__ = [
-    "bill_pdf", "bill_print", "day_summary", "enter_reading", "payment_done", "reading_form", "receipt_for", "receipt_pdf", "reverse_payment_view", "share_percent",
-    "supervisor_day",
+    "bill_pdf", "enter_reading", "payment_done", "reading_form", "receipt_pdf", "reverse_payment_view", "supervisor_day",
 ]

@@ -4,19 +4,18 @@ Read-only; the account has already passed ``access_account``.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 from django.db.models import Q, Sum, prefetch_related_objects
 
+from gridcounter.application.billing import monthly_kwh_from_bills, monthly_kwh_from_readings, reason_text
 from gridcounter.application.ledger import balance_fen, open_bills
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account
-from gridcounter.domain.billing.periods import MeterSpan, period_of, span_use
+from gridcounter.domain.billing.periods import period_of
 from gridcounter.interfaces.web.chart import UsageChart, usage_chart
 
 READINGS_SHOWN = 36
@@ -63,13 +62,6 @@ class CustomerScreen:
     review_items: int = field(default=0)
 
 
-def reason_text(reason: dict, *, language: str) -> str:
-    """The explanation sentence in the request's language (Chinese for zh-*, English otherwise)."""
-    if language.lower().startswith("zh"):
-        return reason.get("text_zh") or reason.get("text_en") or reason.get("code", "")
-    return reason.get("text_en") or reason.get("text_zh") or reason.get("code", "")
-
-
 def finding_text(finding: dict, *, language: str) -> str:
     """A reading-validation finding's reason in the request's language."""
     if language.lower().startswith("zh"):
@@ -105,52 +97,6 @@ def _ledger_rows(account: Account) -> list[LedgerRow]:
     # The ledger links each payment's receipt: load those payments in one query, not one per row.
     prefetch_related_objects([r.entry for r in rows if r.entry.kind == JournalEntry.Kind.PAYMENT], "payment")
     return rows
-
-
-def monthly_kwh_from_bills(account: Account) -> tuple[dict[str, Decimal], set[str]]:
-    kwh: dict[str, Decimal] = {}
-    estimated: set[str] = set()
-    # A held bill's usage is still in doubt (a mistyped reading can be 100 times too high): its month is drawn
-    # from accepted readings, if any, until the bill is released or corrected.
-    live = Bill.objects.filter(account=account).exclude(status__in=[Bill.Status.CANCELLED, Bill.Status.HELD])
-    for period, bill_kwh, is_estimate in live.order_by("period", "id").values_list("period", "kwh", "is_estimate"):
-        kwh[period] = bill_kwh
-        if is_estimate:
-            estimated.add(period)
-    return kwh, estimated
-
-
-# A time-of-use meter without a total register: its active energy is the sum of these.
-TOU_ACTIVE = (Reading.Register.PEAK, Reading.Register.FLAT, Reading.Register.VALLEY)
-
-
-def monthly_kwh_from_readings(account: Account) -> tuple[dict[str, Decimal], set[str]]:
-    """Consumption between consecutive accepted readings of each meter and register, in the month of the later one.
-
-    The TOTAL register when the account has one; a time-of-use meter without it counts peak + flat + valley.
-    """
-    kwh: dict[str, Decimal] = defaultdict(Decimal)
-    estimated: set[str] = set()
-    accepted = Reading.objects.filter(account=account, status=Reading.Status.ACCEPTED)
-    registers = [Reading.Register.TOTAL]
-    if not accepted.filter(register=Reading.Register.TOTAL).exists():
-        registers = list(TOU_ACTIVE)
-    readings = (
-        accepted.filter(register__in=registers)
-        .select_related("meter")
-        .order_by("meter_id", "register", "read_at", "id")
-    )
-    previous: Reading | None = None
-    for reading in readings:
-        if previous is not None and previous.meter_id == reading.meter_id and previous.register == reading.register:
-            use = span_use(MeterSpan(start_value=previous.value, end_value=reading.value,
-                                     digits=reading.meter.digits, multiplier=reading.meter.multiplier))
-            period = period_of(reading.read_date)
-            kwh[period] += use.kwh
-            if reading.is_estimate or previous.is_estimate:
-                estimated.add(period)
-        previous = reading
-    return dict(kwh), estimated
 
 
 def customer_screen(*, account: Account, as_of: date, language: str) -> CustomerScreen:
