@@ -90,25 +90,32 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
         s = per_route[route_reason[account_id]]
         s.per_account += 1
         s.per_account_reasons[prepared.reasons[account_id]] += 1
-    outcomes = [(account_id, route_id, status, json.loads(hold_codes)) for account_id, route_id, status, hold_codes
-                in written.select("account_id", "route_id", "status", "hold_codes").iter_rows()]
+    kernel_ids = list(prepared.kernel_ids)
+    counted = written.group_by("route_id").agg(
+        issued=(c("status") == "ISSUED").sum(), held=(c("status") != "ISSUED").sum(),
+        kernel=c("account_id").is_in(kernel_ids).sum())
+    for route_id, issued, held, kernel in counted.iter_rows():
+        s = per_route[route_id]
+        s.issued, s.held, s.kernel = s.issued + issued, s.held + held, s.kernel + kernel
+    for route_id, hold_codes in written.filter(c("status") != "ISSUED").select("route_id", "hold_codes").iter_rows():
+        per_route[route_id].held_by_code.update(json.loads(hold_codes))
     redrafted = _redraft_held(prepared, runs={run.route_id: run for run in runs}, as_of=as_of, due_days=due_days,
                               created_at=created_at)
-    outcomes += [(b.account_id, b.account.route_id, b.status, b.hold_codes) for b in redrafted]
-    for account_id, route_id, status, hold_codes in outcomes:
-        s = per_route[route_id]
-        if account_id in prepared.kernel_ids:
-            s.kernel += 1
-        if status == "ISSUED":
+    for bill in redrafted:
+        s = per_route[bill.account.route_id]
+        if bill.status == Bill.Status.ISSUED:
             s.issued += 1
         else:
             s.held += 1
-            s.held_by_code.update(hold_codes)
+            s.held_by_code.update(bill.hold_codes)
     _after_posting(route_ids=sorted(by_id),
-                   issued=[a for a, _, status, _ in outcomes if status == "ISSUED"],
+                   issued=[*written.filter(c("status") == "ISSUED")["account_id"].to_list(),
+                           *(b.account_id for b in redrafted if b.status == Bill.Status.ISSUED)],
                    shocked=[*written.filter(c("is_shock"))["account_id"].to_list(),
                             *(b.account_id for b in redrafted if "BILL_SHOCK" in b.hold_codes)],
-                   streaks=[a for a, _, _, codes in outcomes if "ESTIMATE_STREAK" in codes],
+                   streaks=[*written.filter(c("hold_codes").str.contains('"ESTIMATE_STREAK"', literal=True))
+                            ["account_id"].to_list(),
+                            *(b.account_id for b in redrafted if "ESTIMATE_STREAK" in b.hold_codes)],
                    period=period, as_of=as_of, created_at=created_at)
     seconds = time.perf_counter() - started
     for run in runs:
