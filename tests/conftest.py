@@ -1,10 +1,12 @@
-"""Shared test set-up: unit tests are marked nodb; the browser runs Debian's chromium."""
+"""Shared test set-up: the factories' fixtures; unit tests are marked nodb; the browser runs Debian's chromium."""
 import os
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+pytest_plugins = ["tests.factories.fixtures"]  # every world a test builds (tests/factories/), registered once
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

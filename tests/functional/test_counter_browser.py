@@ -9,15 +9,9 @@ from playwright.sync_api import Page, expect
 
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.domain.billing.periods import shift_period
+from tests.factories.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page: Page, *, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(password)
-    page.locator("form.stack button[type=submit]").click()
 
 
 def test_clerk_finds_a_customer_as_she_types_and_sees_why_the_bill_is_high(

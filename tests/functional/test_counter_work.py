@@ -6,29 +6,21 @@ that use them, in Chinese and in English, and save screenshots under test-artifa
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from gridcounter.application.billrun import run_bills
 from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision
-from gridcounter.data.org.models import Role, StaffUser
 from gridcounter.data.readings.models import Reading, SiteVisitOrder
-from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+from gridcounter.data.registry.models import Account, Meter
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-RUN_AS_OF = date(2025, 8, 20)
-RUN_AT = datetime(2025, 8, 20, 2, 0, tzinfo=UTC)
 
 
 def sign_in(page: Page, *, base: str, username: str, password: str) -> None:
@@ -151,86 +143,24 @@ def test_a_clerk_types_in_the_customers_reading_and_sees_the_result_at_once(page
 
 # --- the auditor's review queue --------------------------------------------------------------------------------
 
-def _account(world, route, n, walk):
-    customer = Customer.objects.create(name=f"审核户{n}", id_type="RESIDENT_ID", id_number=f"RV{n:06d}",
-                                       phone=f"1360000{n:04d}")
-    premise = Premise.objects.create(city=world.city, address=f"示范市审核路{n}号")
-    account = Account.objects.create(
-        number=f"11009000{n:02d}", customer=customer, premise=premise, city=world.city, home_hall=world.east,
-        route=route, walk_order=walk, usage_category="RESIDENTIAL", tariff_id="BJ-RES-LT1KV", voltage="LV_220V",
-        household_size=3)
-    meter = Meter.objects.create(asset_number=f"RVM{n:04d}", digits=6, multiplier=Decimal(1), registers=["TOTAL"])
-    Installation.objects.create(meter=meter, account=account, installed_date=date(2024, 12, 1),
-                                initial_readings={"TOTAL": "0"})
-    return account, meter
-
-
-def _read(meter, account, day, value, *, status="ACCEPTED", codes=()):
-    return Reading.objects.create(
-        meter=meter, account=account, register="TOTAL", read_at=datetime.combine(day, time(10), tzinfo=SHANGHAI),
-        read_date=day, value=Decimal(value), source="HANDHELD", status=status, codes=list(codes), created_at=RUN_AT)
-
-
-def build_review_world(world) -> SimpleNamespace:
-    """Two routes of Demo City read on the 15th, each with a bill held on a lower reading and one on a missed read.
-
-    Another city's held bill sits in the same database and must never show.
-    """
-    second_reader = StaffUser.objects.create(username="reader.west", hall=world.west, display_name="赵抄表",
-                                             password=world.reader.password)
-    second_reader.roles.add(Role.objects.get_or_create(code=Role.Code.METER_READER)[0])
-    world.reader.display_name = "钱抄表"
-    world.reader.save(update_fields=["display_name"])
-    east_route = Route.objects.create(city=world.city, hall=world.east, code="RV-E", name="东区", reading_day=15,
-                                      reader=world.reader)
-    west_route = Route.objects.create(city=world.city, hall=world.west, code="RV-W", name="西区", reading_day=15,
-                                      reader=second_reader)
-    other_route = Route.objects.create(city=world.other_city, hall=world.other_hall, code="RV-O", reading_day=15)
-    accounts = {}
-    for n, (route, kind) in enumerate(((east_route, "lower"), (east_route, "missed"), (west_route, "lower"),
-                                       (west_route, "missed")), start=1):
-        account, meter = _account(world, route, n, n)
-        _read(meter, account, date(2025, 1, 15), 1000)
-        _read(meter, account, date(2025, 2, 15), 1200)
-        if kind == "lower":
-            _read(meter, account, date(2025, 3, 15), 1100, status="HELD", codes=["DECREASE"])
-        accounts[(route.code, kind)] = account
-    other, other_meter = _account(world, other_route, 9, 1)
-    other.city = world.other_city
-    other.save(update_fields=["city"])
-    _read(other_meter, other, date(2025, 1, 15), 1000)
-    _read(other_meter, other, date(2025, 2, 15), 1200)
-    for period in ("2025-02", "2025-03"):
-        run_bills(period=period, as_of=RUN_AS_OF, created_at=RUN_AT)
-    held = {key: Bill.objects.get(account=account, period="2025-03", status="HELD")
-            for key, account in accounts.items()}
-    assert Bill.objects.filter(account=other, period="2025-03", status="HELD").exists()
-    return SimpleNamespace(world=world, held=held, accounts=accounts, second_reader=second_reader, other=other)
-
-
-@pytest.fixture
-def review_world(small_city):
-    return build_review_world(small_city)
-
-
 def _queue_accounts(client, **filters) -> list[str]:
     page = client.get(reverse("review_queue"), filters).content.decode()
     return re.findall(r'data-testid="held-bill" data-account="(\d+)"', page)
 
 
 @pytest.mark.django_db
-def test_the_review_queue_filters_by_rule_route_and_reader(client, review_world):
-    client.force_login(review_world.world.auditor)
-    acc = {key: a.number for key, a in review_world.accounts.items()}
+def test_the_review_queue_filters_by_rule_route_and_reader(client, review_routes):
+    client.force_login(review_routes.world.auditor)
+    acc = {key: a.number for key, a in review_routes.accounts.items()}
 
     everything = _queue_accounts(client)
     by_rule = _queue_accounts(client, rule="MISSED")
     by_route = _queue_accounts(client, route="RV-W")
-    by_reader = _queue_accounts(client, reader=str(review_world.second_reader.pk))
+    by_reader = _queue_accounts(client, reader=str(review_routes.second_reader.pk))
     combined = _queue_accounts(client, rule="DECREASE", route="RV-E")
 
     assert sorted(everything) == sorted(acc.values())  # another city's held bill is not listed
-    assert review_world.other.number not in everything
+    assert review_routes.other.number not in everything
     assert sorted(by_rule) == sorted([acc[("RV-E", "missed")], acc[("RV-W", "missed")]])
     assert sorted(by_route) == sorted([acc[("RV-W", "lower")], acc[("RV-W", "missed")]])
     assert by_reader == by_route  # the West route is the second reader's
@@ -240,9 +170,9 @@ def test_the_review_queue_filters_by_rule_route_and_reader(client, review_world)
 
 
 @pytest.mark.django_db
-def test_an_opened_row_shows_the_reading_history_newest_first(client, review_world):
-    client.force_login(review_world.world.auditor)
-    bill = review_world.held[("RV-E", "lower")]
+def test_an_opened_row_shows_the_reading_history_newest_first(client, review_routes):
+    client.force_login(review_routes.world.auditor)
+    bill = review_routes.held[("RV-E", "lower")]
 
     page = client.get(reverse("review_bill", args=[bill.pk]), HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
 
@@ -255,9 +185,9 @@ def test_an_opened_row_shows_the_reading_history_newest_first(client, review_wor
 @pytest.mark.django_db
 @pytest.mark.parametrize("who, status", [("clerk", 403), ("reader", 403), ("account_manager", 403),
                                          ("other_supervisor", 404)])
-def test_only_reviewers_of_the_city_open_or_decide_a_held_bill(client, review_world, who, status):
-    client.force_login(getattr(review_world.world, who))
-    bill = review_world.held[("RV-E", "lower")]
+def test_only_reviewers_of_the_city_open_or_decide_a_held_bill(client, review_routes, who, status):
+    client.force_login(getattr(review_routes.world, who))
+    bill = review_routes.held[("RV-E", "lower")]
 
     opened = client.get(reverse("review_bill", args=[bill.pk]), **HTMX)
     decided = client.post(reverse("review_decide", args=[bill.pk]), {"decision": "RELEASE", "reason": "ok"}, **HTMX)
@@ -268,9 +198,9 @@ def test_only_reviewers_of_the_city_open_or_decide_a_held_bill(client, review_wo
 
 
 @pytest.mark.django_db
-def test_a_decision_without_a_reason_is_refused_beside_the_form(client, review_world):
-    client.force_login(review_world.world.auditor)
-    bill = review_world.held[("RV-E", "lower")]
+def test_a_decision_without_a_reason_is_refused_beside_the_form(client, review_routes):
+    client.force_login(review_routes.world.auditor)
+    bill = review_routes.held[("RV-E", "lower")]
 
     page = client.post(reverse("review_decide", args=[bill.pk]), {"decision": "RELEASE", "reason": " "},
                        HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
@@ -294,8 +224,8 @@ def _decide(page: Page, account: Account, *, decision_label: str, reason: str, v
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_an_auditor_filters_the_queue_and_makes_each_decision(page: Page, live_server, review_world, artifacts_dir):
-    world = review_world.world
+def test_an_auditor_filters_the_queue_and_makes_each_decision(page: Page, live_server, review_routes, artifacts_dir):
+    world = review_routes.world
     sign_in(page, base=live_server.url, username="auditor.east", password=world.password)
 
     # The header offers the auditor her review queue
@@ -320,7 +250,7 @@ def test_an_auditor_filters_the_queue_and_makes_each_decision(page: Page, live_s
     filters.get_by_role("button", name="筛选").click()
 
     # Release the West route's lower reading (the old meter was re-set), in Chinese
-    acc = review_world.accounts
+    acc = review_routes.accounts
     _decide(page, acc[("RV-W", "lower")], decision_label="放行（按原样发行）", reason="表计更换后清零，示数无误")
     row = page.locator(f'tbody[data-account="{acc[("RV-W", "lower")].number}"]')
     expect(row.get_by_test_id("outcome")).to_contain_text("已放行：账单按原样发行。")
@@ -343,7 +273,7 @@ def test_an_auditor_filters_the_queue_and_makes_each_decision(page: Page, live_s
     page.screenshot(path=str(artifacts_dir / "review-decisions-en.png"), full_page=True)
 
     # Then each decision is recorded in her name, with its reason, in the audit log
-    held = review_world.held
+    held = review_routes.held
     expected = {("RV-W", "lower"): ("RELEASE", "ISSUED"), ("RV-E", "lower"): ("CORRECT_READING", "CANCELLED"),
                 ("RV-W", "missed"): ("ORDER_REREAD", "HELD"), ("RV-E", "missed"): ("ESTIMATE", "CANCELLED")}
     for key, (decision, status) in expected.items():

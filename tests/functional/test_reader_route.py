@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -18,71 +16,9 @@ from playwright.sync_api import Browser, expect
 
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.readings.models import Reading
-from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+from gridcounter.data.registry.models import Meter
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = {"width": 390, "height": 844}
-
-
-def on_time_day(today: date) -> int:
-    """A fixed reading day (1–28) within ±2 days of ``today``, so that today's readings are on schedule."""
-    if today.day <= 28:
-        return today.day
-    return 28 if today.day <= 30 else 1
-
-
-def _months_back(day: date, months: int) -> date:
-    month0 = day.month - 1 - months
-    return date(day.year + month0 // 12, month0 % 12 + 1, day.day)
-
-
-def _route_world(world):
-    """Route PH-R1 of the East reader, due today: three flats in walking order 1, 2, 3 (created 2, 3, 1)."""
-    today = world.today
-    reading_day = on_time_day(today)
-    fixed = date(today.year, today.month, reading_day)
-    if fixed > today + timedelta(days=2):  # the 1st of next month when today is the 31st
-        fixed = _months_back(fixed, -1)
-    route = Route.objects.create(city=world.city, hall=world.east, code="PH-R1", name="幸福小区",
-                                 reading_day=reading_day, reader=world.reader)
-    stops = {}
-    for walk, flat, last in ((2, "2单元101", 5200), (3, "2单元102", 7300), (1, "1单元101", 3100)):
-        customer = Customer.objects.create(name=f"住户{flat}", id_type="RESIDENT_ID", id_number=f"PH{walk:03d}",
-                                           phone=f"1350000{walk:04d}")
-        premise = Premise.objects.create(city=world.city, address=f"示范市幸福小区{flat}")
-        account = Account.objects.create(
-            number=f"11000700{walk:02d}", customer=customer, premise=premise, city=world.city, home_hall=world.east,
-            route=route, walk_order=walk, usage_category="RESIDENTIAL", tariff_id="BJ-RES-LV", voltage="LV_220V",
-            opened_date=date(2023, 1, 1))
-        meter = Meter.objects.create(asset_number=f"PHM{walk:04d}", digits=6, registers=["TOTAL"])
-        Installation.objects.create(meter=meter, account=account, installed_date=date(2023, 1, 1))
-        # Four monthly readings on the fixed day, 200 kWh a month; the last one a month before today's.
-        for back in range(4, 0, -1):
-            day = _months_back(fixed, back)
-            value = Decimal(last - 200 * (back - 1))
-            Reading.objects.create(
-                meter=meter, account=account, register="TOTAL", read_date=day, value=value, source="HANDHELD",
-                read_at=datetime.combine(day, time(10), tzinfo=SHANGHAI).astimezone(UTC),
-                created_at=datetime.combine(day, time(12), tzinfo=SHANGHAI).astimezone(UTC))
-        stops[walk] = (account, meter, Decimal(last))
-    other_route = Route.objects.create(city=world.other_city, hall=world.other_hall, code="PH-OTHER",
-                                       reading_day=reading_day)
-    customer = Customer.objects.create(name="邻市住户", id_type="RESIDENT_ID", id_number="PH999", phone="1350009999")
-    premise = Premise.objects.create(city=world.other_city, address="邻市某街1号")
-    stranger = Account.objects.create(
-        number="2200070099", customer=customer, premise=premise, city=world.other_city, home_hall=world.other_hall,
-        route=other_route, walk_order=1, usage_category="RESIDENTIAL", tariff_id="BJ-RES-LV", voltage="LV_220V")
-    stranger_meter = Meter.objects.create(asset_number="PHM9999", digits=6, registers=["TOTAL"])
-    Installation.objects.create(meter=stranger_meter, account=stranger, installed_date=date(2023, 1, 1))
-    world.route = route
-    world.stops = stops
-    world.stranger_meter = stranger_meter
-    return world
-
-
-@pytest.fixture
-def route_world(small_city):
-    return _route_world(small_city)
 
 
 def _post(client: Client, **payload):
@@ -96,8 +32,8 @@ def _now_text() -> str:
 # ---- HTTP: access and contract --------------------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_the_reader_sees_todays_route_in_walking_order_with_last_readings(client, route_world):
-    client.force_login(route_world.reader)
+def test_the_reader_sees_todays_route_in_walking_order_with_last_readings(client, reader_route):
+    client.force_login(reader_route.reader)
 
     response = client.get("/reader/")
 
@@ -108,15 +44,15 @@ def test_the_reader_sees_todays_route_in_walking_order_with_last_readings(client
     assert "PHM0001" in page and "3,100" in page
     assert "邻市某街1号" not in page  # another city's route is never listed
     # a day far from the route's fixed day shows no route
-    far = (route_world.today + timedelta(days=10)).isoformat()
+    far = (reader_route.today + timedelta(days=10)).isoformat()
     assert "PHM0001" not in client.get(f"/reader/?date={far}").content.decode()
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["clerk", "auditor", "supervisor", "no_role"])
-def test_only_meter_readers_open_the_route_page_or_send_readings(client, route_world, who):
-    client.force_login(getattr(route_world, who))
-    _account, meter, last = route_world.stops[1]
+def test_only_meter_readers_open_the_route_page_or_send_readings(client, reader_route, who):
+    client.force_login(getattr(reader_route, who))
+    _account, meter, last = reader_route.stops[1]
 
     assert client.get("/reader/").status_code == 403
     response = _post(client, client_key=str(uuid.uuid4()), meter=meter.asset_number, register="TOTAL",
@@ -126,14 +62,14 @@ def test_only_meter_readers_open_the_route_page_or_send_readings(client, route_w
 
 
 @pytest.mark.django_db
-def test_signed_out_phone_is_sent_to_sign_in(client, route_world):
+def test_signed_out_phone_is_sent_to_sign_in(client, reader_route):
     assert client.get("/reader/").status_code == 302
 
 
 @pytest.mark.django_db
-def test_a_resent_reading_is_stored_once(client, route_world):
-    client.force_login(route_world.reader)
-    _account, meter, last = route_world.stops[1]
+def test_a_resent_reading_is_stored_once(client, reader_route):
+    client.force_login(reader_route.reader)
+    _account, meter, last = reader_route.stops[1]
     payload = {"client_key": str(uuid.uuid4()), "meter": meter.asset_number, "register": "TOTAL",
                "value": str(last + 195), "read_at": _now_text()}
 
@@ -144,13 +80,13 @@ def test_a_resent_reading_is_stored_once(client, route_world):
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert Reading.objects.filter(client_key=payload["client_key"]).count() == 1
     assert AuditEvent.objects.filter(action="READING_RECEIVED", object_id=str(first.json()["id"]),
-                                     user=route_world.reader).count() == 1
+                                     user=reader_route.reader).count() == 1
 
 
 @pytest.mark.django_db
-def test_a_lower_reading_is_not_stored_until_the_reader_notes_what_she_saw(client, route_world):
-    client.force_login(route_world.reader)
-    _account, meter, last = route_world.stops[2]
+def test_a_lower_reading_is_not_stored_until_the_reader_notes_what_she_saw(client, reader_route):
+    client.force_login(reader_route.reader)
+    _account, meter, last = reader_route.stops[2]
     payload = {"client_key": str(uuid.uuid4()), "meter": meter.asset_number, "register": "TOTAL",
                "value": str(last - 100), "read_at": _now_text()}
 
@@ -170,11 +106,11 @@ def test_a_lower_reading_is_not_stored_until_the_reader_notes_what_she_saw(clien
 
 
 @pytest.mark.django_db
-def test_bad_input_and_other_cities_meters_are_refused_with_the_field_named(client, route_world):
-    client.force_login(route_world.reader)
-    _account, meter, last = route_world.stops[1]
+def test_bad_input_and_other_cities_meters_are_refused_with_the_field_named(client, reader_route):
+    client.force_login(reader_route.reader)
+    _account, meter, last = reader_route.stops[1]
 
-    other = _post(client, client_key=str(uuid.uuid4()), meter=route_world.stranger_meter.asset_number,
+    other = _post(client, client_key=str(uuid.uuid4()), meter=reader_route.stranger_meter.asset_number,
                   register="TOTAL", value="100", read_at=_now_text())
     bad_value = _post(client, client_key=str(uuid.uuid4()), meter=meter.asset_number, register="TOTAL",
                       value="12a", read_at=_now_text())
@@ -186,17 +122,17 @@ def test_bad_input_and_other_cities_meters_are_refused_with_the_field_named(clie
     assert bad_value.status_code == 400 and bad_value.json()["field"] == "value"
     assert bad_note.status_code == 400 and bad_note.json()["field"] == "note"
     assert no_key.status_code == 400 and no_key.json()["field"] == "client_key"
-    assert not Reading.objects.filter(meter=route_world.stranger_meter).exists()
-    assert not Reading.objects.filter(meter=meter, read_date=route_world.today).exists()
+    assert not Reading.objects.filter(meter=reader_route.stranger_meter).exists()
+    assert not Reading.objects.filter(meter=meter, read_date=reader_route.today).exists()
 
 
 @pytest.mark.django_db
-def test_the_phone_must_send_the_csrf_token(route_world):
+def test_the_phone_must_send_the_csrf_token(reader_route):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(route_world.reader)
+    client.force_login(reader_route.reader)
     page = client.get("/reader/")
     token = page.context["csrf_token"]
-    _account, meter, last = route_world.stops[1]
+    _account, meter, last = reader_route.stops[1]
     body = json.dumps({"client_key": str(uuid.uuid4()), "meter": meter.asset_number, "register": "TOTAL",
                        "value": str(last + 190), "read_at": _now_text()})
 
@@ -228,8 +164,8 @@ def _form(page, meter: Meter):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_readings_entered_offline_wait_on_the_phone_and_are_sent_once_when_back_online(
-        browser: Browser, live_server, route_world, artifacts_dir):
-    context, page = _phone(browser, base=live_server.url, username="reader.east", password=route_world.password)
+        browser: Browser, live_server, reader_route, artifacts_dir):
+    context, page = _phone(browser, base=live_server.url, username="reader.east", password=reader_route.password)
     try:
         page.get_by_role("navigation").get_by_role("link", name="我的抄表段").click()
         stops = page.get_by_test_id("stop")
@@ -242,7 +178,7 @@ def test_readings_entered_offline_wait_on_the_phone_and_are_sent_once_when_back_
 
         # Given the phone loses its connection in the stairwell
         context.set_offline(True)
-        (_a1, meter1, last1), (_a2, meter2, last2) = route_world.stops[1], route_world.stops[2]
+        (_a1, meter1, last1), (_a2, meter2, last2) = reader_route.stops[1], reader_route.stops[2]
         # When she enters two readings
         _form(page, meter1).get_by_test_id("reading-value").fill(str(last1 + 205))
         _form(page, meter1).get_by_role("button", name="保存").click()
@@ -273,7 +209,7 @@ def test_readings_entered_offline_wait_on_the_phone_and_are_sent_once_when_back_
         # a reload (a retry after a lost answer) sends nothing again
         page.reload()
         expect(page.get_by_test_id("sync-status")).to_have_text("全部读数已发送")
-        assert Reading.objects.filter(meter__in=[meter1, meter2], read_date=route_world.today).count() == 2
+        assert Reading.objects.filter(meter__in=[meter1, meter2], read_date=reader_route.today).count() == 2
     finally:
         context.close()
 
@@ -281,13 +217,13 @@ def test_readings_entered_offline_wait_on_the_phone_and_are_sent_once_when_back_
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_reading_lower_than_last_time_asks_the_reader_to_look_again_and_note_it(
-        browser: Browser, live_server, route_world, artifacts_dir):
-    context, page = _phone(browser, base=live_server.url, username="reader.east", password=route_world.password)
+        browser: Browser, live_server, reader_route, artifacts_dir):
+    context, page = _phone(browser, base=live_server.url, username="reader.east", password=reader_route.password)
     try:
         page.get_by_role("button", name="English").click()
         page.goto(f"{live_server.url}/reader/")
         expect(page.get_by_role("heading", name="My route")).to_be_visible()
-        _account, meter, last = route_world.stops[3]
+        _account, meter, last = reader_route.stops[3]
         form = _form(page, meter)
 
         # When she types a value lower than last time

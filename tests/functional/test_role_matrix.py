@@ -19,6 +19,7 @@ from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import Payment
 from gridcounter.interfaces.web import urls as web_urls
+from tests.factories import billing
 
 pytestmark = pytest.mark.django_db
 
@@ -111,11 +112,9 @@ def test_the_matrix_covers_every_url_of_the_counter():
 def other_city_objects(small_city):
     """Another city's bill and payment, and the ids a Demo City clerk might type into the address bar."""
     stranger = small_city.stranger
-    bill = Bill.objects.create(account=stranger, period=small_city.latest_bill.period,
-                               start_date=small_city.latest_bill.start_date, end_date=small_city.latest_bill.end_date,
-                               status=Bill.Status.ISSUED, tariff_id=stranger.tariff_id, kwh=100, amount_fen=4883,
-                               explanation=[], issued_date=small_city.latest_bill.issued_date,
-                               due_date=small_city.latest_bill.due_date, created_at=timezone.now())
+    latest = small_city.latest_bill
+    bill = billing.bill(account=stranger, period=latest.period, amount_fen=4883, kwh=100, start=latest.start_date,
+                        end=latest.end_date, issued=latest.issued_date, due=latest.due_date, created_at=timezone.now())
     with acting_as(Actor(user=small_city.other_clerk, hall=small_city.other_hall, channel="WEB")):
         payment = take_payment(account=stranger, amount_fen=4883, channel="CASH", hall=small_city.other_hall,
                                clerk=small_city.other_clerk, idempotency_key="other-1",

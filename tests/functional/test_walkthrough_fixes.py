@@ -17,14 +17,16 @@ import pytest
 from django.urls import reverse
 
 from gridcounter.application.ledger import post_adjustment
+from gridcounter.application.registry import change_account
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill, BillLine
 from gridcounter.data.readings.models import Reading
-from gridcounter.data.registry.models import Account, Installation, Meter, Route
+from gridcounter.data.registry.models import Account
 from gridcounter.domain.billing.periods import parse_period, period_of, shift_period
-from tests.functional.conftest import _at, add_namesakes
-from tests.functional.test_counter_browser import sign_in
-from tests.functional.test_reader_route import on_time_day
+from tests.factories import cities, readings, registry
+from tests.factories.browser import sign_in
+from tests.factories.readings import on_time_day
+from tests.factories.readings import utc as _at
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
@@ -203,21 +205,18 @@ def tou_route(small_city):
     """A time-of-use meter on a route due today: one flat read yesterday (this cycle), one not read yet."""
     w = small_city
     today = w.today
-    route = Route.objects.create(city=w.city, hall=w.east, code="TOU-R1", name="峰谷小区", reading_day=on_time_day(today),
-                                 reader=w.reader)
+    route = registry.route(city=w.city, hall=w.east, code="TOU-R1", name="峰谷小区", reading_day=on_time_day(today),
+                           reader=w.reader)
     stops = []
-    for index, account in enumerate((w.account, w.neighbour)):
-        account.route = route
-        account.walk_order = index + 1
-        account.save(update_fields=["route", "walk_order"])
-        meter = Meter.objects.create(asset_number=f"TOU{index}", digits=6, registers=["PEAK", "FLAT", "VALLEY"])
-        Installation.objects.filter(account=account, removed_date__isnull=True).update(
-            removed_date=today - timedelta(days=60))
-        Installation.objects.create(meter=meter, account=account, installed_date=today - timedelta(days=60))
+    for index, (account, old) in enumerate(((w.account, w.new_meter), (w.neighbour, w.neighbour_meter))):
+        change_account(account=account, changes={"route": route, "walk_order": index + 1}, actor=registry.ACTOR)
+        account.refresh_from_db()
+        meter = registry.meter(asset_number=f"TOU{index}", registers=["PEAK", "FLAT", "VALLEY"])
+        registry.exchange(account=account, old=old, new=meter, on=today - timedelta(days=60), final={}, initial={})
         read_on = today - timedelta(days=1) if index == 0 else today - timedelta(days=31)
         for register in ("PEAK", "FLAT", "VALLEY"):
-            Reading.objects.create(meter=meter, account=account, register=register, read_at=_at(read_on),
-                                   read_date=read_on, value=Decimal(100), source="HANDHELD", created_at=_at(read_on))
+            readings.read(meter, account, read_on, Decimal(100), register=register, read_at=_at(read_on),
+                          created_at=_at(read_on))
         stops.append(account)
     return stops
 
@@ -286,7 +285,7 @@ def test_an_opened_review_row_fits_the_screen_and_headings_say_kwh(page, live_se
 
 @pytest.mark.django_db
 def test_a_full_page_of_search_results_does_not_claim_to_be_all_there_is(client, small_city):
-    add_namesakes(small_city, surname="赵", id_prefix="ZH", number_prefix="34", village="赵家村")
+    cities.namesakes(small_city, surname="赵", number_prefix="34", village="赵家村")
     client.force_login(small_city.clerk)
 
     page = _text(client.get("/search/", {"q": "赵"}, HTTP_HX_REQUEST="true").content.decode())
@@ -298,16 +297,16 @@ def test_a_full_page_of_search_results_does_not_claim_to_be_all_there_is(client,
 def test_a_time_of_use_meter_without_a_total_register_still_gets_its_usage_chart(client, small_city):
     account = small_city.neighbour
     Reading.objects.filter(account=account).delete()
-    Installation.objects.filter(account=account).update(removed_date=small_city.today - timedelta(days=400))
-    meter = Meter.objects.create(asset_number="TOU-CHART", digits=6, registers=["PEAK", "FLAT", "VALLEY"])
-    Installation.objects.create(meter=meter, account=account, installed_date=small_city.today - timedelta(days=400))
+    meter = registry.meter(asset_number="TOU-CHART", registers=["PEAK", "FLAT", "VALLEY"])
+    registry.exchange(account=account, old=small_city.neighbour_meter, new=meter,
+                      on=small_city.today - timedelta(days=400), final={}, initial={})
     # three monthly readings per register: 100 + 60 + 40 = 200 kWh a month
     for k, step in ((3, 0), (2, 1), (1, 2)):
         year, month = parse_period(shift_period(period_of(small_city.today), months=-k))
         day = date(year, month, 6)
         for register, per_month in (("PEAK", 100), ("FLAT", 60), ("VALLEY", 40)):
-            Reading.objects.create(meter=meter, account=account, register=register, read_at=_at(day), read_date=day,
-                                   value=Decimal(1000 + per_month * step), source="AMI", created_at=_at(day))
+            readings.read(meter, account, day, Decimal(1000 + per_month * step), register=register,
+                          read_at=_at(day), source="AMI", created_at=_at(day))
     client.force_login(small_city.clerk)
 
     page = client.get(reverse("account", args=[account.number]), **EN).content.decode()

@@ -4,11 +4,10 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from gridcounter.application import registry
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
-from gridcounter.data.org.models import City, Company, Hall, StaffUser
+from tests.factories import org, registry
 
 pytestmark = pytest.mark.django_db
 
@@ -18,19 +17,14 @@ CHANGELISTS = ["registry_account", "registry_meter", "registry_installation", "o
 
 @pytest.fixture
 def admin_client(client):
-    company = Company.objects.create(code="A", name="管理测试公司")
-    city = City.objects.create(company=company, code="AC", name="管理市", province="BJ")
-    hall = Hall.objects.create(city=city, code="AC-1", name="管理营业厅")
-    admin = StaffUser.objects.create(username="root", is_staff=True, is_superuser=True, hall=hall)
+    company = org.company(code="A", name="管理测试公司")
+    city = org.city(company=company, code="AC", name="管理市", province="BJ")
+    hall = org.hall(city=city, code="AC-1", name="管理营业厅")
+    admin = org.staff("root", hall=hall, is_staff=True, is_superuser=True)
     actor = Actor(user=admin, hall=hall, reason="admin test", channel="WEB")
-    customer = registry.create_customer(name="钱多多", id_type="PASSPORT", id_number="E0001", actor=actor)
-    premise = registry.create_premise(city=city, address="管理市一路1号", actor=actor)
-    account = registry.create_account(number="4400000001", customer=customer, premise=premise, home_hall=hall,
-                                      usage_category="RESIDENTIAL", tariff_id="BJ-RES-LT1KV", voltage="LV_220V",
-                                      actor=actor)
-    meter = registry.create_meter(asset_number="ADM-1", digits=6, registers=["TOTAL"], actor=actor)
-    registry.install_meter(account=account, meter=meter, installed_date=date(2024, 1, 1), initial_readings={},
-                           actor=actor)
+    account, _meter = registry.metered_account(
+        city=city, hall=hall, number="4400000001", name="钱多多", id_type="PASSPORT", id_number="E0001",
+        address="管理市一路1号", asset_number="ADM-1", installed=date(2024, 1, 1), actor=actor)
     client.force_login(admin)
     client.account = account
     return client

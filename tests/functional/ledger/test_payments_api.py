@@ -1,34 +1,22 @@
 """The payments API as a counter client uses it: session login, JSON in, JSON out."""
 import json
-from types import SimpleNamespace
 
 import pytest
 from django.test import Client
 
 from gridcounter.application.ledger import post_bill
-from gridcounter.data.org.models import Role
-from tests.integration.ledger import factories as f
-from tests.integration.ledger.factories import AT
+from tests.factories import billing
+from tests.factories.billing import AT
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(db):
-    hangzhou = f.city(code="HZ", name="Hangzhou")
-    ningbo = f.city(code="NB", name="Ningbo")
-    west_lake = f.hall(city=hangzhou, code="HZ01", name="West Lake hall")
-    binjiang = f.hall(city=hangzhou, code="HZ02", name="Binjiang hall")
-    haishu = f.hall(city=ningbo, code="NB01", name="Haishu hall")
-    account = f.account(city=hangzhou, home_hall=west_lake)
-    bill = f.bill(account=account, period="2026-02", amount_fen=12345)
-    post_bill(bill=bill, created_at=AT)
-    return SimpleNamespace(
-        account=account, bill=bill,
-        clerk=f.staff(hall=binjiang), ningbo_clerk=f.staff(hall=haishu),
-        supervisor=f.staff(hall=west_lake, roles=(Role.Code.SUPERVISOR,)),
-        reader=f.staff(hall=binjiang, roles=(Role.Code.METER_READER,)),
-    )
+def world(two_cities):
+    """The two cities with Hangzhou's account owing one posted bill of 123.45 yuan (2026-02)."""
+    two_cities.bill = billing.bill(account=two_cities.account, period="2026-02", amount_fen=12345)
+    post_bill(bill=two_cities.bill, created_at=AT)
+    return two_cities
 
 
 def client_for(user) -> Client:

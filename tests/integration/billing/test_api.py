@@ -7,9 +7,9 @@ from django.test import Client
 from gridcounter.application.billrun import run_bills
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision
-from gridcounter.data.org.models import City, Hall, Role, StaffUser
-
-from .conftest import NOW, monthly, read
+from gridcounter.data.org.models import Role
+from tests.factories import org
+from tests.factories.cities import CITY_NOW as NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +17,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def held(city):
     clean, m1 = city.account()
-    monthly(m1, clean, usages=[200, 200], start=date(2025, 1, 15))
+    city.monthly(m1, clean, usages=[200, 200], start=date(2025, 1, 15))
     missed, m2 = city.account()
-    read(m2, missed, date(2025, 1, 15), 500)
-    read(m2, missed, date(2025, 2, 15), 700)
+    city.read(m2, missed, date(2025, 1, 15), 500)
+    city.read(m2, missed, date(2025, 2, 15), 700)
     run_bills(period="2025-02", as_of=date(2025, 8, 20), created_at=NOW)
     run_bills(period="2025-03", as_of=date(2025, 8, 20), created_at=NOW)
     return clean, Bill.objects.get(account=missed, period="2025-03")
@@ -34,8 +34,7 @@ def client_for(user, lang="en"):
 
 def test_bills_come_with_their_explanation_in_the_request_language(held, city):
     clean, _ = held
-    clerk = StaffUser.objects.create(username="clerk", hall=city.hall)
-    clerk.roles.add(Role.objects.get_or_create(code="CLERK")[0])
+    clerk = city.staff("clerk", Role.Code.CLERK)
     body = client_for(clerk, "zh-hans").get(f"/api/bills?account={clean.number}&period=2025-03").json()
     bill = body["bills"][0]
     assert bill["amount_yuan"] == "97.66" and bill["status"] == "ISSUED"
@@ -51,17 +50,15 @@ def test_review_queue_for_auditors_of_the_city_only(held, city):
     assert [(i["bill_id"], i["hold_codes"]) for i in items] == [(bill.pk, ["MISSED"])]
     assert "No reading for the fixed reading day" in items[0]["reasons"][0]["text"]
 
-    other_city = City.objects.create(company=city.city.company, code="C2", name="邻市", province="BJ")
-    other_hall = Hall.objects.create(city=other_city, code="H2", name="邻市营业厅")
-    stranger = StaffUser.objects.create(username="auditor2", hall=other_hall)
-    stranger.roles.add(Role.objects.get(code="AUDITOR"))
+    other_city = org.city(company=city.city.company, code="C2", name="邻市", province="BJ")
+    other_hall = org.hall(city=other_city, code="H2", name="邻市营业厅")
+    stranger = org.staff("auditor2", hall=other_hall, roles=(Role.Code.AUDITOR,))
     assert client_for(stranger).get("/api/review?period=2025-03").json()["bills"] == []
     refused = client_for(stranger).post(f"/api/review/{bill.pk}/decision", {"decision": "RELEASE", "reason": "x"},
                                         content_type="application/json")
     assert refused.status_code == 404
 
-    clerk = StaffUser.objects.create(username="clerk2", hall=city.hall)
-    clerk.roles.add(Role.objects.get_or_create(code="CLERK")[0])
+    clerk = city.staff("clerk2", Role.Code.CLERK)
     assert client_for(clerk).get("/api/review").status_code == 403
 
 

@@ -21,8 +21,7 @@ from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill, ReviewDecision
 from gridcounter.data.ledger.models import JournalEntry
 from gridcounter.data.readings.models import Reading, SiteVisitOrder
-
-from .conftest import NOW, monthly, read
+from tests.factories.cities import CITY_NOW as NOW
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2025, 8, 20)
@@ -40,14 +39,14 @@ def live(account, period):
 def queue(city):
     """Bills of 2025-03: one clean, one held on a DECREASE, one held on a missed reading."""
     clean, m1 = city.account()
-    monthly(m1, clean, usages=[200, 200, 200], start=date(2025, 1, 15))
+    city.monthly(m1, clean, usages=[200, 200, 200], start=date(2025, 1, 15))
     bad, m2 = city.account()
-    read(m2, bad, date(2025, 1, 15), 1000)
-    read(m2, bad, date(2025, 2, 15), 1200)
-    read(m2, bad, date(2025, 3, 15), 1100, status="HELD", codes=["DECREASE"])
+    city.read(m2, bad, date(2025, 1, 15), 1000)
+    city.read(m2, bad, date(2025, 2, 15), 1200)
+    city.read(m2, bad, date(2025, 3, 15), 1100, status="HELD", codes=["DECREASE"])
     missed, m3 = city.account()
-    read(m3, missed, date(2025, 1, 15), 500)
-    read(m3, missed, date(2025, 2, 15), 700)
+    city.read(m3, missed, date(2025, 1, 15), 500)
+    city.read(m3, missed, date(2025, 2, 15), 700)
     run("2025-02")
     run("2025-03")
     return clean, bad, missed

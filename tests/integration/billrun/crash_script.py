@@ -118,7 +118,7 @@ def main(command: str) -> None:
         print(json.dumps(bills, default=str))
         return
     if command == "ledger":
-        from tests.integration.billrun.written import written_rows
+        from tests.factories.billing import written_rows
 
         print(json.dumps(written_rows(PERIOD), default=str))
         return

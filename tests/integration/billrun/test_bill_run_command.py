@@ -12,7 +12,9 @@ from django.db import connection, transaction
 
 from gridcounter.application.ledger import check_ledger
 from gridcounter.data.billing.models import Bill, BillRun
-from tests.integration.billrun.test_run import PERIOD, build, city, snapshot  # noqa: F401
+from tests.factories import billing as bills
+from tests.factories.cities import BILL_RUN_PERIOD as PERIOD
+from tests.factories.cities import bill_run_history
 
 ROOT = Path(__file__).resolve().parents[3]
 GRIDCOUNTER = str(Path(sys.executable).parent / "gridcounter")
@@ -29,20 +31,20 @@ def summary_seen(data: dict) -> dict:
 
 
 @pytest.mark.django_db
-def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city, capsys):  # noqa: F811
-    build(city)
+def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city, capsys):
+    bill_run_history(city)
     with transaction.atomic():
         orm = run_json(capsys, "--engine", "reference")
-        expected = snapshot(PERIOD)
+        expected = bills.snapshot(PERIOD, city=city.city)
         transaction.set_rollback(True)
-    assert not Bill.objects.filter(period=PERIOD).exists()
+    assert not Bill.objects.filter(period=PERIOD, account__city=city.city).exists()
 
     kernel = run_json(capsys)
 
     assert kernel["engine"] == "kernel" and orm["engine"] == "reference"
     assert summary_seen(kernel) == summary_seen(orm)
     assert kernel["issued"] + kernel["held"] == 30 and kernel["held_by_code"]["BILL_SHOCK"] >= 1
-    got = snapshot(PERIOD)
+    got = bills.snapshot(PERIOD, city=city.city)
     assert set(got) == set(expected)
     for number in expected:
         assert got[number] == expected[number], number
@@ -51,12 +53,12 @@ def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city
     call_command(*RUN)  # a rerun, in words: nothing billed twice
     out = capsys.readouterr().out
     assert f"电费年月 {PERIOD}：发行 0 张，暂缓 0 张，跳过 30 户，未到期 0 户" in out
-    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
+    assert Bill.objects.filter(period=PERIOD, account__city=city.city).exclude(status="CANCELLED").count() == 30
 
 
 @pytest.mark.django_db
-def test_one_route_and_an_unknown_route(city, capsys):  # noqa: F811
-    build(city)
+def test_one_route_and_an_unknown_route(city, capsys):
+    bill_run_history(city)
     data = run_json(capsys, "--route", "R15B")
     assert data["routes"] == 1 and data["issued"] + data["held"] == 2  # the second route holds two accounts
     with pytest.raises(CommandError, match="NOPE"):
@@ -76,16 +78,16 @@ def test_workers_and_threads_on_sqlite_are_refused_in_one_line(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("scale", [["--workers", "2"], ["--threads", "2"]], ids=["workers", "threads"])
-def test_two_local_workers_or_threads_from_the_command_line_bill_like_one_batch_at_a_time(city, capsys,  # noqa: F811
+def test_two_local_workers_or_threads_from_the_command_line_bill_like_one_batch_at_a_time(city, capsys,
                                                                                             scale):
     if connection.vendor != "postgresql":
         pytest.skip("--workers and --threads need PostgreSQL (refused on SQLite: see the test above)")
-    build(city)
+    bill_run_history(city)
     with transaction.atomic():
         single = run_json(capsys)
-        expected = snapshot(PERIOD)
+        expected = bills.snapshot(PERIOD, city=city.city)
         transaction.set_rollback(True)
-    assert not Bill.objects.filter(period=PERIOD).exists()
+    assert not Bill.objects.filter(period=PERIOD, account__city=city.city).exists()
 
     s = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"}
@@ -99,51 +101,49 @@ def test_two_local_workers_or_threads_from_the_command_line_bill_like_one_batch_
     if scale[0] == "--workers":
         assert data["workers"] == 2 and data["tasks"] == 2
     assert summary_seen(data) == summary_seen(single)
-    assert snapshot(PERIOD) == expected
-    assert BillRun.objects.filter(period=PERIOD).count() == 2
+    assert bills.snapshot(PERIOD, city=city.city) == expected
+    assert BillRun.objects.filter(period=PERIOD, route__city=city.city).count() == 2
     assert check_ledger().ok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_cluster_named_by_its_scheduler_address_bills_every_account(city, capsys):  # noqa: F811
+def test_a_running_cluster_named_by_its_scheduler_address_bills_every_account(city, capsys):
     if connection.vendor != "postgresql":
         pytest.skip("--cluster needs PostgreSQL (refused on SQLite: see above)")
     from distributed import LocalCluster
 
-    build(city)
+    bill_run_history(city)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         data = run_json(capsys, "--cluster", cluster.scheduler_address)
 
     assert data["workers"] == 1 and data["issued"] + data["held"] == 30 and data["skipped"] == 0
-    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 30
+    assert Bill.objects.filter(period=PERIOD, account__city=city.city).exclude(status="CANCELLED").count() == 30
     assert check_ledger().ok
     assert run_json(capsys, "--engine", "reference")["skipped"] == 30  # the reference engine finds nothing left to bill
 
 
 @pytest.mark.django_db
-def test_a_run_from_the_command_line_records_who_ran_it(city, capsys):  # noqa: F811
+def test_a_run_from_the_command_line_records_who_ran_it(city, capsys):
     import getpass
 
     from gridcounter.data.audit.models import AuditEvent
-    from gridcounter.data.org.models import Hall, Role, StaffUser
+    from gridcounter.data.org.models import Role
 
-    build(city)
-    hall = Hall.objects.filter(city__accounts__isnull=False).distinct().first()
-    auditor = StaffUser.objects.create_user(username="run_auditor", password="x-test-password-1", hall=hall)
-    auditor.roles.add(Role.objects.get_or_create(code=Role.Code.AUDITOR)[0])
-    clerk = StaffUser.objects.create_user(username="run_clerk", password="x-test-password-1", hall=hall)
-    clerk.roles.add(Role.objects.get_or_create(code=Role.Code.CLERK)[0])
+    bill_run_history(city)
+    hall = city.hall
+    auditor = city.staff("run_auditor", Role.Code.AUDITOR)
+    city.staff("run_clerk", Role.Code.CLERK)
 
     with pytest.raises(CommandError, match="run_clerk") as refused:
         call_command(*RUN, "--user", "run_clerk")
-    assert refused.value.returncode == 2 and not Bill.objects.filter(period=PERIOD).exists()
+    assert refused.value.returncode == 2 and not Bill.objects.filter(period=PERIOD, account__city=city.city).exists()
     with pytest.raises(CommandError, match="nobody"):
         call_command(*RUN, "--user", "nobody")
 
     run_json(capsys, "--route", "R15B", "--user", "run_auditor")
     run_json(capsys)  # the rest, by the system account
 
-    by_auditor = BillRun.objects.get(period=PERIOD, route__code="R15B", summary__issued__gt=0)
+    by_auditor = BillRun.objects.get(period=PERIOD, route__city=city.city, route__code="R15B", summary__issued__gt=0)
     assert by_auditor.started_by == auditor
     events = {e.object_id: e for e in AuditEvent.objects.filter(action="BILL_RUN", detail__period=PERIOD)}
     assert events[str(by_auditor.pk)].username == "run_auditor" and events[str(by_auditor.pk)].hall == hall

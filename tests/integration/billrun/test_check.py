@@ -10,20 +10,23 @@ from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.registry.models import Account, Route
-from tests.integration.billrun.test_run import ACTOR, AS_OF, PERIOD, build, city  # noqa: F401
+from tests.factories.cities import BILL_RUN_ACTOR as ACTOR
+from tests.factories.cities import BILL_RUN_AS_OF as AS_OF
+from tests.factories.cities import BILL_RUN_PERIOD as PERIOD
+from tests.factories.cities import bill_run_history
 
 pytestmark = pytest.mark.django_db
 
 
-def prepared(city):  # noqa: F811
-    build(city)
-    routes = list(Route.objects.filter(reading_day=15).order_by("pk"))
+def prepared(city):
+    bill_run_history(city)
+    routes = list(Route.objects.filter(city=city.city, reading_day=15).order_by("pk"))
     due_days, threshold = billing.run_limits(None, None)
     return billrun.prepare_batch(routes=routes, period=PERIOD, catalogue=get_catalogue(),
                                       threshold=threshold)
 
 
-def test_a_run_checks_one_account_of_each_shape_of_bill(city):  # noqa: F811
+def test_a_run_checks_one_account_of_each_shape_of_bill(city):
     batch = prepared(city)
     tariffs = set(batch.bills.filter(pl.col("account_id").is_in(list(batch.kernel_ids)))["tariff_id"].to_list())
     assert batch.check.accounts >= len(tariffs) >= 3
@@ -38,7 +41,7 @@ def test_a_run_checks_one_account_of_each_shape_of_bill(city):  # noqa: F811
     assert summary.reference_checked == batch.check.accounts and summary.as_dict()["reference_checked"] > 0
 
 
-def test_a_bill_that_differs_from_the_reference_is_refused_naming_the_account_and_both_amounts(city):  # noqa: F811
+def test_a_bill_that_differs_from_the_reference_is_refused_naming_the_account_and_both_amounts(city):
     batch = prepared(city)
     account_id = sample_accounts(bills=batch.bills, lines=batch.lines, kernel_ids=batch.kernel_ids,
                                  period=PERIOD)[0]
@@ -60,4 +63,4 @@ def test_a_bill_that_differs_from_the_reference_is_refused_naming_the_account_an
                                           .otherwise(pl.col("description")).alias("description"))
     with pytest.raises(ReferenceMismatch, match="line 1"):
         check_against_reference(bills=batch.bills, lines=other_line, reference=reference, numbers={}, started=0.0)
-    assert not Bill.objects.filter(period=PERIOD).exists()
+    assert not Bill.objects.filter(period=PERIOD, account__city=city.city).exists()

@@ -7,17 +7,15 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from tests.factories.scratch import finish, script
+
 pytestmark = pytest.mark.django_db(transaction=True)
-SCRIPT = Path(__file__).with_name("crash_script.py")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -39,18 +37,6 @@ def scratch(tmp_path):
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _script(url: str, command: str, **kwargs):
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gridcounter.config.settings"}
-    return subprocess.Popen([sys.executable, str(SCRIPT), command], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
-
-
-def _finish(proc) -> str:
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-    return out
-
-
 def _committed_runs(connect) -> int:
     conn = connect()
     try:
@@ -61,9 +47,9 @@ def _committed_runs(connect) -> int:
 
 def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scratch):
     url, connect = scratch
-    _finish(_script(url, "prepare"))
+    finish(script(url, "prepare"))
 
-    run = _script(url, "run-slow")
+    run = script(url, "run-slow")
     killed_at = None
     deadline = time.monotonic() + 300
     for line in run.stdout:  # each WRITTEN: a batch's rows are written and its transaction is still open
@@ -75,7 +61,7 @@ def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scr
     run.wait(timeout=60)
     assert killed_at is not None and run.returncode == -signal.SIGKILL
 
-    after_kill = json.loads(_finish(_script(url, "check")).strip().splitlines()[-1])
+    after_kill = json.loads(finish(script(url, "check")).strip().splitlines()[-1])
     assert after_kill["runs"] == killed_at < after_kill["routes"]  # the batch in flight left nothing behind
     assert after_kill["duplicates"] == 0 and after_kill["bad_entries"] == 0 and after_kill["ledger_ok"]
     assert 0 < after_kill["billed"] < after_kill["accounts"]
@@ -83,12 +69,12 @@ def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scr
     if url.startswith("sqlite"):  # the killed run read ahead: its scratch files are still next to the database
         folder = Path(url.removeprefix("sqlite:///")).parent
         assert list(folder.glob(".bill-run-*/batch-*.sqlite3"))
-    summary = json.loads(_finish(_script(url, "run")).strip().splitlines()[-1])
+    summary = json.loads(finish(script(url, "run")).strip().splitlines()[-1])
     assert summary["skipped"] == after_kill["billed"]
     if url.startswith("sqlite"):  # the rerun removed them, and its own
         assert not list(folder.glob(".bill-run-*"))
 
-    final = json.loads(_finish(_script(url, "check")).strip().splitlines()[-1])
+    final = json.loads(finish(script(url, "check")).strip().splitlines()[-1])
     assert final["duplicates"] == 0 and final["bad_entries"] == 0 and final["ledger_ok"]
     assert final["billed"] == final["accounts"]
     # the killed batch's BillRun rolled back with its bills; the rerun records one per route (billed or skipped)

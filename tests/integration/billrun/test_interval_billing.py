@@ -13,8 +13,10 @@ from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.domain.billing.explanation import kwh_text
 from gridcounter.domain.tariffs import RatingInput, rate
-from tests.integration.billing.conftest import TZ, City_, make_city, monthly
-from tests.integration.billrun.test_run import rolled_back, snapshot
+from tests.factories import billing as bills
+from tests.factories import cities
+from tests.factories.cities import CityForBilling
+from tests.factories.readings import TZ
 
 pytestmark = pytest.mark.django_db
 PERIOD = "2025-07"
@@ -28,7 +30,7 @@ SLOTS = 30 * 96
 @pytest.fixture
 def city(db, settings, tmp_path):
     settings.GRIDCOUNTER_INTERVAL_DIR = tmp_path / "intervals"
-    return make_city(province="SC")
+    return cities.city_for_billing(province="SC")
 
 
 def kwh_at(slot: int, base: Decimal) -> Decimal:
@@ -58,17 +60,17 @@ def expected_bins(base: Decimal) -> dict[str, Decimal]:
     return {k: v.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for k, v in bins.items()}
 
 
-def build(city: City_, tmp_path) -> dict[str, object]:
+def build(city: CityForBilling, tmp_path) -> dict[str, object]:
     """Three register accounts, and four SC-GC-TOU accounts sending intervals: clean, a small filled gap, a long
     gap, intervals far from the register. Last period billed by the ORM run (from the registers)."""
     accounts = {}
     for name, usages in (("plain", [210, 230]), ("plain2", [150, Decimal("162.35")])):
         accounts[name], meter = city.account(tariff="BJ-RES-LT1KV", household_size=3)
-        monthly(meter, accounts[name], usages=usages, start=date(2025, 5, 15), value=Decimal(1000))
+        city.monthly(meter, accounts[name], usages=usages, start=date(2025, 5, 15), value=Decimal(1000))
     accounts["tou_registers"], meter = city.account(tariff="SC-GC-TOU", category="GENERAL_COMMERCIAL",
                                                     registers=("PEAK", "FLAT", "VALLEY"))
     for register, used in (("PEAK", 120), ("FLAT", 90), ("VALLEY", 60)):
-        monthly(meter, accounts["tou_registers"], usages=[used, used + 5], start=date(2025, 5, 15),
+        city.monthly(meter, accounts["tou_registers"], usages=[used, used + 5], start=date(2025, 5, 15),
                 register=register)
     lines = []
     cases = {"clean": (Decimal("0.10"), (), 0), "filled": (Decimal("0.12"), range(1000, 1003), 0),
@@ -77,7 +79,7 @@ def build(city: City_, tmp_path) -> dict[str, object]:
         account, meter = city.account(tariff="SC-GC-TOU", category="GENERAL_COMMERCIAL")
         accounts[name] = account
         total = sum((kwh_at(s, base) for s in range(SLOTS)), Decimal(0))
-        monthly(meter, account, usages=[total.quantize(Decimal(1)), total + off], start=date(2025, 5, 15),
+        city.monthly(meter, account, usages=[total.quantize(Decimal(1)), total + off], start=date(2025, 5, 15),
                 value=Decimal(5000))
         moment = datetime(START.year, START.month, START.day, tzinfo=TZ)
         for slot in range(SLOTS):
@@ -93,17 +95,25 @@ def build(city: City_, tmp_path) -> dict[str, object]:
     return {**accounts, "bases": {k: v[0] for k, v in cases.items()}}
 
 
+def snapshot(city: CityForBilling) -> dict:
+    return bills.snapshot(PERIOD, city=city.city)
+
+
+def rolled_back(city: CityForBilling, run):
+    return bills.rolled_back(run, period=PERIOD, city=city.city, actor=ACTOR)
+
+
 def reasons(bill: dict) -> dict[str, dict]:
     return {r["code"]: r for r in bill["explanation"]}
 
 
 def test_interval_accounts_get_the_same_bills_from_the_kernel_and_the_orm_run(city, tmp_path):
     made = build(city, tmp_path)
-    orm, expected = rolled_back(lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
+    orm, expected = rolled_back(city, lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
 
     with acting_as(ACTOR):
         summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
-    got = snapshot(PERIOD)
+    got = snapshot(city)
 
     assert set(got) == set(expected) and len(got) == 7
     for number in expected:
@@ -164,7 +174,7 @@ def test_a_rerun_makes_no_second_bill(city, tmp_path):
         first = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
         second = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
     assert (first.issued, first.held) == (5, 2) and second.issued == 0 and second.skipped == 7
-    assert Bill.objects.filter(period=PERIOD).exclude(status="CANCELLED").count() == 7
+    assert Bill.objects.filter(period=PERIOD, account__city=city.city).exclude(status="CANCELLED").count() == 7
     assert check_ledger().ok
 
 
@@ -175,10 +185,10 @@ def test_a_meter_that_sends_intervals_and_sent_none_is_held_gap_not_billed_from_
               if made[name].installations.get().meter.sends_intervals}
     assert marked == {"clean", "filled", "long_gap", "mismatch"}  # by their first import
     shutil.rmtree(settings.GRIDCOUNTER_INTERVAL_DIR)  # the head-end sent nothing for the period
-    orm, expected = rolled_back(lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
+    orm, expected = rolled_back(city, lambda: billrun.run_bills(engine=billrun.REFERENCE, period=PERIOD, as_of=AS_OF, created_at=CREATED))
     with acting_as(ACTOR):
         summary = billrun.run_bills(period=PERIOD, as_of=AS_OF, created_at=CREATED)
-    got = snapshot(PERIOD)
+    got = snapshot(city)
     for number in expected:
         assert got[number] == expected[number], number
     assert (summary.issued, summary.held) == (orm.issued, orm.held) == (3, 4)

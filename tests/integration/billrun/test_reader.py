@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from gridcounter.application.billrun import READERS
-from tests.integration.billrun.test_crash import _finish, _script
+from tests.factories.scratch import finish, script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +21,7 @@ def city(tmp_path):
     if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.skip("reading ahead is SQLite's: PostgreSQL bills two batches at once on two connections")
     first = tmp_path / "city.sqlite3"
-    _finish(_script(f"sqlite:///{first}", "prepare"))
+    finish(script(f"sqlite:///{first}", "prepare"))
 
     def copy(name: str) -> str:
         path = tmp_path / f"{name}.sqlite3"
@@ -35,8 +35,8 @@ def city(tmp_path):
 
 
 def _run(url: str, command: str) -> tuple[dict, list]:
-    summary = json.loads(_finish(_script(url, command)).strip().splitlines()[-1])
-    bills = json.loads(_finish(_script(url, "bills")).strip().splitlines()[-1])
+    summary = json.loads(finish(script(url, command)).strip().splitlines()[-1])
+    bills = json.loads(finish(script(url, "bills")).strip().splitlines()[-1])
     return summary, bills
 
 
@@ -51,12 +51,12 @@ def test_reading_ahead_bills_like_one_batch_after_another_and_sees_a_change_made
     assert bills_ahead == bills
     # staged by the reading processes and copied in by the run: the same versions, entries, postings and audit
     # events, ids included, as written row by row from the run's own frames
-    ledger = json.loads(_finish(_script(one_url, "ledger")).strip().splitlines()[-1])
+    ledger = json.loads(finish(script(one_url, "ledger")).strip().splitlines()[-1])
     assert len(ledger["ledger_posting"]) == 2 * one_by_one["issued"] and len(ledger["audit_auditevent"]) > 1000
-    assert json.loads(_finish(_script(ahead_url, "ledger")).strip().splitlines()[-1]) == ledger
+    assert json.loads(finish(script(ahead_url, "ledger")).strip().splitlines()[-1]) == ledger
 
     changed_url = city("changed")
-    _finish(_script(changed_url, "change-reading"))
+    finish(script(changed_url, "change-reading"))
     _, bills_changed = _run(changed_url, "run-one-by-one")
     differs = [new for old, new in zip(bills, bills_changed, strict=True) if old != new]
     assert len(differs) == 1  # the account whose readings changed: 50 more on the dial, times the multiplier

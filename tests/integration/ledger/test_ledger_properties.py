@@ -17,8 +17,7 @@ from gridcounter.application.readings import submit_reading
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import Payment, Posting
-from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
-from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+from gridcounter.data.org.models import Role
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Asia/Shanghai")
@@ -31,24 +30,11 @@ steps = st.lists(st.one_of(read, read, pay, reverse), min_size=1, max_size=14)
 
 
 @pytest.fixture
-def town(db):
-    company = Company.objects.create(code="P", name="性质测试供电公司")
-    city = City.objects.create(company=company, code="PC", name="性质市", province="BJ")
-    hall = Hall.objects.create(city=city, code="PH", name="性质营业厅")
-    route = Route.objects.create(city=city, hall=hall, code="PR15", reading_day=15)
-    clerk = StaffUser.objects.create_user(username="p_clerk", password=None, hall=hall)
-    clerk.roles.add(Role.objects.get_or_create(code=Role.Code.CLERK)[0])
-    supervisor = StaffUser.objects.create_user(username="p_supervisor", password=None, hall=hall)
-    supervisor.roles.add(Role.objects.get_or_create(code=Role.Code.SUPERVISOR)[0])
-    customer = Customer.objects.create(name="周敏", id_type="OTHER", id_number="P-1")
-    premise = Premise.objects.create(city=city, address="性质路 1 号", building="1")
-    account = Account.objects.create(number="3900000001", customer=customer, premise=premise, city=city,
-                                     home_hall=hall, route=route, usage_category="RESIDENTIAL",
-                                     tariff_id="BJ-RES-LT1KV", voltage="LV_220V", household_size=3)
-    meter = Meter.objects.create(asset_number="P-M1", digits=6, registers=["TOTAL"])
-    Installation.objects.create(meter=meter, account=account, installed_date=date(2024, 12, 1),
-                                initial_readings={"TOTAL": "0"})
-    return account, meter, hall, clerk, supervisor
+def metered(city):
+    """The billing city's first account, metered from 2024-12-01, with a clerk and a supervisor at its hall."""
+    account, meter = city.account(installed=date(2024, 12, 1))
+    return account, meter, city.hall, city.staff("p_clerk", Role.Code.CLERK), city.staff("p_supervisor",
+                                                                                         Role.Code.SUPERVISOR)
 
 
 def at(day: date) -> datetime:
@@ -57,8 +43,8 @@ def at(day: date) -> datetime:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
-def test_balance_is_bills_minus_payments_and_debits_equal_credits(town, steps):
-    account, meter, hall, clerk, supervisor = town
+def test_balance_is_bills_minus_payments_and_debits_equal_credits(metered, steps):
+    account, meter, hall, clerk, supervisor = metered
     savepoint = transaction.savepoint()
     try:
         with acting_as(ACTOR):

@@ -6,8 +6,7 @@ import pytest
 from gridcounter.application.readings import estimate_missing
 from gridcounter.data.org.models import Role
 from gridcounter.data.readings.models import Reading
-
-from .conftest import NOW
+from tests.factories.cities import TOWN_NOW as NOW
 
 pytestmark = pytest.mark.django_db
 USES = [200, 210, 190, 205, 195, 200]

@@ -14,8 +14,8 @@ from gridcounter.application.readings import (
 )
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.readings.models import Reading, SiteVisitOrder
-
-from .conftest import NOW, local
+from tests.factories.cities import TOWN_NOW as NOW
+from tests.factories.readings import local
 
 pytestmark = pytest.mark.django_db
 USES = [200, 200, 200, 200, 200, 200]

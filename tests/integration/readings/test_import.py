@@ -13,9 +13,8 @@ from gridcounter.application.readings import import_readings
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.readings.models import Reading
-from gridcounter.data.registry.models import Meter
-
-from .conftest import NOW
+from tests.factories import registry
+from tests.factories.cities import TOWN_NOW as NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +70,7 @@ def test_local_time_is_stored_in_utc_with_the_shanghai_date(town, tmp_path):
 
 
 def test_a_meter_not_installed_at_read_time_is_stored_without_account(town, tmp_path):
-    spare = Meter.objects.create(asset_number="SPARE-1", digits=6, registers=["TOTAL"])
+    spare = registry.meter(asset_number="SPARE-1")
     path = write_csv(tmp_path, ["SPARE-1,TOTAL,2026-11-15T10:00,123,HANDHELD"])
     result = import_readings(path=path, actor=town.actor, as_of=NOW)
     reading = Reading.objects.get(meter=spare)

@@ -7,9 +7,9 @@ import pytest
 from gridcounter.application.readings import submit_reading, validate_cycle, validate_route_period
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
-from gridcounter.data.registry.models import Meter
-
-from .conftest import NOW, local
+from tests.factories import readings, registry
+from tests.factories.cities import TOWN_NOW as NOW
+from tests.factories.readings import local
 
 pytestmark = pytest.mark.django_db
 NOV15 = date(2026, 11, 15)
@@ -91,7 +91,7 @@ def test_duplicate_is_held_and_the_identical_resend_is_the_same_reading(town):
 
 
 def test_inactive_meter_reading_has_no_account(town):
-    spare = Meter.objects.create(asset_number="SPARE-9", digits=6, registers=["TOTAL"])
+    spare = registry.meter(asset_number="SPARE-9")
     outcome = submit_reading(meter=spare, register="TOTAL", read_at=local(NOV15), value=Decimal(5), source="HANDHELD",
                              actor=town.actor, received_at=NOW)
     assert outcome.reading.account is None and outcome.codes == ["INACTIVE_METER"]
@@ -123,8 +123,7 @@ def test_route_period_reports_missed_and_revalidates(town):
     a, b = town.account(), town.account()
     town.history(a, start_value=10000, uses=USES)
     last_b = town.history(b, start_value=20000, uses=USES)
-    Reading.objects.create(meter=b.meter, account=b, register="TOTAL", read_at=local(NOV15), read_date=NOV15,
-                           value=last_b + 2000, source="AMI", created_at=NOW)  # arrived without validation
+    readings.read(b.meter, b, NOV15, last_b + 2000, source="AMI", created_at=NOW)  # arrived without validation
     report = validate_route_period(route=town.route, period_start=date(2026, 11, 1), period_end=date(2026, 12, 1))
     assert report.fixed_date == NOV15
     assert report.missed == [{"account": a.number, "register": "TOTAL"}]
@@ -141,8 +140,7 @@ def test_route_period_finds_swapped_meters_among_readings_that_came_in_unchecked
     last_a = town.history(a, start_value=12000, uses=USES)
     last_b = town.history(b, start_value=35000, uses=USES)
     for account, value in ((a, last_b + 195), (b, last_a + 205)):
-        Reading.objects.create(meter=account.meter, account=account, register="TOTAL", read_at=local(NOV15),
-                               read_date=NOV15, value=value, source="HANDHELD", created_at=NOW)
+        readings.read(account.meter, account, NOV15, value, source="HANDHELD", created_at=NOW)  # unchecked
     report = validate_route_period(route=town.route, period_start=date(2026, 11, 1), period_end=date(2026, 12, 1))
     assert "SWAP_SUSPECTED" in report.flagged[a.number] and "SWAP_SUSPECTED" in report.flagged[b.number]
     assert set(report.held) == {a.number, b.number}

@@ -4,9 +4,9 @@ from datetime import date
 import pytest
 
 from gridcounter.application import registry
-from gridcounter.application.registry import ensure_roles
 from gridcounter.data.audit.models import AuditEvent
-from gridcounter.data.org.models import StaffUser
+from gridcounter.data.org.models import Role
+from tests.factories import org as staff
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +43,7 @@ def test_clerk_of_the_city_sees_the_account_with_its_meter_history(client, org, 
 
 
 def test_staff_of_another_city_get_not_found_and_the_refusal_is_logged(client, org, account):
-    outsider = StaffUser.objects.create(username="ls_clerk_t", hall=org["halls"]["other"])
-    outsider.roles.set([ensure_roles()["CLERK"]])
+    outsider = staff.staff("ls_clerk_t", hall=org["halls"]["other"], roles=(Role.Code.CLERK,))
     client.force_login(outsider)
     assert client.get("/api/accounts/3300000501").status_code == 404
     assert client.get("/api/accounts/9999999999").status_code == 404  # same answer as a missing account

@@ -10,7 +10,7 @@ from django.urls import reverse
 from gridcounter.application import demo as demo_city
 from gridcounter.application.demo import DEMO_PASSWORD, DEMO_USERS
 from gridcounter.data.audit.models import AuditEvent
-from gridcounter.data.org.models import Hall, StaffUser
+from gridcounter.data.org.models import Company, Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Installation, Route
 from gridcounter.domain.registry import resident_id_problem, uscc_problem
 
@@ -56,7 +56,8 @@ def test_demo_registry_looks_real(demo):
     assert not routes.filter(reader__isnull=True).exists()
     assert len(set(routes.values_list("reading_day", flat=True))) >= 20
     assert set(Hall.objects.filter(city__code="SFS").values_list("kind", flat=True)) == {"CITY", "COUNTY", "RURAL"}
-    assert AuditEvent.objects.filter(action="DEMO_LOADED").count() == 1
+    company = Company.objects.get(code="DEMO")
+    assert AuditEvent.objects.filter(action="DEMO_LOADED", object_type="org.Company", object_id=str(company.pk)).count() == 1
 
 
 def test_every_role_can_sign_in(demo, client):

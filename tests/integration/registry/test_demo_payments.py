@@ -1,58 +1,23 @@
 """The demo city pays its bills: the bulk payment history is what the counter would have booked, the ledger adds up."""
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date
 from io import StringIO
 
 import pytest
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from gridcounter.application import demo
-from gridcounter.application.ledger import balance_fen, check_ledger, day_summary, post_bills, take_payment
-from gridcounter.application.registry import ensure_roles
+from gridcounter.application.ledger import balance_fen, check_ledger, day_summary, take_payment
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence
-from gridcounter.data.org.models import City, Company, Hall, StaffUser
-from gridcounter.data.registry.models import Account, Customer, Premise
+from tests.factories.cities import PAYING_PERIODS
 
 pytestmark = pytest.mark.django_db
 
 AS_OF = date(2026, 7, 20)
-PERIODS = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
-
-
-@pytest.fixture
-def city(db):
-    """A small demo city: three halls with a clerk each, 40 accounts (a third on withholding), six months billed."""
-    company = Company.objects.create(code="DEMO", name="示范供电公司")
-    city = City.objects.create(company=company, code="SFS", name="示范市", province="BJ")
-    roles = ensure_roles()
-    halls = [Hall.objects.create(city=city, code=code, name=code, kind=kind)
-             for code, kind in (("SFS-CITY", "CITY"), ("SFS-COUNTY", "COUNTY"), ("SFS-RURAL", "RURAL"))]
-    for hall in halls:
-        clerk = StaffUser.objects.create(username=f"clerk_{hall.kind.lower()}", display_name="柜员", hall=hall)
-        clerk.roles.set([roles["CLERK"]])
-    accounts = []
-    for n in range(40):
-        customer = Customer.objects.create(name=f"客户{n}", id_type="RESIDENT_ID", id_number=f"1101{n:014d}")
-        premise = Premise.objects.create(city=city, address=f"人民路{n}号")
-        accounts.append(Account.objects.create(
-            number=f"1019{n:06d}", customer=customer, premise=premise, city=city, home_hall=halls[n % 3],
-            usage_category="RESIDENTIAL", tariff_id="BJ-RES-LT1KV", voltage="LV_220V", bank_withholding=n % 3 == 0))
-    for period in PERIODS:
-        year, month = (int(p) for p in period.split("-"))
-        issued = date(year, month, 28)
-        bills = [Bill.objects.create(
-            account=account, period=period, start_date=date(year, month, 1), end_date=issued,
-            status=Bill.Status.ISSUED, tariff_id="BJ-RES-LT1KV", kwh=Decimal("200.00"),
-            amount_fen=9000 + 137 * n + 1000 * month, issued_date=issued, due_date=issued + timedelta(days=15),
-            created_at=datetime(year, month, 28, 1, tzinfo=UTC)) for n, account in enumerate(accounts)]
-        for bill in bills:
-            bill.account = next(a for a in accounts if a.pk == bill.account_id)
-        post_bills(bills=bills, created_at=datetime(year, month, 28, 1, tzinfo=UTC))
-    return {"accounts": accounts, "halls": halls}
+PERIODS = PAYING_PERIODS
 
 
 def _rows(accounts) -> dict:
@@ -88,13 +53,26 @@ def _rows(accounts) -> dict:
                                                                  + history_fields))
                                      for h in PaymentAllocation.history.filter(payment_id__in=receipt_of)),
         "events": events,
-        "receipt_sequences": sorted(ReceiptSequence.objects.values_list("hall__code", "business_date", "last_number")),
+        "receipt_sequences": sorted(ReceiptSequence.objects.filter(hall__city_id=accounts[0].city_id).values_list(
+            "hall__code", "business_date", "last_number")),
         "balances": {a.number: balance_fen(a) for a in accounts},
     }
 
 
-def test_bulk_history_writes_exactly_what_take_payment_writes(city):
+def _counts(city: dict) -> tuple[int, int, int]:
+    """The city's payments, audit events (of its halls, payments and entries, and the demo step's own record) and
+    allocations."""
     accounts = city["accounts"]
+    payments = [str(pk) for pk in Payment.objects.filter(account__in=accounts).values_list("pk", flat=True)]
+    entries = [str(pk) for pk in JournalEntry.objects.filter(account__in=accounts).values_list("pk", flat=True)]
+    events = AuditEvent.objects.filter(Q(hall__in=city["halls"]) | Q(object_type="ledger.Payment", object_id__in=payments)
+                                       | Q(object_type="ledger.JournalEntry", object_id__in=entries)
+                                       | Q(action="DEMO_PAYMENTS_LOADED"))
+    return (len(payments), events.count(), PaymentAllocation.objects.filter(payment__account__in=accounts).count())
+
+
+def test_bulk_history_writes_exactly_what_take_payment_writes(paying_city):
+    accounts = paying_city["accounts"]
     planned, picked = demo.plan_history(accounts=accounts, as_of=AS_OF, arrears_share=0.25,
                                                  credit_share=0.25)
     channels = {p.channel for p in planned}
@@ -105,7 +83,7 @@ def test_bulk_history_writes_exactly_what_take_payment_writes(city):
         assert demo.book_payments(planned) == len(planned)
         bulk = _rows(accounts)
         transaction.set_rollback(True)
-    assert not Payment.objects.exists()
+    assert not Payment.objects.filter(account__in=accounts).exists()
     for p in planned:
         with acting_as(demo.payment_actor(p.channel)):
             take_payment(account=p.account, amount_fen=p.amount_fen, channel=p.channel, hall=p.hall, clerk=p.clerk,
@@ -116,8 +94,8 @@ def test_bulk_history_writes_exactly_what_take_payment_writes(city):
     assert len(bulk["payments"]) == len(planned) and len(bulk["events"]) == 2 * len(planned)
 
 
-def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(city):
-    accounts = city["accounts"]
+def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(paying_city):
+    accounts = paying_city["accounts"]
     out = StringIO()
     demo.build_payments(as_of=AS_OF, stdout=out)
     assert "payments of the bill history" in out.getvalue() and "taken today" in out.getvalue()
@@ -140,16 +118,16 @@ def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(city)
     assert sum(1 for v in owed.values() if v <= 0) >= len(accounts) // 3
     assert max(owed.values()) < full_year
     # today: several halls, clerks and channels on the supervisor's day view
-    summary = day_summary(halls=city["halls"], day=AS_OF)
+    summary = day_summary(halls=paying_city["halls"], day=AS_OF)
     assert {h.hall.code for h in summary.halls} == {"SFS-CITY", "SFS-COUNTY", "SFS-RURAL"}
     assert len({c.username for h in summary.halls for c, _t in h.clerks if c is not None}) == 3
-    today = Payment.objects.filter(taken_date=AS_OF)
+    today = Payment.objects.filter(account__in=accounts, taken_date=AS_OF)
     assert {"CASH", "CARD"} <= set(today.values_list("channel", flat=True))
     assert today.count() >= 5
-    assert not Payment.objects.filter(taken_date__gt=AS_OF).exists()
+    assert not Payment.objects.filter(account__in=accounts, taken_date__gt=AS_OF).exists()
     # a second run adds nothing
-    counts = (Payment.objects.count(), AuditEvent.objects.count(), PaymentAllocation.objects.count())
+    counts = _counts(paying_city)
     again = StringIO()
     demo.build_payments(as_of=AS_OF, stdout=again)
     assert "nothing to do" in again.getvalue()
-    assert (Payment.objects.count(), AuditEvent.objects.count(), PaymentAllocation.objects.count()) == counts
+    assert _counts(paying_city) == counts

@@ -15,8 +15,9 @@ from gridcounter.application.readings import (
 )
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
-from gridcounter.data.readings.models import Reading
-from tests.integration.readings.conftest import NOW, SHANGHAI, Town
+from tests.factories import readings
+from tests.factories.cities import TOWN_NOW as NOW
+from tests.factories.readings import TZ as SHANGHAI
 
 START, END = date(2026, 10, 15), date(2026, 11, 15)  # the route's period 2026-11 (fixed day 15)
 
@@ -39,20 +40,14 @@ def write_csv(path, lines) -> str:
 
 
 def register(account, day: date, value: str):
-    Reading.objects.create(meter=account.meter, account=account, register="TOTAL",
-                           read_at=datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI), read_date=day,
-                           value=Decimal(value), source=Reading.Source.AMI, created_at=NOW)
+    readings.read(account.meter, account, day, Decimal(value), source="AMI", created_at=NOW)
 
 
 @pytest.fixture
-def town(db):
-    town = Town()
-    town.complete = town.account()
-    town.gappy = town.account()
-    for account in (town.complete, town.gappy):
-        account.tariff_id = "SC-GC-TOU"
-        account.usage_category = "GENERAL_COMMERCIAL"
-        account.save()
+def town(town):
+    """The town's two SC-GC-TOU accounts: `complete` with its register read at both ends of the period, `gappy`."""
+    town.complete = town.account(tariff="SC-GC-TOU", category="GENERAL_COMMERCIAL")
+    town.gappy = town.account(tariff="SC-GC-TOU", category="GENERAL_COMMERCIAL")
     register(town.complete, START, "1000.00")
     register(town.complete, END, "1744.00")  # 31 days × 96 × 0.25 kWh = 744 kWh
     return town
@@ -75,7 +70,7 @@ def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_
     gap = {f.code: f for f in usage.findings_for(town.gappy.pk)}["GAP"]
     assert gap.numbers["longest"] == 6 and "暂缓出账" in gap.reason_zh
     assert usage.to_rate()["account_id"].to_list() == [town.complete.pk]
-    assert AuditEvent.objects.filter(action="INTERVALS_IMPORTED").count() == 1
+    assert AuditEvent.objects.filter(action="INTERVALS_IMPORTED", detail__file="ami.csv").count() == 1  # this file's
 
 
 def test_importing_the_same_file_again_changes_nothing(town, tmp_path):

@@ -1,0 +1,12 @@
+"""Signing in in a real browser (Playwright), as a member of staff types it."""
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+
+def sign_in(page: Page, *, base: str, username: str, password: str) -> None:
+    """Fill in the sign-in form at `base` and send it (without waiting: a refused sign-in stays on the page)."""
+    page.goto(f"{base}/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("form.stack button[type=submit]").click()
