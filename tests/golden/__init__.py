@@ -4,8 +4,8 @@ A refactor of the bill run (billing, billrun, ledger, domain) must leave every b
 as it was, on the demo city and on the held-out city (examples/heldout/), bill by bill. This package writes what
 the database holds as one canonical record per bill and compares it with a golden file made from commit fe3e49a:
 
-    heldout.jsonl.gz           the held-out city after `build_heldout_city()` (the `city` and `billed` fixtures
-                               of tests/integration/billing/test_heldout_city.py): 327 bills in full, ~95 KB
+    heldout.jsonl.gz           the held-out city after `build_heldout_city()` (as
+                               tests/integration/billing/test_heldout_city.py builds it): 327 bills in full, ~95 KB
     heldout-balances.jsonl.gz  each account's ledger balance there
     demo.jsonl.gz              the demo city, `demo.run(as_of=DEMO_AS_OF)` (2026-11-29, not today): 71,500 bills,
                                ~1.7 MB; the bills of 18 accounts in full (`sampled`), the others `compact`: their
@@ -491,19 +491,14 @@ def _command(*args) -> dict | None:
 
 
 def build_heldout_city() -> dict:
-    """The held-out city as the `city` and `billed` fixtures of tests/integration/billing/test_heldout_city.py
-    build it: company, city, hall and auditor; registry and 12 months of history imported and billed (the two
-    missing readings of ESTIMATE_STREAK estimated at review); the new month imported, billed and listed for
-    review. Returns the command outputs."""
+    """The held-out city as tests/integration/billing/test_heldout_city.py builds it: the organisation of
+    `tests.factories.cities.held_out_city`; registry and 12 months of history imported and billed (the two missing
+    readings of ESTIMATE_STREAK estimated at review); the new month imported, billed and listed for review.
+    Returns the command outputs."""
     from gridcounter.data.billing.models import Bill
-    from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
+    from tests.factories.cities import held_out_city
 
-    company = Company.objects.create(code="HLD", name="留城供电公司")
-    city = City.objects.create(company=company, code="HLD", name="留城", province="BJ")
-    hall = Hall.objects.create(city=city, code="HLD-CITY", name="留城营业厅")
-    auditor = StaffUser.objects.create_user(username="hld_auditor", password="x-test-password-1", hall=hall)
-    auditor.roles.add(Role.objects.get_or_create(code=Role.Code.AUDITOR)[0])
-
+    held_out_city()
     out = {"registry": _command("import_registry", str(HELDOUT_FILES / "registry.csv"), "--json"),
            "history": _command("import_readings", str(HELDOUT_FILES / "readings-history.csv"), "--json")}
     for period in HISTORY_PERIODS:

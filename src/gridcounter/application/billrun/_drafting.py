@@ -195,14 +195,10 @@ def vector_bills(*, usage: pl.DataFrame, spans: pl.DataFrame, lines: pl.DataFram
         "account_id", (c("position") + 1).cast(pl.Int64).alias("position"), "code",
         c("description").str.slice(0, 200), c("description_en").str.slice(0, 200),
         fixed_text(c("quantity_e4"), 4).alias("quantity"), "unit",
-        fixed_text(_half_up_signed(c("unit_price_e8").cast(pl.Int128), 100), 6).alias("unit_price"),
+        fixed_text(half_up(c("unit_price_e8").cast(pl.Int128), 100), 6).alias("unit_price"),
         c("amount_fen").cast(pl.Int64), c("tier").cast(pl.Int64), c("tou_period").fill_null(""),
         "segment_start_date", "segment_end_date")
     return bills.cast(BILL_SCHEMA), line_out.cast(LINE_SCHEMA_OUT), sorted(one_by_one)
-
-
-def _half_up_signed(n: pl.Expr, d: int) -> pl.Expr:
-    return half_up(n.cast(pl.Int128), d)
 
 
 def draft_frames(drafts: list[BillDraft]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -92,10 +92,6 @@ def tier_table(*, catalogue: Catalogue, keys: list[tuple[str, int | None]], star
 
 # --- exact integer helpers --------------------------------------------------------------------------------
 
-_fixed = fixed_text
-_money_text = yuan_frame
-_kwh_text_c = kwh_text_frame
-
 
 def _half_up(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     """`units.half_up` on Int128."""
@@ -115,7 +111,7 @@ class _Pct:
         self.tenths = _half_up(num, old)  # signed
         self.negative = num < 0  # Decimal keeps the sign of -0.0
         self.tie = _is_tie(num, old)
-        self.abs_text = _fixed(self.tenths.abs(), 1)
+        self.abs_text = fixed_text(self.tenths.abs(), 1)
         self.text = pl.when(self.none).then(None).otherwise(
             pl.concat_str([pl.when(self.negative).then(pl.lit("-")).otherwise(pl.lit("")), self.abs_text]))
         self.more = ~self.negative | (self.tenths == 0)  # _more_less: -0.0 >= 0
@@ -150,8 +146,8 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
 
     has_prev, has_ly = c("prev_kwh_c").is_not_null(), c("ly_kwh_c").is_not_null()
     kwh_e4 = c("total_e4")
-    kwh_str = _fixed(kwh_e4, 4)
-    kwh_txt = _kwh_text_c(_half_up(kwh_e4, pl.lit(100, dtype=I128)))
+    kwh_str = fixed_text(kwh_e4, 4)
+    kwh_txt = kwh_text_frame(_half_up(kwh_e4, pl.lit(100, dtype=I128)))
 
     # --- tiers: the vectorised form of `tariffs.tier_status` (the thresholds as the rating engine's) ---
     tiered = c("tiered").fill_null(False)
@@ -168,38 +164,38 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     f = f.with_columns(_after=after, _reached=reached, _crossed=crossed, _following_s=following_s,
                        _following_text=following_text, _remaining=remaining)
     monthly = c("basis") == "MONTHLY"
-    head = [render_frame(key, kwh=_kwh_text_c(c("_after")), tier=c("_reached").cast(pl.String))
+    head = [render_frame(key, kwh=kwh_text_frame(c("_after")), tier=c("_reached").cast(pl.String))
             for key in ("TIER_STATUS.monthly", "TIER_STATUS.annual")]
     remaining_text = render_frame("TIER_STATUS.remaining", next_tier=(c("_reached") + 1).cast(pl.String),
-                                  next_threshold=c("_following_text"), remaining=_kwh_text_c(c("_remaining")))
+                                  next_threshold=c("_following_text"), remaining=kwh_text_frame(c("_remaining")))
     top, crossed_text = render_frame("TIER_STATUS.top"), render_frame("TIER_STATUS.crossed")
     tier_zh, tier_en = (pl.concat_str([
         pl.when(monthly).then(head[0][lang]).otherwise(head[1][lang]),
         pl.when(c("_remaining").is_not_null()).then(remaining_text[lang]).otherwise(top[lang]),
         pl.when(c("_crossed")).then(crossed_text[lang]).otherwise(pl.lit(""))]) for lang in (0, 1))
     tier_reason = pl.when(tiered).then(_reason("TIER_STATUS", {
-        "ytd_kwh": _fixed(c("_after"), 2), "tier": c("_reached").cast(pl.Int64),
+        "ytd_kwh": fixed_text(c("_after"), 2), "tier": c("_reached").cast(pl.Int64),
         "next_threshold_kwh": c("_following_s"), "remaining_kwh": pl.when(c("_remaining").is_not_null()).then(
-            _fixed(c("_remaining"), 2)), "crossed": c("_crossed"), "basis": c("basis")}, tier_zh, tier_en))
+            fixed_text(c("_remaining"), 2)), "crossed": c("_crossed"), "basis": c("basis")}, tier_zh, tier_en))
 
     # --- usage against the previous period and the same period last year ---
     vs_prev = _Pct(kwh_e4, c("prev_kwh_c") * 100)
     vs_ly = _Pct(kwh_e4, c("ly_kwh_c") * 100)
     prev_none = render_frame("USAGE_VS_PREVIOUS.nothing_before", kwh=kwh_txt, previous_period=previous_period)
     prev_change = render_frame("USAGE_VS_PREVIOUS", kwh=kwh_txt, previous_period=previous_period,
-                               previous_kwh=_kwh_text_c(c("prev_kwh_c")), more_less=vs_prev.more_less(),
+                               previous_kwh=kwh_text_frame(c("prev_kwh_c")), more_less=vs_prev.more_less(),
                                change=vs_prev.abs_text)
     prev_zh, prev_en = (pl.when(vs_prev.none).then(prev_none[lang]).otherwise(prev_change[lang]) for lang in (0, 1))
     prev_reason = pl.when(has_prev).then(_reason("USAGE_VS_PREVIOUS", {
-        "kwh": kwh_str, "previous_kwh": _fixed(c("prev_kwh_c"), 2), "previous_period": pl.lit(previous_period),
+        "kwh": kwh_str, "previous_kwh": fixed_text(c("prev_kwh_c"), 2), "previous_period": pl.lit(previous_period),
         "change_pct": vs_prev.text}, prev_zh, prev_en))
     ly_none = render_frame("USAGE_VS_LAST_YEAR.nothing_before", last_year_period=last_year_period)
     ly_change = render_frame("USAGE_VS_LAST_YEAR", last_year_period=last_year_period,
-                             last_year_kwh=_kwh_text_c(c("ly_kwh_c")), more_less=vs_ly.more_less(),
+                             last_year_kwh=kwh_text_frame(c("ly_kwh_c")), more_less=vs_ly.more_less(),
                              change=vs_ly.abs_text)
     ly_zh, ly_en = (pl.when(vs_ly.none).then(ly_none[lang]).otherwise(ly_change[lang]) for lang in (0, 1))
     ly_reason = pl.when(has_ly).then(_reason("USAGE_VS_LAST_YEAR", {
-        "kwh": kwh_str, "last_year_kwh": _fixed(c("ly_kwh_c"), 2), "last_year_period": pl.lit(last_year_period),
+        "kwh": kwh_str, "last_year_kwh": fixed_text(c("ly_kwh_c"), 2), "last_year_period": pl.lit(last_year_period),
         "change_pct": vs_ly.text}, ly_zh, ly_en))
 
     # --- the bill-shock test (assess_shock), exactly ---
@@ -262,14 +258,14 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
         c("_p_ok") & (c("_basis") == "SAME_PERIOD_LAST_YEAR")
         & _is_tie((amount * c("_pd") - c("_pn")) * 1000, pl.when(c("_p_ok")).then(c("_pn")).otherwise(1)))
     inc_text = pl.when(none_basis).then(None).otherwise(pl.concat_str([
-        pl.when(inc_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), _fixed(increase.abs(), 1)]))
+        pl.when(inc_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), fixed_text(increase.abs(), 1)]))
     k_text = pl.when(k_none).then(None).otherwise(pl.concat_str([
-        pl.when(k_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), _fixed(k_increase.abs(), 1)]))
+        pl.when(k_num < 0).then(pl.lit("-")).otherwise(pl.lit("")), fixed_text(k_increase.abs(), 1)]))
     f = f.with_columns(_is_shock=is_shock, _seasonal=seasonal, _baseline=baseline_fen.cast(pl.Int64),
                        _inc_text=inc_text, _k_text=k_text, _ties=ties.fill_null(False))
 
     basis = words_frame(c("_basis") == "SAME_PERIOD_LAST_YEAR", "SAME_PERIOD_LAST_YEAR", "RECENT_AVERAGE")
-    yuan_amount, yuan_base = _money_text(amount), _money_text(c("_baseline"))
+    yuan_amount, yuan_base = yuan_frame(amount), yuan_frame(c("_baseline"))
     shock_reason = pl.when(c("_is_shock")).then(_reason("BILL_SHOCK", {
         "amount_fen": amount.cast(pl.Int64), "baseline_fen": c("_baseline"), "basis": c("_basis"),
         "increase_pct": c("_inc_text"), "threshold_pct": pl.lit(str(threshold)), "hold": pl.lit(True)},
@@ -281,7 +277,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
                          for lang in (0, 1)))
     seasonal_reason = pl.when(c("_seasonal") & has_prev & has_ly).then(_reason("SEASONAL", {
         "change_vs_previous_pct": vs_prev.text, "change_vs_last_year_pct": vs_ly.text,
-        "last_year_kwh": _fixed(c("ly_kwh_c"), 2)},
+        "last_year_kwh": fixed_text(c("ly_kwh_c"), 2)},
         *render_frame("SEASONAL", vs_previous=vs_prev_text, vs_last_year=vs_ly_text)))
 
     # --- constant reasons, from the domain's own functions ---
@@ -298,7 +294,7 @@ def explain_frame(frame: pl.DataFrame, *, tiers: pl.DataFrame, period: str, prev
     parts = pl.concat_list([shock_reason, prev_reason, ly_reason, seasonal_reason, days_reason, tier_reason,
                             pl.lit(actual)]).list.drop_nulls()
     facts = pl.concat_str([
-        pl.lit('{"engine": "KERNEL", "ytd_kwh": "'), _fixed(c("ytd_c").fill_null(0), 2), pl.lit('", "shock": '),
+        pl.lit('{"engine": "KERNEL", "ytd_kwh": "'), fixed_text(c("ytd_c").fill_null(0), 2), pl.lit('", "shock": '),
         pl.struct(is_shock=c("_is_shock"), seasonal=c("_seasonal"), basis=c("_basis"), baseline_fen=c("_baseline"),
                   increase_pct=c("_inc_text"), threshold_pct=pl.lit(str(threshold)),
                   usage_increase_pct=c("_k_text")).struct.json_encode(),

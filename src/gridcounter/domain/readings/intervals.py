@@ -311,8 +311,6 @@ def _tariff_hours(tariff, *, start_date: date, end_date: date, local: list[datet
 # -- integer rounding ----------------------------------------------------------------------------------------
 
 
-_half_up_signed = half_up
-
 
 def _kwh(e4: int) -> Decimal:
     return (Decimal(e4) / E4).normalize() if e4 % E4 else Decimal(e4 // E4)
@@ -405,7 +403,7 @@ def interval_usage_frame(
     filled = (
         fillable.with_columns(_k=pl.int_ranges(1, c("run_len") + 1)).explode("_k")
         .select("account_id", (c("run_start") + c("_k") - 1).alias("slot"),
-                (c("_va") + _half_up_signed((c("_vb") - c("_va")) * c("_k"), c("run_len") + 1)).alias("kwh_e4"))
+                (c("_va") + half_up((c("_vb") - c("_va")) * c("_k"), c("run_len") + 1)).alias("kwh_e4"))
     )
 
     # spikes: far above the account's typical (median) interval this period; only candidates are compared
@@ -469,10 +467,10 @@ def interval_usage_frame(
     )
     tolerance = pl.max_horizontal(
         pl.lit(int(rules.sum_tolerance_kwh * E4), pl.Int64),
-        _half_up_signed(c("register_kwh_e4").abs() * int(rules.sum_tolerance_percent * 100), 10**4))
+        half_up(c("register_kwh_e4").abs() * int(rules.sum_tolerance_percent * 100), 10**4))
     usage = usage.with_columns(_tolerance=tolerance, _diff=(c("interval_kwh_e4") - c("register_kwh_e4")).abs())
     usage = usage.with_columns(
-        *[pl.when(c("_timed") == (name != "kwh")).then(_half_up_signed(c(f"_{name}_e4"), 100))
+        *[pl.when(c("_timed") == (name != "kwh")).then(half_up(c(f"_{name}_e4"), 100))
           .otherwise(pl.lit(None, pl.Int64)).alias(f"{name}_c") for name in COMPONENT_COLUMNS],
         period=pl.lit(period), start_date=pl.lit(start_date, pl.Date), end_date=pl.lit(end_date, pl.Date),
         expected_intervals=pl.lit(n, pl.Int64),

@@ -327,8 +327,6 @@ def _half_up(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
     return half_up(num.cast(I128), den)
 
 
-_half_up_signed = _half_up
-
 
 # -- the kernel -----------------------------------------------------------------------------------------
 
@@ -542,7 +540,7 @@ def _power_factor_lines(rows: pl.DataFrame, lines: pl.DataFrame, contexts: _Cont
         pl.lit("POWER_FACTOR").alias("code"), c("_pf_zh").alias("description"), c("_pf_en").alias("description_en"),
         c("_pct_e4").alias("quantity_e4"), pl.lit(LINES["POWER_FACTOR"][2]).alias("unit"),
         (c("_base") * 10**4).cast(pl.Int64).alias("unit_price_e8"),  # yuan per 1 %: base fen / 10⁴
-        _half_up_signed(c("_pct_e4").cast(I128) * c("_base"), 10**6).cast(pl.Int64).alias("amount_fen"),
+        _half_up(c("_pct_e4").cast(I128) * c("_base"), 10**6).cast(pl.Int64).alias("amount_fen"),
         pl.lit(None, dtype=pl.Int32).alias("tier"), pl.lit(None, dtype=pl.String).alias("tou_period"),
         c("start_date").alias("segment_start_date"), c("end_date").alias("segment_end_date"),
     )
