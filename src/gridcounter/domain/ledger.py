@@ -1,9 +1,12 @@
 """Ledger rules in pure Python: fen and yuan, balanced entries, oldest-first allocation, late-payment penalty."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -264,3 +267,33 @@ def late_payment_penalty_fen(*, arrears: Sequence[Arrears], paid_date: date, res
     if overdue and total < rule.minimum_fen:
         total = rule.minimum_fen
     return total
+
+
+# --- the entries' hash chain -------------------------------------------------------------------------------------
+
+CHAIN_START = "0" * 64  # the digest before an account's first entry
+SEALED_FIELDS = ("id", "kind", "account_id", "effective_date", "created_at", "description", "source_type",
+                 "source_id", "reverses_id", "idempotency_key", "created_by_id", "hall_id", "reason")
+
+
+def _canonical(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def entry_digest(*, key: bytes, previous: str, entry: Mapping[str, Any],
+                 postings: Iterable[tuple[str, int | None, int]]) -> str:
+    """The entry's link in its customer account's chain: HMAC-SHA256 under `key` of the previous link, every field
+    of SEALED_FIELDS and the entry's postings (ledger account, customer account id, fen), in a canonical order.
+
+    Any change to a sealed field or a posting, a posting added, moved or removed, or an entry removed from the chain
+    changes this link and every one after it; without `key` (kept outside the database) no one can make new ones.
+    """
+    message = json.dumps([previous, [_canonical(entry[name]) for name in SEALED_FIELDS],
+                          sorted([code, account_id if account_id is not None else -1, int(amount)]
+                                 for code, account_id, amount in postings)],
+                         ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()

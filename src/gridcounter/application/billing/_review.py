@@ -100,6 +100,8 @@ def _require_reason(reason: str) -> str:
 
 
 def _held(bill: Bill) -> Bill:
+    """The held bill, locked after its account (the ledger's lock order). Raises: BillNotHeld."""
+    ledger.lock_account(Bill.objects.values_list("account_id", flat=True).get(pk=bill.pk))
     bill = Bill.objects.select_for_update(of=("self",)).select_related("account", "account__route", "account__customer").get(
         pk=bill.pk)
     if bill.status != Bill.Status.HELD:
@@ -125,6 +127,7 @@ def _reading_ids(bill: Bill) -> list[int]:
     return list((bill.readings or {}).get("_reading_ids", []))
 
 
+@ledger.retrying
 def release_bill(*, bill: Bill, reason: str, decided_at: datetime, as_of: date) -> ReviewDecision:
     """Issue a held bill as it is (the auditor accepts its readings) and post it to the ledger.
 
@@ -221,6 +224,7 @@ def _rebill_affected(*, bill: Bill, old_reading: Reading | None, as_of: date, de
     return replacement
 
 
+@ledger.retrying
 def correct_issued_reading(*, reading: Reading, value, reason: str, corrected_at: datetime,
                            as_of: date) -> list[Bill]:
     """Correct a reading that issued bills already used: a CORRECTION reading supersedes it and every live bill
@@ -231,6 +235,9 @@ def correct_issued_reading(*, reading: Reading, value, reason: str, corrected_at
     reason = _require_reason(reason)
     value = _parse_value(value)
     with transaction.atomic():
+        account_id = Reading.objects.values_list("account_id", flat=True).get(pk=reading.pk)
+        if account_id:
+            ledger.lock_account(account_id)  # before the reading and the bills (the ledger's lock order)
         reading = Reading.objects.select_for_update().select_related("meter").get(pk=reading.pk)
         if reading.status == Reading.Status.SUPERSEDED:
             raise CorrectionRefused(f"reading {reading.pk} was superseded already")
@@ -252,6 +259,7 @@ def correct_issued_reading(*, reading: Reading, value, reason: str, corrected_at
         return [rebill(bill=b, as_of=as_of, created_at=corrected_at, reason=reason).new_bill for b in affected]
 
 
+@ledger.retrying
 def correct_reading(*, bill: Bill, register: str, value, reason: str, decided_at: datetime,
                     as_of: date) -> ReviewDecision:
     """The auditor's reading (source CORRECTION) supersedes the bad one; affected bills are cancelled and rebilled.
@@ -276,6 +284,7 @@ def correct_reading(*, bill: Bill, register: str, value, reason: str, decided_at
                                  "superseded_reading": old_reading.pk if old_reading else None})
 
 
+@ledger.retrying
 def order_reread(*, bill: Bill, reason: str, decided_at: datetime, as_of: date) -> ReviewDecision:
     """Send someone to read the meter on site (a SiteVisitOrder RE_READ); the bill stays held.
 
@@ -323,6 +332,7 @@ def _estimated_value(*, bill: Bill, register: str, old: Reading | None) -> Decim
     return Decimal(previous["value"]) + estimate
 
 
+@ledger.retrying
 def estimate_reading(*, bill: Bill, reason: str, decided_at: datetime, as_of: date,
                      register: str | None = None) -> ReviewDecision:
     """Replace the bill's current reading(s) by an estimate (source ESTIMATE) and re-rate.

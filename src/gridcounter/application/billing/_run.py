@@ -502,6 +502,7 @@ class Rebill:
     new_bill: Bill
 
 
+@ledger.retrying
 def rebill(*, bill: Bill, as_of: date, created_at: datetime, reason: str, catalogue=None,
            issue_if_clean: bool = True) -> Rebill:
     """Cancel `bill` and bill its account and period again from the readings as they are now.
@@ -511,11 +512,13 @@ def rebill(*, bill: Bill, as_of: date, created_at: datetime, reason: str, catalo
     the ledger shows the cancellation and the new bill as two entries whose sum is the difference.
     Nothing is deleted. Runs inside the caller's transaction (or its own).
 
-    Raises: BillNotLive (the bill is cancelled already), ledger.ReasonRequired.
+    Locks the account before the bill (the ledger's lock order, `ledger._locks`).
+    Raises: BillNotLive (the bill is cancelled already), ledger.ReasonRequired, ledger.Contention.
     """
     if not reason or not reason.strip():
         raise ledger.ReasonRequired("rebilling needs a reason")
     with transaction.atomic():
+        ledger.lock_account(Bill.objects.values_list("account_id", flat=True).get(pk=bill.pk))
         bill = Bill.objects.select_for_update(of=("self",)).select_related("account", "account__route", "account__customer").get(
             pk=bill.pk)
         if bill.status == Bill.Status.CANCELLED:

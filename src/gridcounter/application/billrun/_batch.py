@@ -38,6 +38,7 @@ def run_route(*, route: Route, period: str, as_of: date, created_at: datetime, c
                      due_days=due_days, shock_threshold_pct=shock_threshold_pct, engine=engine)
 
 
+@ledger.retrying
 def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: datetime, catalogue: Catalogue,
               due_days: int | None = None, shock_threshold_pct: Decimal | None = None, engine: str = KERNEL,
               read_ahead: Callable[[], PreparedBatch | None] | None = None) -> RunSummary:
@@ -47,8 +48,9 @@ def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: date
     (`prepare_batch`; with the REFERENCE engine every account is drafted by the reference rules instead) and
     written with one COPY / executemany per table (`write_batch`), whichever the engine; each route gets its
     BillRun and BILL_RUN event. `read_ahead()`, called once the routes are locked, may give the batch as another
-    process prepared it (`_ReadAhead.take`); None: it is prepared here.
-    Raises: InvalidPeriod.
+    process prepared it (`_ReadAhead.take`); None: it is prepared here. A batch the database refuses (deadlock,
+    serialization failure) is run again from the start (`ledger.retrying`).
+    Raises: InvalidPeriod, ledger.Contention.
     """
     started = time.perf_counter()
     due_days, threshold = per_account.run_limits(due_days, shock_threshold_pct)
@@ -72,11 +74,14 @@ def _lock_routes(routes: list[Route]) -> None:
 def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, due_days: int,
                 started: float) -> RunSummary:
     """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), credit applied, shock notices,
-    BILL_RUN events. Inside the caller's transaction, with the batch's routes locked."""
+    BILL_RUN events. Inside the caller's transaction, with the batch's routes locked; locks their accounts."""
     c = pl.col
     billing, per_route = prepared.billing, prepared.per_route
     period = billing.period
     by_id = {r.pk: r for r in prepared.routes}
+    # the routes' accounts before their bills (the ledger's lock order): a payment committed before this sees no
+    # bill and is seen below (credit applied); one that comes after waits for the commit and settles the bill
+    ledger.lock_route_accounts(sorted(by_id))
     route_of = prepared.route_of
     user = per_account.actor_user()
     runs = BillRun.objects.bulk_create([BillRun(period=period, route=by_id[r], started_at=created_at,

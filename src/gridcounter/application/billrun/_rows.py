@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 from django.db import connection
 
+from gridcounter.application import ledger
 from gridcounter.application.bulk import allocate_column_ids
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.models import AuditEvent
@@ -277,9 +278,13 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
     if staged is None:
         rows = run_rows(bills=bills, lines=lines, route_of=route_of, billing=billing, as_of=as_of,
                         created_at=created_at, due_days=due_days, actor=RowActor.current())
-        ids = allocate_run_ids(row_counts(rows))
+        counts = row_counts(rows)
+        ids = allocate_run_ids(counts)
         for table, frame in rows.items():
             copy_frame(table, absolute_rows(table, frame, ids=ids, runs=runs))
     else:
-        insert_staged(staged, ids=allocate_run_ids(staged), runs=runs)
+        counts, ids = staged, allocate_run_ids(staged)
+        insert_staged(staged, ids=ids, runs=runs)
+    entries = ids["entry"]
+    ledger.seal_entries(entries[:counts[JournalEntry._meta.db_table]])
     return bills.join(route_of, on="account_id", how="left", maintain_order="left")

@@ -19,6 +19,7 @@ from datetime import time as clock
 from django.db import transaction
 from django.db.models import Sum
 
+from gridcounter.application import ledger
 from gridcounter.application.bulk import insert_rows, json_text, prepare_connection
 from gridcounter.application.ledger import take_payment
 from gridcounter.data.audit.context import Actor, acting_as
@@ -241,6 +242,7 @@ def book_payments(planned: list[PlannedPayment]) -> int:
             postings.append({"entry_id": entry["id"], "ledger_account": ledger_account,
                              "account_id": getattr(acc, "pk", None), "amount_fen": amount})
     insert_rows(Posting, postings)
+    ledger.seal_entries(entry["id"] for entry in entries)
     for p, entry, (receipt, day, _actor) in zip(planned, entries, receipts, strict=True):
         payments.append({
             "account_id": p.account.pk, "amount_fen": p.amount_fen, "channel": p.channel, "hall_id": p.hall.pk,

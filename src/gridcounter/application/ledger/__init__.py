@@ -1,6 +1,7 @@
 """The double-entry ledger and payments: bills posted, payments taken and allocated, corrections, the check.
 
     _ledger    journal entries and postings, allocation of payments to bills, credit, cancellation, the check
+    _locks     the lock order (route, account, bill, payment, allocation) and the retry of refused transactions
     _payments  taking and reversing a payment, idempotently, at any hall of the account's city
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
 """
@@ -20,6 +21,7 @@ from gridcounter.application.ledger._ledger import (
     balance_fen,
     business_date,
     cancel_bill,
+    chain_heads,
     check_ledger,
     open_bills,
     post_adjustment,
@@ -27,6 +29,14 @@ from gridcounter.application.ledger._ledger import (
     post_bills,
     post_entry,
     post_rebill_difference,
+    seal_entries,
+)
+from gridcounter.application.ledger._locks import (
+    Contention,
+    lock_account,
+    lock_accounts,
+    lock_route_accounts,
+    retrying,
 )
 from gridcounter.application.ledger._payments import (
     IdempotencyKeyReused,
@@ -63,6 +73,11 @@ __all__ = [
     "day_summary",
     "receipt_for",
     "share_percent",
+    "Contention",
+    "lock_account",
+    "lock_accounts",
+    "lock_route_accounts",
+    "retrying",
     "BillNotIssued",
     "BillNotPosted",
     "IdempotencyConflict",
@@ -86,6 +101,7 @@ __all__ = [
     "balance_fen",
     "business_date",
     "cancel_bill",
+    "chain_heads",
     "check_ledger",
     "next_receipt_number",
     "open_bills",
@@ -94,6 +110,7 @@ __all__ = [
     "post_bills",
     "post_entry",
     "post_rebill_difference",
+    "seal_entries",
     "reverse_payment",
     "take_payment",
 ]

@@ -11,10 +11,12 @@ from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext as _
 
 from gridcounter.application.bulk import insert_rows
+from gridcounter.application.ledger._locks import lock_account, lock_accounts, retrying
 from gridcounter.data.audit.context import current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
+from gridcounter.data.ledger import chain, guard
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PaymentAllocation, Posting
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
@@ -23,8 +25,8 @@ from gridcounter.domain.ledger import UnbalancedEntry
 
 __all__ = [
     "BillNotIssued", "BillNotPosted", "IdempotencyConflict", "InvalidPosting", "LedgerCheckReport", "Offence",
-    "ReasonRequired", "UnbalancedEntry", "accounts_with_credit", "apply_credit", "apply_credits", "balance_fen", "business_date", "cancel_bill",
-    "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_bills", "post_entry", "post_rebill_difference",
+    "ReasonRequired", "UnbalancedEntry", "accounts_with_credit", "seal_entries", "apply_credit", "apply_credits", "balance_fen", "business_date", "cancel_bill",
+    "chain_heads", "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_bills", "post_entry", "post_rebill_difference",
 ]
 
 
@@ -54,6 +56,12 @@ def business_date(moment: datetime) -> date:
 
 
 # --- posting ----------------------------------------------------------------------------------------------
+
+def seal_entries(entry_ids) -> int:
+    """Append new entries to their accounts' hash chains (`data.ledger.chain`); every writer of journal entries
+    calls this in the writing transaction, with the accounts locked, after the entries' postings are written."""
+    return chain.seal_entries(entry_ids, key=guard.chain_key())
+
 
 def _signature(*, kind, account_id, postings) -> tuple:
     return kind, account_id, Counter((ledger_account, getattr(acc, "pk", acc), amount)
@@ -98,6 +106,7 @@ def post_entry(*, kind: str, account: Account, effective_date: date, created_at:
     wanted = _signature(kind=kind, account_id=account.pk, postings=postings)
     actor = current_actor()
     with transaction.atomic():
+        lock_account(account.pk)
         if idempotency_key and JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
             return _replay_or_conflict(key=idempotency_key, wanted=wanted)
         try:
@@ -112,6 +121,7 @@ def post_entry(*, kind: str, account: Account, effective_date: date, created_at:
                     [Posting(entry=entry, ledger_account=ledger_account, account=acc, amount_fen=amount)
                      for ledger_account, acc, amount in postings]
                 )
+                seal_entries([entry.pk])
         except IntegrityError:
             # a concurrent request with the same key committed first
             if idempotency_key and JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
@@ -166,7 +176,7 @@ def cancel_bill(*, bill: Bill, created_at: datetime, reason: str) -> JournalEntr
     if not reason or not reason.strip():
         raise ReasonRequired(_("A bill cancellation needs a reason."))
     with transaction.atomic():
-        Account.objects.select_for_update().filter(pk=bill.account_id).first()
+        lock_account(bill.account_id)
         original = _bill_entry(bill)
         if original is None:
             raise BillNotPosted(f"bill {bill.pk} ({bill.account} {bill.period}) was never posted to the ledger")
@@ -198,7 +208,7 @@ def post_rebill_difference(*, old_bill: Bill, new_bill: Bill, created_at: dateti
         raise InvalidPosting("a rebill replaces a bill of the same account")
     difference = new_bill.amount_fen - old_bill.amount_fen
     with transaction.atomic():
-        Account.objects.select_for_update().filter(pk=old_bill.account_id).first()
+        lock_account(old_bill.account_id)
         if _bill_entry(old_bill) is None:
             raise BillNotPosted(f"bill {old_bill.pk} ({old_bill.account} {old_bill.period}) was never posted")
         entry = post_entry(
@@ -212,6 +222,7 @@ def post_rebill_difference(*, old_bill: Bill, new_bill: Bill, created_at: dateti
     return entry
 
 
+@retrying
 def post_adjustment(*, account: Account, amount_fen: int, effective_date: date, created_at: datetime,
                     description: str, reason: str, source_type: str = "", source_id: str = "",
                     idempotency_key: str | None = None) -> JournalEntry:
@@ -283,7 +294,7 @@ def apply_credit(*, account: Account, created_at: datetime) -> list[PaymentAlloc
     """
     created: list[PaymentAllocation] = []
     with transaction.atomic():
-        Account.objects.select_for_update().filter(pk=account.pk).first()
+        lock_account(account.pk)
         for payment in Payment.objects.filter(account=account, status=Payment.Status.POSTED).order_by("taken_at", "id"):
             created += allocate(payment=payment, allocated_at=created_at)
         if created:
@@ -317,6 +328,7 @@ def post_bills(*, bills: list[Bill], created_at: datetime) -> list[int]:
     actor = current_actor()
     username = actor.username
     with transaction.atomic():
+        lock_accounts(bill.account_id for bill in bills)
         keys = [f"bill:{bill.pk}" for bill in bills]
         existing: dict[str, JournalEntry] = {}
         for start in range(0, len(keys), 2000):
@@ -362,6 +374,7 @@ def post_bills(*, bills: list[Bill], created_at: datetime) -> list[int]:
                 "ip_address": None,
             })
         insert_rows(Posting, postings)
+        seal_entries(entry["id"] for entry in entries)
         insert_rows(AuditEvent, events)
     return [out[key] for key in keys]
 
@@ -420,7 +433,14 @@ class Offence:
 class LedgerCheckReport:
     entries_checked: int = 0
     accounts_checked: int = 0
+    links_checked: int = 0
     offences: list[Offence] = field(default_factory=list)
+
+    @property
+    def first_changed_entry(self) -> int | None:
+        """The lowest entry id whose hash-chain link is broken, or None."""
+        ids = [int(o.object_id) for o in self.offences if o.code.startswith("CHAIN_")]
+        return min(ids) if ids else None
 
     @property
     def ok(self) -> bool:
@@ -428,6 +448,7 @@ class LedgerCheckReport:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "entries_checked": self.entries_checked, "accounts_checked": self.accounts_checked,
+                "links_checked": self.links_checked, "first_changed_entry": self.first_changed_entry,
                 "offences": [asdict(o) for o in self.offences]}
 
 
@@ -435,17 +456,30 @@ def _sum_by(queryset, key: str, value: str = "amount_fen") -> dict:
     return {k: int(v or 0) for k, v in queryset.values_list(key).annotate(total=Sum(value)).values_list(key, "total")}
 
 
-def check_ledger() -> LedgerCheckReport:
+def chain_heads() -> dict[str, list]:
+    """Every account's last hash-chain link, {account number: [seq, digest]}: keep it outside the database (a
+    file on another machine, a printout) and pass it to `check_ledger(heads=…)` later."""
+    found = chain.heads()
+    numbers = dict(Account.objects.filter(pk__in=list(found)).values_list("id", "number"))
+    return {numbers[a]: [seq, digest] for a, (seq, digest) in sorted(found.items())}
+
+
+def check_ledger(*, heads: dict[str, list] | None = None) -> LedgerCheckReport:
     """Check the whole ledger; lists offenders, changes nothing.
 
     Every entry has at least two postings summing to zero; receivable postings carry the entry's account and
     other postings none; every account's balance (sum of its receivable postings) equals
     posted bills − their cancellations + rebilling differences + adjustments − payments not reversed;
     every posted bill's and payment's entry carries its amount; no bill or payment is allocated beyond its
-    amount.
+    amount; no issued bill is open while its account holds unallocated credit, and each account's open bills
+    less its credit equal its balance less its adjustments (allocations agree with balances). Every entry's link in
+    its account's hash chain is recomputed (the first entry changed outside the rules is named) and the database's
+    append-only triggers are all in place. With `heads` (saved earlier by `chain_heads`), each saved last link must
+    still be in its chain: an account's last entries removed with their seals are named too.
     """
     report = LedgerCheckReport()
     add = report.offences.append
+    _check_tamper_evidence(add, report, heads=heads)
 
     report.entries_checked = JournalEntry.objects.count()
     entry_sums = {row["entry_id"]: row for row in Posting.objects.values("entry_id").annotate(
@@ -513,6 +547,8 @@ def check_ledger() -> LedgerCheckReport:
                          "adjustments_fen": adjustments.get(account_id, 0)}))
 
     live = PaymentAllocation.objects.filter(released_at__isnull=True)
+    _check_settlement(add, live=live, balances=balances, numbers=numbers,
+                      adjustments=_sum_by(receivable.filter(entry__kind=JournalEntry.Kind.ADJUSTMENT), "account_id"))
     # the bills' and payments' amounts in one query each (not one per allocated bill or payment)
     bill_amounts = dict(Bill.objects.filter(pk__in=live.values("bill_id")).values_list("id", "amount_fen"))
     payment_rows = {pk: (amount, status) for pk, amount, status in Payment.objects.filter(
@@ -529,3 +565,77 @@ def check_ledger() -> LedgerCheckReport:
                         f"payment {payment_id} settles {allocated} fen of bills but can settle "
                         f"{payment[0] if payment[1] == Payment.Status.POSTED else 0} fen"))
     return report
+
+
+def _check_settlement(add, *, live, balances: dict[int, int], numbers: dict[int, str], adjustments: dict[int, int]
+                      ) -> None:
+    """Allocations against balances: an account holding credit has no open bill (credit settles bills as soon as
+    both exist), and Σ outstanding of its issued bills − its unallocated credit = balance − adjustments (which no
+    payment settles)."""
+    allocated_to_bill = _sum_by(live, "bill_id")
+    outstanding: dict[int, int] = defaultdict(int)
+    open_bill: dict[int, tuple[int, str, int]] = {}
+    for bill_id, account_id, period, amount in Bill.objects.filter(status=Bill.Status.ISSUED).values_list(
+            "id", "account_id", "period", "amount_fen").order_by("account_id", "period", "id"):
+        left = amount - allocated_to_bill.get(bill_id, 0)
+        outstanding[account_id] += left
+        if left > 0 and account_id not in open_bill:
+            open_bill[account_id] = (bill_id, period, left)
+    allocated_from_payment = _sum_by(live.filter(payment__status=Payment.Status.POSTED), "payment_id")
+    credit: dict[int, int] = defaultdict(int)
+    for payment_id, account_id, amount in Payment.objects.filter(status=Payment.Status.POSTED).values_list(
+            "id", "account_id", "amount_fen"):
+        credit[account_id] += amount - allocated_from_payment.get(payment_id, 0)
+    missing = (set(outstanding) | set(credit)) - set(numbers)
+    numbers = {**numbers, **dict(Account.objects.filter(pk__in=missing).values_list("id", "number"))}
+    for account_id in sorted(set(outstanding) | set(credit)):
+        number = numbers.get(account_id, account_id)
+        if account_id in open_bill and credit.get(account_id, 0) > 0:
+            bill_id, period, left = open_bill[account_id]
+            add(Offence("OPEN_BILL_BESIDE_CREDIT", "billing.Bill", str(bill_id),
+                        f"account {number}: bill {period} has {left} fen open while the account holds "
+                        f"{credit[account_id]} fen of unallocated credit",
+                        {"account": str(number), "open_fen": left, "credit_fen": credit[account_id]}))
+        expected = balances.get(account_id, 0) - adjustments.get(account_id, 0)
+        settled = outstanding.get(account_id, 0) - credit.get(account_id, 0)
+        if settled != expected:
+            add(Offence("ALLOCATIONS_BALANCE_MISMATCH", "registry.Account", str(account_id),
+                        f"account {number}: open bills − credit = {settled} fen, but balance − adjustments = "
+                        f"{expected} fen",
+                        {"open_less_credit_fen": settled, "balance_less_adjustments_fen": expected}))
+
+
+CHAIN_MESSAGES = {
+    "CHANGED": "entry {entry} (account {account}, link {seq}) differs from what was sealed: changed outside the "
+               "ledger's rules",
+    "UNSEALED": "entry {entry} (account {account}) is in no chain: written outside the ledger's rules",
+    "MISSING": "link {seq} of account {account} seals entry {entry}, which is gone",
+    "GAP": "the links before link {seq} of account {account} (entry {entry}) are gone: entries were removed",
+    "MOVED": "entry {entry} was sealed for account {account} and now belongs to another",
+}
+
+
+def _check_tamper_evidence(add, report: LedgerCheckReport, *, heads: dict[str, list] | None) -> None:
+    """The hash chain of every account (`data.ledger.chain`) and the append-only triggers (`data.ledger.guard`)."""
+    for table in guard.missing():
+        add(Offence("GUARD_MISSING", "table", table,
+                    f"table {table} lacks its append-only trigger: run `gridcounter migrate`, or re-install the "
+                    f"guards after a migration that rebuilt the table"))
+    report.links_checked, broken = chain.check_chain(key=guard.chain_key())
+    numbers = dict(Account.objects.filter(pk__in={b.account_id for b in broken}).values_list("id", "number"))
+    for link in broken:
+        add(Offence(f"CHAIN_{link.problem}", "ledger.JournalEntry", str(link.entry_id),
+                    CHAIN_MESSAGES[link.problem].format(entry=link.entry_id, seq=link.seq,
+                                                        account=numbers.get(link.account_id, link.account_id)),
+                    {"account": str(numbers.get(link.account_id, link.account_id)), "seq": link.seq}))
+    if heads:
+        ids = dict(Account.objects.filter(number__in=list(heads)).values_list("number", "id"))
+        saved = {ids[n]: (int(seq), digest) for n, (seq, digest) in heads.items() if n in ids}
+        by_id = {v: k for k, v in ids.items()}
+        for account_id, seq in chain.missing_heads(saved):
+            add(Offence("CHAIN_TRUNCATED", "registry.Account", str(account_id),
+                        f"account {by_id[account_id]}: link {seq}, saved as its last, is no longer in its chain: "
+                        f"entries were removed", {"account": by_id[account_id], "seq": seq}))
+        for number in sorted(set(heads) - set(ids)):
+            add(Offence("CHAIN_TRUNCATED", "registry.Account", number,
+                        f"account {number} had a chain when the heads were saved and is gone", {"account": number}))

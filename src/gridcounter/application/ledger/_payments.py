@@ -18,6 +18,7 @@ from gridcounter.application.ledger._ledger import (
     business_date,
     post_entry,
 )
+from gridcounter.application.ledger._locks import lock_account, retrying
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence, Reversal
@@ -113,15 +114,17 @@ def _replay(*, key: str, account: Account, amount_fen: int, channel: str) -> Pay
                          replayed=True, balance_fen=balance_fen(existing.account))
 
 
+@retrying
 def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall, clerk, idempotency_key: str,
                  taken_at: datetime) -> PaymentResult:
     """Book money received at ``hall`` for ``account``: a receipt, a PAYMENT entry, oldest bills settled first.
 
     Any surplus stays as credit. A retry with the same key returns the first payment (``replayed=True``).
-    The account's row is locked for the booking, so concurrent payments for one account queue up and
-    the same key never books twice.
+    The account's row is locked for the booking (and nothing else: not its city, hall or route), so concurrent
+    payments for one account queue up, the same key never books twice, and a bill run writing the account's bill
+    is waited for (its bill is then settled) or has already seen this payment (`_locks`).
 
-    Raises: InvalidAmount, UnknownChannel, InvalidIdempotencyKey, PaymentOutsideCity, IdempotencyKeyReused.
+    Raises: Contention (after retries), InvalidAmount, UnknownChannel, InvalidIdempotencyKey, PaymentOutsideCity, IdempotencyKeyReused.
     """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise InvalidAmount(field="amount", message="must be greater than zero")
@@ -135,7 +138,8 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
 
     actor = dataclasses.replace(current_actor(), user=clerk, hall=hall)
     with acting_as(actor), transaction.atomic():
-        locked = Account.objects.select_for_update().select_related("city").get(pk=account.pk)
+        lock_account(account.pk)
+        locked = Account.objects.select_related("city").get(pk=account.pk)
         replay = _replay(key=key, account=locked, amount_fen=amount_fen, channel=channel)
         if replay is not None:
             return replay
@@ -179,6 +183,7 @@ def _may_reverse(*, supervisor, account: Account) -> bool:
     return supervisor.has_role(Role.Code.SUPERVISOR) and supervisor.city_id == account.city_id
 
 
+@retrying
 def reverse_payment(*, payment: Payment, supervisor, reason: str, reversed_at: datetime) -> ReversalResult:
     """Take a payment back: a REVERSAL entry opposite to the payment's, its bill settlements released.
 
@@ -197,8 +202,9 @@ def reverse_payment(*, payment: Payment, supervisor, reason: str, reversed_at: d
         )
     actor = dataclasses.replace(current_actor(), user=supervisor, hall=supervisor.hall, reason=reason)
     with acting_as(actor), transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=payment.account_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        lock_account(payment.account_id)  # the lock order: account, then payment (`_locks`)
+        account = Account.objects.get(pk=payment.account_id)
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
         existing = Reversal.objects.filter(payment=payment).first()
         if existing is not None:
             return ReversalResult(reversal=existing, replayed=True, balance_fen=balance_fen(account))

@@ -221,3 +221,25 @@ class ReceiptSequence(models.Model):
 
     def __str__(self):
         return f"{self.hall} {self.business_date}: {self.last_number}"
+
+
+class EntrySeal(models.Model):
+    """A journal entry's link in its customer account's hash chain (`domain.ledger.entry_digest`).
+
+    Written with the entry, in its transaction, under the account's lock; `seq` counts the account's entries from 1
+    and is unique per account, so a chain cannot fork. `ledger-check` recomputes every link and names the first
+    entry whose fields or postings were changed by SQL that went around the ledger's rules."""
+
+    entry = models.OneToOneField(JournalEntry, primary_key=True, on_delete=models.PROTECT, related_name="seal",
+                                 verbose_name=_("entry"))
+    account_id = models.BigIntegerField(_("customer account"))
+    seq = models.PositiveBigIntegerField(_("position in the account's chain"))
+    digest = models.CharField(_("digest"), max_length=64)
+
+    class Meta:
+        verbose_name = _("journal entry seal")
+        verbose_name_plural = _("journal entry seals")
+        constraints = [models.UniqueConstraint(fields=["account_id", "seq"], name="entry_seal_one_per_place")]
+
+    def __str__(self):
+        return f"{self.account_id}#{self.seq} {self.digest[:12]}"
