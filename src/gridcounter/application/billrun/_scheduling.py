@@ -200,7 +200,7 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
     database = str(Path(connection.settings_dict["NAME"]).resolve())
     _remove_stale_scratch(Path(database).parent)
     with ProcessPoolExecutor(max_workers=readers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_reader.start, initargs=(settings.SETTINGS_MODULE, database)) as pool, \
+                             initializer=_reader.start, initargs=(settings.SETTINGS_MODULE, database, os.getpid())) as pool, \
             tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=Path(database).parent) as scratch:
         reader = _ReadAhead(pool=pool, batches=batches, depth=readers, work=work, rows=rows, scratch=scratch)
         try:
