@@ -93,8 +93,11 @@ def test_the_reading_processes_of_a_killed_sqlite_run_end_with_it(scratch):
     database = Path(url.removeprefix("sqlite:///")).resolve()
 
     def reading(process: psutil.Process) -> bool:  # a reading process with the database open
-        return "spawn_main" in " ".join(process.cmdline()) and any(
-            Path(f.path) == database for f in process.open_files())
+        try:
+            return "spawn_main" in " ".join(process.cmdline()) and any(
+                Path(f.path) == database for f in process.open_files())
+        except psutil.NoSuchProcess:
+            return False
 
     run = script(url, "run-slow")
     readers = []
@@ -111,6 +114,8 @@ def test_the_reading_processes_of_a_killed_sqlite_run_end_with_it(scratch):
     killed = time.monotonic()
     while (alive := [reader for reader in readers if _alive(reader)]) and time.monotonic() < killed + 1.0:
         time.sleep(0.02)
+    for reader in alive:  # not to leave them behind when the test fails
+        reader.kill()
     assert alive == []  # no reader left holding the database open
     run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL
@@ -137,13 +142,17 @@ def test_a_reading_process_whose_run_died_while_it_started_ends_at_once():
                             f"subprocess.Popen([sys.executable, '-c', {_LATE_READER!r}])\ntime.sleep(60)"],
                            stdout=subprocess.PIPE, text=True)
     reader = psutil.Process(int(run.stdout.readline()))
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait(timeout=10)
-    killed = time.monotonic()
-    while _alive(reader) and time.monotonic() < killed + 2.0:
-        time.sleep(0.02)
-    assert not _alive(reader)
-    assert run.stdout.read() == ""  # it never went on to wait for work
+    try:
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        killed = time.monotonic()
+        while _alive(reader) and time.monotonic() < killed + 2.0:
+            time.sleep(0.02)
+        assert not _alive(reader)
+        assert run.stdout.read() == ""  # it never went on to wait for work
+    finally:
+        if _alive(reader):
+            reader.kill()
 
 
 def _alive(process: psutil.Process) -> bool:
