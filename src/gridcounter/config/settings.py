@@ -79,9 +79,14 @@ DATABASES = {
         default=f"sqlite:///{Path.cwd() / 'gridcounter.sqlite3'}", conn_max_age=60
     )
 }
+# SQLite: WAL, so that readers see the last commit while one writer works; synchronous=FULL, so that a commit is on
+# disk when it returns (in WAL mode NORMAL may lose the last commits on a power cut or an OS crash: payments and bills
+# a clerk was told were taken). FULL costs one sync of the WAL per commit (a bill run commits once per batch: bench/
+# RESULTS.md); IMMEDIATE, so that a transaction takes the write lock at BEGIN (a deferred one that reads, then
+# writes, fails at once with "database is locked" when another connection wrote in between).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
          "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -56,6 +56,28 @@ def test_the_default_kernel_engine_bills_like_the_account_by_account_engine(city
     assert Bill.objects.filter(period=PERIOD, account__city=city.city).exclude(status="CANCELLED").count() == 30
 
 
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine", ["kernel", "reference"])
+def test_reruns_that_bill_nothing_leave_no_run_record_and_say_what_they_skipped(city, capsys, engine):
+    from gridcounter.data.audit.models import AuditEvent
+
+    bill_run_history(city)
+    first = run_json(capsys, "--engine", engine)
+    runs = BillRun.objects.filter(period=PERIOD, route__city=city.city)
+    routes = sorted(runs.values_list("route__code", flat=True))
+    events = AuditEvent.objects.filter(action="BILL_RUN", detail__period=PERIOD, detail__route__in=routes)
+    assert first["issued"] + first["held"] == 30 and len(routes) == first["routes"] == events.count() == 2
+    recorded = set(runs.values_list("pk", flat=True))
+
+    for _ in range(3):
+        again = run_json(capsys, "--engine", engine)
+        assert (again["issued"], again["held"], again["skipped"], again["routes"]) == (0, 0, 30, 2)
+    call_command(*RUN, "--engine", engine)
+    assert f"电费年月 {PERIOD}：发行 0 张，暂缓 0 张，跳过 30 户，未到期 0 户" in capsys.readouterr().out
+
+    assert set(runs.values_list("pk", flat=True)) == recorded and events.count() == 2
+
 @pytest.mark.django_db
 def test_one_route_and_an_unknown_route(city, capsys):
     bill_run_history(city)

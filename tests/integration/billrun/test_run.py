@@ -161,7 +161,7 @@ def test_rows_staged_in_a_scratch_file_are_the_rows_the_run_writes_from_its_own_
 
 
 @pytest.mark.parametrize("engine", ["kernel", "reference"])
-def test_a_rerun_re_validates_held_bills_inside_its_batch_with_one_run_record_per_route(city, engine):
+def test_a_rerun_re_validates_held_bills_inside_its_batch_and_records_only_the_routes_it_billed(city, engine):
     from gridcounter.data.audit.models import AuditEvent
     from gridcounter.data.billing.models import BillRun
 
@@ -176,15 +176,22 @@ def test_a_rerun_re_validates_held_bills_inside_its_batch_with_one_run_record_pe
     shocked = list(period_bills.filter(status="HELD", hold_codes=["BILL_SHOCK"]))
     held = period_bills.filter(status="HELD").count()
     assert first.held == held > len(shocked) >= 2
-    city_runs = BillRun.objects.filter(route__city=city.city)
+    city_runs = BillRun.objects.filter(route__city=city.city, period=PERIOD)
     runs_before = set(city_runs.values_list("pk", flat=True))
+    city_events = AuditEvent.objects.filter(action="BILL_RUN", detail__period=PERIOD,
+                                            detail__route__in=list(city_runs.values_list("route__code", flat=True)))
+    events_before = city_events.count()
+    assert events_before == len(runs_before) == first.routes
 
-    # the same rerun changes nothing; a rerun with a higher bill-shock threshold issues the shocked bill in place
+    # the same rerun changes nothing and leaves no record of itself; a rerun with a higher bill-shock threshold
+    # issues the shocked bills in place, on a new record of their routes only
     with acting_as(ACTOR):
         same = run(period=PERIOD, as_of=AS_OF, created_at=created)
+    assert (same.issued, same.held, same.skipped, same.routes) == (0, 0, 30, first.routes)
+    assert set(city_runs.values_list("pk", flat=True)) == runs_before and city_events.count() == events_before
+    with acting_as(ACTOR):
         higher = run(period=PERIOD, as_of=AS_OF, created_at=created, shock_threshold_pct=Decimal(100_000))
 
-    assert (same.issued, same.held, same.skipped) == (0, 0, 30)
     assert (higher.issued, higher.held, higher.skipped) == (len(shocked), 0, 30 - len(shocked))
     for bill in shocked:  # issued in place, on the rerun's record of its route, and posted
         bill.refresh_from_db()
@@ -193,9 +200,8 @@ def test_a_rerun_re_validates_held_bills_inside_its_batch_with_one_run_record_pe
         assert bill.run.summary["issued"] >= 1 and bill.run.pk not in runs_before
     assert check_ledger().ok
     assert period_bills.exclude(status="CANCELLED").count() == 30
-    routes = sorted(city_runs.filter(pk__in=runs_before, period=PERIOD).values_list("route__code", flat=True))
     new_runs = city_runs.exclude(pk__in=runs_before)
-    assert sorted(new_runs.values_list("route__code", flat=True)) == sorted(2 * routes)  # two reruns, one each
+    assert sorted(new_runs.values_list("route__code", flat=True)) == sorted({b.account.route.code for b in shocked})
     events = AuditEvent.objects.filter(action="BILL_RUN", object_id__in=[str(r.pk) for r in new_runs])
-    assert events.count() == new_runs.count()
-    assert sum(r.summary["issued"] + r.summary["skipped"] for r in new_runs) == 60  # each account once a run
+    assert events.count() == new_runs.count() == city_events.count() - events_before
+    assert sum(r.summary["issued"] for r in new_runs) == len(shocked)

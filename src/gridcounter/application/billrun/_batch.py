@@ -46,10 +46,11 @@ def run_batch(*, routes: list[Route], period: str, as_of: date, created_at: date
 
     The batch is read with one query per table, rated by one `rate_frame`, explained by one `explain_frame`
     (`prepare_batch`; with the REFERENCE engine every account is drafted by the reference rules instead) and
-    written with one COPY / executemany per table (`write_batch`), whichever the engine; each route gets its
-    BillRun and BILL_RUN event. `read_ahead()`, called once the routes are locked, may give the batch as another
-    process prepared it (`_ReadAhead.take`); None: it is prepared here. A batch the database refuses (deadlock,
-    serialization failure) is run again from the start (`ledger.retrying`).
+    written with one COPY / executemany per table (`write_batch`), whichever the engine; each route that issues or
+    holds a bill (new or re-drafted) gets its BillRun and BILL_RUN event, the others none. `read_ahead()`, called
+    once the routes are locked, may give the batch as another process prepared it (`_ReadAhead.take`); None: it is
+    prepared here. A batch the database refuses (deadlock, serialization failure) is run again from the start
+    (`ledger.retrying`).
     Raises: InvalidPeriod, ledger.Contention.
     """
     started = time.perf_counter()
@@ -74,7 +75,8 @@ def _lock_routes(routes: list[Route]) -> None:
 def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, due_days: int,
                 started: float) -> RunSummary:
     """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), credit applied, shock notices,
-    BILL_RUN events. Inside the caller's transaction, with the batch's routes locked; locks their accounts."""
+    BILL_RUN events (routes that billed nothing keep neither, `_drop_idle_runs`). Inside the caller's transaction,
+    with the batch's routes locked; locks their accounts."""
     c = pl.col
     billing, per_route = prepared.billing, prepared.per_route
     period = billing.period
@@ -123,6 +125,7 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
                             *(b.account_id for b in redrafted if "ESTIMATE_STREAK" in b.hold_codes)],
                    period=period, as_of=as_of, created_at=created_at)
     seconds = time.perf_counter() - started
+    runs = _drop_idle_runs(runs, per_route=per_route)
     for run in runs:
         s = per_route[run.route_id]
         s.seconds = seconds * (s.issued + s.held) / max(1, written.height)
@@ -140,6 +143,17 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
     summary.reference_checked = prepared.check.accounts
     summary.reference_seconds = prepared.check.seconds
     return summary
+
+
+def _drop_idle_runs(runs: list[BillRun], *, per_route: dict[int, RunSummary]) -> list[BillRun]:
+    """The runs of the routes that billed something; the others are deleted (in the batch's transaction, before
+    anyone sees them): a rerun that finds every account billed and its held bills unchanged leaves no BillRun and
+    no BILL_RUN event behind, only its summary's count of accounts skipped. The records are made before the
+    bills because the bills refer to them."""
+    idle = {run.pk for run in runs if per_route[run.route_id].issued + per_route[run.route_id].held == 0}
+    if idle:
+        BillRun.objects.filter(pk__in=idle).delete()
+    return [run for run in runs if run.pk not in idle]
 
 
 def _redraft_held(prepared: PreparedBatch, *, runs: dict[int, BillRun], as_of: date, due_days: int,

@@ -11,27 +11,52 @@ thread).
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 import threading
 import time
 
 
-def start(settings_module: str, database_name: str) -> None:
-    """Set Django up in this process on the SQLite file `database_name` (an absolute path), and end this process
-    within a second of the run's (a run killed with SIGKILL cannot stop its reader itself)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="bill-run-reader-watch", daemon=True).start()
+def start(settings_module: str, database_name: str, run: int) -> None:
+    """Set Django up in this process on the SQLite file `database_name` (an absolute path), bound to end with the
+    run's process `run` (its pid): a run killed with SIGKILL cannot stop its readers itself, and a reader left
+    behind would hold the database file open."""
+    die_with(run)
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     os.environ["DATABASE_URL"] = f"sqlite:///{database_name}"
     import django
 
     django.setup()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with(parent: int) -> None:
+    """End this process when its parent process `parent` (its pid, as the parent knows it) ends.
+
+    On Linux the kernel sends SIGKILL the moment the parent dies (prctl PR_SET_PDEATHSIG; the reader holds nothing
+    to clean up: a read transaction, and a scratch file the next run deletes). The signal is tied to the parent's
+    thread that started this process: a run's readers are started by the thread that bills, which outlives them.
+    If the parent died before the signal was asked for, this process has already been handed to another parent:
+    `getppid` tells, and it ends at once. Elsewhere a thread watches `getppid` every second."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(0)
+
+        threading.Thread(target=watch, name="bill-run-reader-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def prepare(*, stage: str | None = None, rows: dict | None = None, **kwargs):

@@ -199,8 +199,10 @@ def _run_reading_ahead(batches: list[list[Route]], *, period: str, as_of: date, 
     rows = {"as_of": as_of, "created_at": created_at, "due_days": due_days, "actor": RowActor.current()}
     database = str(Path(connection.settings_dict["NAME"]).resolve())
     _remove_stale_scratch(Path(database).parent)
+    # the readers are started (on the first hand-over) by this thread, which outlives them: they die with it
+    started_by = (settings.SETTINGS_MODULE, database, os.getpid())
     with ProcessPoolExecutor(max_workers=readers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_reader.start, initargs=(settings.SETTINGS_MODULE, database)) as pool, \
+                             initializer=_reader.start, initargs=started_by) as pool, \
             tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=Path(database).parent) as scratch:
         reader = _ReadAhead(pool=pool, batches=batches, depth=readers, work=work, rows=rows, scratch=scratch)
         try:
