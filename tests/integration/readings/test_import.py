@@ -5,11 +5,11 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import translation
 from openpyxl import Workbook
 
-from gridcounter.application.readings import import_readings
+from gridcounter.application.readings import COLUMNS, import_readings
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.readings.models import Reading
@@ -110,3 +110,65 @@ def test_excel_file(town, tmp_path):
     result = import_readings(path=path, actor=town.actor, as_of=NOW)
     assert (result.created, result.rejected) == (1, 0)
     assert Reading.objects.get(meter=a.meter, read_date=date(2026, 11, 15)).value == Decimal(1801)
+
+
+def test_hostile_cells_are_named_row_errors_and_the_rows_after_them_go_in(town, tmp_path):
+    a = town.account()
+    town.history(a, start_value=1000, uses=[200, 210, 190, 205])
+    meter = a.meter.asset_number
+    path = write_csv(tmp_path, [
+        f"{meter},TOTAL,0001-01-01T00:00,1998,AMI",                 # line 2: year 1 (before the calendar in UTC)
+        f"{meter},TOTAL,9999-12-31T23:59,1998,AMI",                 # line 3: year 9999
+        f"{meter},TOTAL,1900-06-01T10:00,1998,AMI",                 # line 4: before the horizon
+        f"{meter},TOTAL,2026-11-15T10:00,1e300,AMI",                # line 5
+        f"{meter}\x00,TOTAL,2026-11-15T10:00,1998,AMI",             # line 6: NUL byte
+        f"{'M' * 5000},TOTAL,2026-11-15T10:00,1998,AMI",            # line 7: 5,000-character meter
+        f"{meter},TOTAL,2026-11-15T10:00,1998,AMI",                 # line 8: good
+    ])
+    with translation.override("en"):
+        result = import_readings(path=path, actor=town.actor, as_of=NOW)
+
+    assert (result.created, result.rejected) == (1, 6)
+    reasons = {r["line"]: (r["column"], r["reason"]) for r in result.rejected_rows}
+    assert {line: column for line, (column, _r) in reasons.items()} == {
+        2: "read_at", 3: "read_at", 4: "read_at", 5: "value", 6: "meter", 7: "meter"}
+    assert "not a possible date" in reasons[2][1] and "in the future" in reasons[3][1]
+    assert "before 1950-01-01" in reasons[4][1] and "digits" in reasons[5][1] and "NUL" in reasons[6][1]
+    assert len(reasons[7][1]) < 200
+    assert Reading.objects.get(meter=a.meter, read_date=date(2026, 11, 15)).value == Decimal(1998)
+    kept = RejectedRow.objects.get(batch_id=result.batch_id, line=6)
+    assert kept.raw["meter"] == f"{meter}␀"
+    batch = ImportBatch.objects.get(pk=result.batch_id)
+    assert (batch.rows_total, batch.rows_created, batch.rows_rejected, batch.lines_done) == (7, 1, 6, 8)
+
+
+@pytest.mark.parametrize("name,content", [
+    ("empty.csv", b""),
+    ("gbk.csv", "meter,register,read_at,value,source\n城区光华里3号楼,TOTAL,2026-11-15T10:00,1,AMI\n".encode("gbk")),
+    ("header.csv", b"meter,value\nM1,1\n"),
+    ("missing.csv", None),
+])
+def test_a_file_that_cannot_be_read_is_one_line_and_exit_2(db, tmp_path, name, content):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CommandError) as failure:
+        call_command("import_readings", str(path), stdout=StringIO(), stderr=StringIO())
+    assert failure.value.returncode == 2 and name in str(failure.value) and "\n" not in str(failure.value)
+    assert not ImportBatch.objects.filter(file_name=name).exists()
+
+
+def test_a_truncated_excel_file_is_refused_with_exit_2(town, tmp_path):
+    a = town.account()
+    book = Workbook()
+    book.active.append(COLUMNS)
+    for day in range(1, 29):
+        book.active.append([a.meter.asset_number, "TOTAL", datetime(2026, 10, day, 10, 0), 1000 + day, "AMI"])
+    whole = tmp_path / "whole.xlsx"
+    book.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CommandError) as failure:
+        call_command("import_readings", str(cut), stdout=StringIO(), stderr=StringIO())
+    assert failure.value.returncode == 2 and "cut.xlsx" in str(failure.value)
+    assert not Reading.objects.filter(meter=a.meter).exists()

@@ -56,7 +56,7 @@ def town(town):
 def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_gappy_one(town, tmp_path):
     lines = [*interval_lines(town.complete.meter.asset_number),
              *interval_lines(town.gappy.meter.asset_number, skip=range(100, 106))]  # 6 in a row missing
-    done = import_intervals(path=write_csv(tmp_path / "ami.csv", lines), root=tmp_path / "data")
+    done = import_intervals(path=write_csv(tmp_path / "ami.csv", lines), root=tmp_path / "data", as_of=NOW)
     assert done.rejected_rows == [] and done.written == {("2026-11", town.route.code): 2 * 2976 - 6}
     assert partition_dir(root=tmp_path / "data", period="2026-11", route_code=town.route.code).is_dir()
 
@@ -75,8 +75,8 @@ def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_
 
 def test_importing_the_same_file_again_changes_nothing(town, tmp_path):
     path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number))
-    import_intervals(path=path, root=tmp_path / "data")
-    import_intervals(path=path, root=tmp_path / "data")
+    import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
     usage = interval_usage(route_code=town.route.code, period="2026-11", root=tmp_path / "data")
     row = usage.usage.row(0, named=True)
     assert row["actual_intervals"] == 2976 and row["peak_c"] == 24800 and not row["held"]
@@ -87,8 +87,8 @@ def test_the_first_import_marks_the_meter_as_sending_intervals_once_and_audited(
     assert not meter.sends_intervals
     path = write_csv(tmp_path / "ami.csv", interval_lines(meter.asset_number))
     with acting_as(Actor(reason="head-end file", channel="CLI")):
-        first = import_intervals(path=path, root=tmp_path / "data")
-        again = import_intervals(path=path, root=tmp_path / "data")
+        first = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+        again = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
     meter.refresh_from_db()
     assert meter.sends_intervals and (first.meters_marked, again.meters_marked) == (1, 0)
     version = meter.history.latest()
@@ -102,7 +102,7 @@ def test_the_first_import_marks_the_meter_as_sending_intervals_once_and_audited(
 def test_intervals_after_the_fixed_day_go_to_the_next_period(town, tmp_path):
     meter = town.complete.meter.asset_number
     path = write_csv(tmp_path / "ami.csv", interval_lines(meter, start=date(2026, 11, 14), end=date(2026, 11, 16)))
-    done = import_intervals(path=path, root=tmp_path / "data")
+    done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
     assert done.written == {("2026-11", town.route.code): 96, ("2026-12", town.route.code): 96}
 
 
@@ -137,3 +137,53 @@ def test_the_command_prints_what_it_wrote(town, tmp_path):
 def test_an_unknown_route_is_refused_by_name(db, tmp_path):
     with pytest.raises(UnknownRoute, match="NOPE"):
         interval_usage(route_code="NOPE", period="2026-11", root=tmp_path)
+
+
+def test_hostile_cells_and_impossible_values_are_named_and_nothing_is_written(town, tmp_path):
+    meter = town.complete.meter.asset_number  # no contracted capacity, multiplier 1: at most 25 kWh a quarter hour
+    lines = [f"{meter},2026-10-20T10:00,0.25",
+             f"{meter},2099-01-01T10:00,0.25",              # line 3: far in the future
+             f"{meter},2026-11-22T00:00,0.25",              # line 4: more than a day after the business date
+             f"{meter},0001-01-01T10:00,0.25",              # line 5: before the horizon
+             f"{meter},2026-10-20T10:15,100000000000",      # line 6: 100 billion kWh
+             f"{meter},2026-10-20T10:30,25.0001",           # line 7: just above the physical maximum
+             f"{meter}\x00,2026-10-20T10:45,0.25",          # line 8: NUL byte
+             f"{meter},2026-10-20T11:00,1e300",             # line 9
+             f"{meter},2026-11-21T00:00,0.25"]              # line 10: within a day ahead: accepted
+    path = write_csv(tmp_path / "hostile.csv", lines)
+    with translation.override("en"):
+        done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    got = {r["line"]: (r["column"], r["reason"]) for r in done.rejected_rows}
+    assert {line: column for line, (column, _r) in got.items()} == {
+        3: "start_at", 4: "start_at", 5: "start_at", 6: "kwh", 7: "kwh", 8: "meter", 9: "kwh"}
+    assert "2099-01-01 is in the future (the latest accepted is 2026-11-21)" in got[3][1]
+    assert "before 1950-01-01" in got[5][1]
+    assert "at most 25 kWh" in got[6][1] and "at most 25 kWh" in got[7][1] and "NUL" in got[8][1]
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_physical_maximum_follows_the_contracted_capacity(town, tmp_path):
+    big = town.account(tariff="SC-GC-TOU", category="GENERAL_COMMERCIAL")
+    big.capacity_kva = Decimal(100)  # 100 kVA × 2 for a quarter hour: 50 kWh
+    big.save(update_fields=["capacity_kva"])
+    meter = big.meter.asset_number
+    path = write_csv(tmp_path / "big.csv", [f"{meter},2026-10-20T10:00,50", f"{meter},2026-10-20T10:15,50.0001"])
+    done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    assert [(r["line"], r["column"]) for r in done.rejected_rows] == [(3, "kwh")]
+
+
+@pytest.mark.parametrize("name,content", [
+    ("empty.csv", b""),
+    ("gbk.csv", "meter,start_at,kwh\n城区光华里3号楼,2026-10-20T10:00,1\n".encode("gbk")),
+    ("header.csv", b"meter,kwh\nM1,1\n"),
+    ("missing.csv", None),
+    ("broken.parquet", b"PAR1 not really"),
+])
+def test_a_file_that_cannot_be_read_is_one_line_and_exit_2(db, tmp_path, name, content):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CommandError) as failure:
+        call_command("import_intervals", str(path), "--dir", str(tmp_path / "data"), stdout=StringIO(),
+                     stderr=StringIO())
+    assert failure.value.returncode == 2 and name in str(failure.value) and "\n" not in str(failure.value)

@@ -16,22 +16,27 @@ import os
 import tomllib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from gridcounter.application.cells import SHOWN, date_problem, nul_reason
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.domain.billing.periods import billing_period
-from gridcounter.domain.business_time import BUSINESS_TZ
+from gridcounter.domain.business_time import BUSINESS_TZ, business_date
+from gridcounter.domain.horizon import INTERVAL_LEAD
 from gridcounter.domain.readings.intervals import (
     INTERVAL_SCHEMA,
     SLOT_MINUTES,
     IntervalResult,
     IntervalRules,
     interval_usage_frame,
+    max_interval_kwh_e4,
 )
 from gridcounter.domain.tariffs import Catalogue
 
@@ -205,6 +210,10 @@ class ImportedIntervals:
 
 
 def _read_file(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise IntervalFileError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise IntervalFileError(f"{path.name}: the file is empty; the first line must name the columns")
     try:
         if path.suffix.lower() == ".parquet":
             frame = pl.read_parquet(path)
@@ -216,12 +225,22 @@ def _read_file(path: Path) -> pl.DataFrame:
         else:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise IntervalFileError(f"{path.name}: cannot read as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "Parquet" if path.suffix.lower() == ".parquet" else "UTF-8 CSV"
+        raise IntervalFileError(f"{path.name}: cannot read as {kind}: {first}") from None
+    except OSError as exc:
+        raise IntervalFileError(f"{path}: {exc.strerror or exc}") from None
     frame = frame.rename({name: name.strip().lower() for name in frame.columns})
     missing = [name for name in FILE_COLUMNS if name not in frame.columns]
     if missing:
         raise IntervalFileError(f"{path.name}: missing column(s) {', '.join(missing)} (need {', '.join(FILE_COLUMNS)})")
     return frame
+
+
+def _shown(expr: pl.Expr) -> pl.Expr:
+    """A cell quoted in a reason: NUL bytes as ␀, at most SHOWN characters."""
+    text = expr.fill_null("").str.replace_all("\x00", "␀", literal=True)
+    return pl.when(text.str.len_chars() > SHOWN).then(text.str.slice(0, SHOWN) + "…").otherwise(text)
 
 
 def _parse(frame: pl.DataFrame) -> pl.DataFrame:
@@ -239,20 +258,45 @@ def _parse(frame: pl.DataFrame) -> pl.DataFrame:
         "line", c("meter").str.strip_chars().alias("meter"), c("start_at").alias("_start_text"),
         moment.alias("start_at"), c("kwh").alias("_kwh_text"),
         pl.when(kwh.str.contains(KWH_PATTERN)).then(sign * (whole * 10**4 + fraction.fill_null(0))).alias("kwh_e4"),
+        *[c(name).fill_null("").str.contains("\x00", literal=True).alias(f"_nul_{name}") for name in FILE_COLUMNS],
     ).with_columns(local_date=c("start_at").dt.convert_time_zone(str(BUSINESS_TZ)).dt.date())
     aligned = (c("start_at").dt.epoch("s") % (SLOT_MINUTES * 60)) == 0
+    nul = nul_reason()
     return parsed.with_columns(
-        _column=pl.when(c("meter").fill_null("") == "").then(pl.lit("meter"))
+        _column=pl.when(c("_nul_meter")).then(pl.lit("meter"))
+        .when(c("_nul_start_at")).then(pl.lit("start_at"))
+        .when(c("_nul_kwh")).then(pl.lit("kwh"))
+        .when(c("meter").fill_null("") == "").then(pl.lit("meter"))
         .when(c("start_at").is_null() | ~aligned).then(pl.lit("start_at"))
         .when(c("kwh_e4").is_null()).then(pl.lit("kwh")),
-        _reason=pl.when(c("meter").fill_null("") == "").then(pl.lit("meter is empty"))
-        .when(c("start_at").is_null()).then(pl.format("start_at “{}” is not an ISO 8601 date and time "
-                                                      "(e.g. 2026-11-15T09:30 or 2026-11-15T01:30Z)",
-                                                      c("_start_text").fill_null("")))
-        .when(~aligned).then(pl.format("start_at “{}” is not the start of a 15-minute interval", c("_start_text")))
-        .when(c("kwh_e4").is_null()).then(pl.format("kwh “{}” is not a number with at most 4 decimals",
-                                                    c("_kwh_text").fill_null(""))),
+        _reason=pl.when(c("_nul_meter") | c("_nul_start_at") | c("_nul_kwh")).then(pl.lit(nul))
+        .when(c("meter").fill_null("") == "").then(pl.lit(_("meter is empty")))
+        .when(c("start_at").is_null()).then(pl.format(_("start_at “{}” is not an ISO 8601 date and time "
+                                                        "(e.g. 2026-11-15T09:30 or 2026-11-15T01:30Z)"),
+                                                      _shown(c("_start_text"))))
+        .when(~aligned).then(pl.format(_("start_at “{}” is not the start of a 15-minute interval"),
+                                       _shown(c("_start_text"))))
+        .when(c("kwh_e4").is_null()).then(pl.format(_("kwh “{}” is not a number with at most 4 decimals"),
+                                                    _shown(c("_kwh_text")))),
     )
+
+
+def _beyond_horizon(frame: pl.DataFrame, *, today: date) -> pl.DataFrame:
+    """The rows whose local date lies outside the import's horizon get that problem (start_at), unless another
+    column's problem came first; it replaces a misaligned start (far from today, the zone's offsets are odd)."""
+    c = pl.col
+    open_rows = c("start_at").is_not_null() & (c("_column").is_null() | (c("_column") == "start_at"))
+    days = frame.filter(open_rows)["local_date"].drop_nulls().unique().to_list()
+    reasons = {day: date_problem(day, today=today, lead=INTERVAL_LEAD) for day in days}
+    late = pl.DataFrame({"local_date": list(reasons), "_late": list(reasons.values())},
+                        schema={"local_date": pl.Date(), "_late": pl.String()})
+    joined = frame.join(late, on="local_date", how="left", maintain_order="left")
+    beyond = open_rows & c("_late").is_not_null()
+    return joined.with_columns(
+        _column=pl.when(beyond).then(pl.lit("start_at")).otherwise(c("_column")),
+        _reason=pl.when(beyond).then(pl.format("start_at “{}”: {}", _shown(c("_start_text")), c("_late")))
+        .otherwise(c("_reason")),
+    ).drop("_late")
 
 
 def _installations(meters: list[str]) -> pl.DataFrame:
@@ -260,21 +304,27 @@ def _installations(meters: list[str]) -> pl.DataFrame:
 
     rows: list[tuple] = []
     for i in range(0, len(meters), 5000):
-        rows.extend(Installation.objects.filter(meter__asset_number__in=meters[i:i + 5000]).values_list(
-            "meter__asset_number", "meter_id", "account_id", "installed_date", "removed_date", "account__route__code",
-            "account__route__reading_day"))
+        for *values, capacity, multiplier in Installation.objects.filter(
+                meter__asset_number__in=meters[i:i + 5000]).values_list(
+                "meter__asset_number", "meter_id", "account_id", "installed_date", "removed_date",
+                "account__route__code", "account__route__reading_day", "account__capacity_kva", "meter__multiplier"):
+            most = max_interval_kwh_e4(capacity_kva=capacity, multiplier=multiplier or Decimal(1))
+            rows.append((*values, most, f"{Decimal(most) / 10**4:f}"))
     return pl.DataFrame(rows, schema={"meter": pl.String(), "meter_id": pl.Int64(), "account_id": pl.Int64(),
                                       "installed_date": pl.Date(), "removed_date": pl.Date(), "route": pl.String(),
-                                      "reading_day": pl.Int64()}, orient="row")
+                                      "reading_day": pl.Int64(), "max_kwh_e4": pl.Int64(), "max_kwh": pl.String()},
+                        orient="row")
 
 
-def import_intervals(*, path: str | Path, root: Path | None = None) -> ImportedIntervals:
+def import_intervals(*, path: str | Path, as_of: datetime, root: Path | None = None) -> ImportedIntervals:
     """Load a head-end file (columns meter, start_at, kwh; CSV or Parquet) into the interval dataset.
 
     `meter` is the meter's asset number; `start_at` the interval's start, ISO 8601 with an offset or
     naive local Asia/Shanghai time, on a 15-minute boundary; `kwh` the interval's energy after the
-    multiplier, at most 4 decimals. Each interval goes to the account the meter served on its local date
-    and to that account's route and billing period. All or nothing: when any row is bad, nothing is
+    multiplier, at most 4 decimals, no more than the installation's physical maximum for 15 minutes
+    (`max_interval_kwh_e4`). Each interval goes to the account the meter served on its local date and to
+    that account's route and billing period; its local date lies between EARLIEST_DATE and a day after
+    `as_of`'s business date (`gridcounter.domain.horizon`). All or nothing: when any row is bad, nothing is
     written and every bad row is named by line and column. Raises IntervalFileError, OSError.
     """
     from gridcounter.data.audit.events import record_event
@@ -282,10 +332,10 @@ def import_intervals(*, path: str | Path, root: Path | None = None) -> ImportedI
     path = Path(path)
     root = interval_dir() if root is None else Path(root)
     result = ImportedIntervals(file_name=path.name)
-    frame = _parse(_read_file(path))
+    frame = _beyond_horizon(_parse(_read_file(path)), today=business_date(as_of))
     result.rows = frame.height
-    installed = _installations(frame.filter(pl.col("meter").is_not_null())["meter"].unique().to_list())
     c = pl.col
+    installed = _installations(frame.filter(c("_column").is_null())["meter"].unique().to_list())
     matched = frame.join(installed, on="meter", how="left").filter(
         c("account_id").is_null() | ((c("installed_date") <= c("local_date"))
                                      & (c("removed_date").is_null() | (c("local_date") < c("removed_date")))))
@@ -294,8 +344,13 @@ def import_intervals(*, path: str | Path, root: Path | None = None) -> ImportedI
                                        on="line", how="anti")
     unplaced = frame.join(placed, on="line", how="semi").filter(c("_column").is_null()).with_columns(
         _column=pl.lit("meter"),
-        _reason=pl.format("meter {} is not installed on any account on {}", c("meter"), c("local_date")))
-    bad = pl.concat([frame.filter(c("_column").is_not_null()), unplaced], how="vertical").sort("line")
+        _reason=pl.format(_("meter {} is not installed on any account on {}"), _shown(c("meter")), c("local_date")))
+    too_much = matched.filter(c("account_id").is_not_null() & c("_column").is_null()
+                              & (c("kwh_e4").abs() > c("max_kwh_e4"))).with_columns(
+        _column=pl.lit("kwh"),
+        _reason=pl.format(_("kwh {} is more than one 15-minute interval of meter {} can carry (at most {} kWh)"),
+                          _shown(c("_kwh_text")), c("meter"), c("max_kwh"))).select(frame.columns)
+    bad = pl.concat([frame.filter(c("_column").is_not_null()), unplaced, too_much], how="vertical").sort("line")
     result.rejected_rows = [{"line": r["line"], "column": r["_column"], "reason": r["_reason"]}
                             for r in bad.select("line", "_column", "_reason").iter_rows(named=True)]
     if result.rejected_rows:

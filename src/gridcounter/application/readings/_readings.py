@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,13 +17,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.tabular import read_tabular
+from gridcounter.application.batches import ChunkCounts, Progress, finish_batch, open_batch, run_chunks
+from gridcounter.application.cells import NUL, date_problem, nul_columns, nul_reason, shown
+from gridcounter.application.tabular import Row, open_tabular
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account, Installation, Meter
-from gridcounter.domain.business_time import BUSINESS_TZ
+from gridcounter.domain.business_time import BUSINESS_TZ, business_date
+from gridcounter.domain.horizon import EARLIEST_DATE
 from gridcounter.domain.readings.codes import Code, Finding, finding, finding_from_dict
 from gridcounter.domain.readings.estimation import (
     CatchUp,
@@ -53,6 +56,8 @@ LIVE = Q(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
 # codes the rules recompute from the readings; the others (DUPLICATE, SWAP_SUSPECTED, ...) stay once found
 RECOMPUTED = {Code.DECREASE, Code.ROLLOVER, Code.SPIKE, Code.HIGH, Code.LOW, Code.ZERO_STREAK, Code.OFF_SCHEDULE}
 SITE_VISIT_CODES = {Code.ZERO_STREAK, Code.ESTIMATE_STREAK}
+EARLIEST_MOMENT = datetime.combine(EARLIEST_DATE, time(0), BUSINESS_TZ)
+CHUNK_ROWS = 2000
 
 
 class ReadingInputError(ValueError):
@@ -151,16 +156,20 @@ def parse_read_at(text: str) -> datetime:
             field="read_at")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BUSINESS_TZ)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 next to the edge of the calendar
+        raise ReadingInputError(_("read_at “%(value)s” is not a possible date and time") % {"value": shown(raw)},
+                                field="read_at") from None
 
 
 def parse_value(text: str) -> Decimal:
     try:
         value = Decimal((text or "").strip().replace(",", ""))
     except InvalidOperation:
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text or "")}, field="value")
     if not value.is_finite():
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text)}, field="value")
     return value
 
 
@@ -435,98 +444,127 @@ class ImportResult:
 
 
 def _parse_row(values: dict, meters: dict[str, Meter], as_of: datetime):
+    """The row's meter, register, read_at, value and source, or its problems [(column, reason)]."""
+    nul = nul_columns(values)
+    if nul:  # no further look at the row: PostgreSQL refuses such text even in a query
+        return None, [(column, nul_reason()) for column in nul]
     errors: list[tuple[str, str]] = []
     asset = values.get("meter", "")
     meter = meters.get(asset)
     if meter is None:
-        errors.append(("meter", _("unknown meter “%(value)s”") % {"value": asset} if asset
+        errors.append(("meter", _("unknown meter “%(value)s”") % {"value": shown(asset)} if asset
                        else _("meter is empty")))
     register = values.get("register", "").upper()
     if register not in Reading.Register.values:
         errors.append(("register", _("register “%(value)s” is not one of %(allowed)s")
-                       % {"value": values.get("register", ""), "allowed": ", ".join(Reading.Register.values)}))
+                       % {"value": shown(values.get("register", "")), "allowed": ", ".join(Reading.Register.values)}))
     source = values.get("source", "").upper()
     if source not in [str(s) for s in IMPORTABLE_SOURCES]:
         errors.append(("source", _("source “%(value)s” is not one of %(allowed)s")
-                       % {"value": values.get("source", ""), "allowed": ", ".join(IMPORTABLE_SOURCES)}))
+                       % {"value": shown(values.get("source", "")), "allowed": ", ".join(IMPORTABLE_SOURCES)}))
     read_at = value = None
     try:
         read_at = parse_read_at(values.get("read_at", ""))
         if read_at > as_of:
-            errors.append(("read_at", _("read_at %(value)s is in the future") % {"value": values.get("read_at")}))
+            errors.append(("read_at", _("read_at %(value)s is in the future") % {"value": shown(values["read_at"])}))
+        elif read_at < EARLIEST_MOMENT:
+            errors.append(("read_at", date_problem(read_at.date(), today=business_date(as_of))))
     except ReadingInputError as exc:
         errors.append((exc.field, str(exc)))
     try:
         value = parse_value(values.get("value", ""))
         if value < 0:
-            errors.append(("value", _("value %(value)s is negative") % {"value": value}))
+            errors.append(("value", _("value %(value)s is negative") % {"value": shown(str(value))}))
     except ReadingInputError as exc:
         errors.append((exc.field, str(exc)))
     return (meter, register, read_at, value, source), errors
 
 
-def import_readings(*, path: str | Path, actor: Actor, as_of: datetime) -> ImportResult:
+def _known_meters(rows: list[Row]) -> dict[str, Meter]:
+    """The meters the rows name (asset number -> Meter); names no meter could carry are not looked up."""
+    limit = Meter._meta.get_field("asset_number").max_length
+    assets = {a for a in (row.values.get("meter", "") for row in rows) if a and NUL not in a and len(a) <= limit}
+    return {m.asset_number: m for m in Meter.objects.filter(asset_number__in=assets)} if assets else {}
+
+
+def _rejected_rows(batch: ImportBatch) -> list[dict]:
+    out = []
+    for r in RejectedRow.objects.filter(batch=batch).order_by("line"):
+        columns, reasons = r.column.split(","), r.reason.split("; ")
+        errors = (list(zip(columns, reasons, strict=True)) if len(columns) == len(reasons)
+                  else [(r.column, r.reason)])
+        out.append({"line": r.line, "column": r.column, "reason": r.reason,
+                    "errors": [{"column": c, "reason": why} for c, why in errors], "row": r.raw})
+    return out
+
+
+def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, rules: Thresholds,
+                  as_of: datetime) -> None:
+    """Validate and store the chunk's readings, then look for swapped meters among the accounts they touched."""
+    meters = _known_meters(rows)
+    touched: dict[date, list[Account]] = defaultdict(list)
+    for row in rows:
+        parsed, errors = _parse_row(row.values, meters, as_of)
+        outcome = None
+        if not errors:
+            meter, register, read_at, value, source = parsed
+            try:
+                with transaction.atomic():
+                    outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value,
+                                             source=source, client_key=None, note="", batch=batch,
+                                             received_at=as_of, rules=rules, sources=IMPORTABLE_SOURCES)
+            except ReadingInputError as exc:
+                errors.append((exc.field, str(exc)))
+        if errors:
+            counts.reject(row, ",".join(dict.fromkeys(c for c, _r in errors)), "; ".join(r for _c, r in errors))
+            continue
+        if not outcome.created:
+            counts.unchanged += 1
+            continue
+        counts.created += 1
+        if outcome.findings:
+            counts.tally("flagged")
+            for code in outcome.codes:
+                counts.tally(f"code:{code}")
+        if outcome.held:
+            counts.tally("held")
+        if outcome.reading.account_id:
+            touched[outcome.reading.read_date].append(outcome.reading.account)
+    for day, accounts in touched.items():
+        for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
+            for code in pair_codes:
+                counts.tally(f"code:{code}")
+
+
+def import_readings(*, path: str | Path, actor: Actor, as_of: datetime, progress: Progress | None = None,
+                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
     """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
 
-    Each row is stored in its own transaction: a bad row leaves nothing and is kept as a RejectedRow with
-    its line, column(s) and reason. Re-importing a file changes nothing. ``as_of`` (aware) stamps the
-    batch and refuses readings from the future.
+    The file is read as a stream and committed `chunk_rows` rows at a time, each chunk with the batch's counts; a
+    bad row leaves nothing and is kept as a RejectedRow with its line, column(s) and reason. A stopped import of
+    the same file is continued after its last committed line; re-importing a finished file changes nothing.
+    ``as_of`` (aware) stamps the batch and refuses readings from the future. ``progress(lines_done, lines)`` is
+    called after each chunk.
 
     Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
     """
     rules = validation_rules()
-    table = read_tabular(path, required=COLUMNS)
-    assets = {row.values.get("meter", "") for row in table.rows}
-    meters = {m.asset_number: m for m in Meter.objects.filter(asset_number__in=assets)}
+    table = open_tabular(path, required=COLUMNS)
     with acting_as(actor):
-        batch = ImportBatch.objects.create(
-            kind=ImportBatch.Kind.READINGS, file_name=table.name, file_sha256=table.sha256, imported_at=as_of,
-            imported_by=actor.user if getattr(actor.user, "pk", None) else None, rows_total=len(table.rows),
-        )
-        result = ImportResult(batch_id=batch.pk, file_name=table.name, rows=len(table.rows))
-        codes: Counter = Counter()
-        touched: dict[date, list[Account]] = defaultdict(list)
-        for row in table.rows:
-            parsed, errors = _parse_row(row.values, meters, as_of)
-            outcome = None
-            if not errors:
-                meter, register, read_at, value, source = parsed
-                try:
-                    with transaction.atomic():
-                        outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value,
-                                                 source=source, client_key=None, note="", batch=batch,
-                                                 received_at=as_of, rules=rules, sources=IMPORTABLE_SOURCES)
-                except ReadingInputError as exc:
-                    errors.append((exc.field, str(exc)))
-            if errors:
-                column = ",".join(dict.fromkeys(c for c, _r in errors))
-                reason = "; ".join(r for _c, r in errors)
-                RejectedRow.objects.create(batch=batch, line=row.line, column=column, reason=reason, raw=row.values)
-                result.rejected += 1
-                result.rejected_rows.append({"line": row.line, "column": column, "reason": reason,
-                                             "errors": [{"column": c, "reason": r} for c, r in errors],
-                                             "row": row.values})
-                continue
-            if not outcome.created:
-                result.unchanged += 1
-                continue
-            result.created += 1
-            if outcome.findings:
-                result.flagged += 1
-                codes.update(outcome.codes)
-            if outcome.held:
-                result.held += 1
-            if outcome.reading.account_id:
-                touched[outcome.reading.read_date].append(outcome.reading.account)
-        for day, accounts in touched.items():
-            with transaction.atomic():
-                for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
-                    codes.update(pair_codes)
-        result.codes = dict(sorted(codes.items()))
-        ImportBatch.objects.filter(pk=batch.pk).update(
-            rows_created=result.created, rows_unchanged=result.unchanged, rows_rejected=result.rejected)
+        batch, resumed = open_batch(kind=ImportBatch.Kind.READINGS, table=table, imported_at=as_of,
+                                    user=actor.user if getattr(actor.user, "pk", None) else None)
+        run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress,
+                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of))
+        batch = finish_batch(batch)
+        tallies = batch.tallies or {}
+        result = ImportResult(
+            batch_id=batch.pk, file_name=table.name, rows=batch.rows_total, created=batch.rows_created,
+            unchanged=batch.rows_unchanged, rejected=batch.rows_rejected, flagged=tallies.get("flagged", 0),
+            held=tallies.get("held", 0),
+            codes=dict(sorted((k.removeprefix("code:"), v) for k, v in tallies.items() if k.startswith("code:"))),
+            rejected_rows=_rejected_rows(batch))
         record_event(action="READINGS_IMPORTED", obj=batch, detail={
-            k: v for k, v in result.as_dict().items() if k != "rejected_rows"})
+            **{k: v for k, v in result.as_dict().items() if k != "rejected_rows"}, "continued": resumed})
     return result
 
 

@@ -1,8 +1,13 @@
-"""`gridcounter import-intervals FILE`: load 15-minute AMI intervals (CSV or Parquet) into the interval dataset."""
+"""`gridcounter import-intervals FILE`: load 15-minute AMI intervals (CSV or Parquet) into the interval dataset.
+
+Exit 2 when the file cannot be read (missing, empty, not UTF-8, not Parquet, a required column missing); exit 1
+when rows are bad (each named, nothing written).
+"""
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcounter.application.readings import IntervalFileError, import_intervals, interval_dir
@@ -21,9 +26,9 @@ class Command(BaseCommand):
         root = Path(options["dir"]) if options["dir"] else interval_dir()
         try:
             with acting_as(Actor(reason="interval import", channel="CLI")):
-                result = import_intervals(path=options["file"], root=root)
-        except (IntervalFileError, OSError) as exc:
-            raise CommandError(str(exc))
+                result = import_intervals(path=options["file"], root=root, as_of=timezone.now())
+        except IntervalFileError as exc:
+            raise CommandError(str(exc), returncode=2)
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         else:
