@@ -1,0 +1,118 @@
+"""An import killed with SIGKILL part-way leaves a batch that counts exactly what it wrote; run again, it finishes.
+
+The import is the real command (`gridcounter import-readings` / `import-registry`) in a subprocess on a scratch
+database of the backend under test (a temporary SQLite file, or a scratch PostgreSQL database next to the test
+database), killed once its batch has committed a few chunks.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = Path(__file__).with_name("import_script.py")
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        path = tmp_path / "imports.sqlite3"
+        yield f"sqlite:///{path}", lambda: sqlite3.connect(path, timeout=30)
+        return
+    import psycopg
+
+    name = f"imports_killed_{os.getpid()}"
+    base = f"postgres://{db['USER']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    yield f"{base}/{name}", lambda: psycopg.connect(f"{base}/{name}", autocommit=True)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def env(url: str, folder: Path) -> dict:
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gridcounter.config.settings",
+            "IMPORT_DIR": str(folder), "PYTHONPATH": str(ROOT / "src")}
+
+
+def helper(url: str, folder: Path, command: str) -> dict | None:
+    done = subprocess.run([sys.executable, str(SCRIPT), command], env=env(url, folder), cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]) if command == "check" else None
+
+
+def gridcounter(url: str, folder: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gridcounter.interfaces.cli.main", *args],
+                            env=env(url, folder), cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def lines_done(connect) -> int:
+    conn = connect()
+    try:
+        row = conn.execute("SELECT MAX(lines_done) FROM imports_importbatch").fetchone()
+        return row[0] or 0
+    except Exception:  # noqa: BLE001 - the batch table is being created, or locked for a moment
+        return 0
+    finally:
+        conn.close()
+
+
+def kill_part_way(proc: subprocess.Popen, connect, *, after_line: int) -> None:
+    deadline = time.monotonic() + 300
+    while lines_done(connect) < after_line:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def file_rows(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines()) - 1
+
+
+@pytest.mark.parametrize("kind,command", [("READINGS", "import-readings"), ("REGISTRY", "import-registry")])
+def test_a_killed_import_leaves_true_counts_and_the_same_file_again_finishes_it(scratch, tmp_path, kind, command):
+    url, connect = scratch
+    helper(url, tmp_path, "prepare")
+    name = "readings.csv" if kind == "READINGS" else "registry.csv"
+    rows = file_rows(tmp_path / name)
+
+    run = gridcounter(url, tmp_path, command, name, "--chunk-rows", "20", "--json")
+    kill_part_way(run, connect, after_line=100)
+
+    [stopped] = [b for b in helper(url, tmp_path, "check")["batches"] if b["kind"] == kind]
+    assert not stopped["completed"] and 100 <= stopped["lines_done"] - 1 < rows
+    assert stopped["total"] == stopped["lines_done"] - 1  # every line up to the last committed one, no more
+    assert stopped["rejected"] == stopped["rejected_rows"] > 0
+    written = stopped["readings"] if kind == "READINGS" else helper(url, tmp_path, "check")["accounts"]
+    assert stopped["created"] == written
+
+    again = gridcounter(url, tmp_path, command, name, "--json")
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+
+    [finished] = [b for b in helper(url, tmp_path, "check")["batches"] if b["kind"] == kind]
+    assert finished["completed"] and finished["total"] == rows  # the same batch, finished
+    assert finished["created"] + finished["unchanged"] + finished["updated"] + finished["rejected"] == rows
+    bad = sum(1 for n in range(1, rows + 1) if (n % 25 == 0))
+    assert finished["rejected"] == finished["rejected_rows"] == bad and finished["created"] == rows - bad
+    if kind == "READINGS":
+        assert finished["readings"] == rows - bad and summary["created"] == rows - bad
+    else:
+        assert helper(url, tmp_path, "check")["accounts"] == rows - bad and summary["created"] == rows - bad
