@@ -1,44 +1,22 @@
 """An import killed with SIGKILL part-way leaves a batch that counts exactly what it wrote; run again, it finishes.
 
 The import is the real command (`gridcounter import-readings` / `import-registry`) in a subprocess on a scratch
-database of the backend under test (a temporary SQLite file, or a scratch PostgreSQL database next to the test
-database), killed once its batch has committed a few chunks.
+database of the backend under test (fixture `scratch_db`), killed once its batch has committed a few chunks.
 """
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("import_script.py")
-
-
-@pytest.fixture
-def scratch(tmp_path):
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        path = tmp_path / "imports.sqlite3"
-        yield f"sqlite:///{path}", lambda: sqlite3.connect(path, timeout=30)
-        return
-    import psycopg
-
-    name = f"imports_killed_{os.getpid()}"
-    base = f"postgres://{db['USER']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"{base}/{name}", lambda: psycopg.connect(f"{base}/{name}", autocommit=True)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def env(url: str, folder: Path) -> dict:
@@ -86,8 +64,8 @@ def file_rows(path: Path) -> int:
 
 
 @pytest.mark.parametrize("kind,command", [("READINGS", "import-readings"), ("REGISTRY", "import-registry")])
-def test_a_killed_import_leaves_true_counts_and_the_same_file_again_finishes_it(scratch, tmp_path, kind, command):
-    url, connect = scratch
+def test_a_killed_import_leaves_true_counts_and_the_same_file_again_finishes_it(scratch_db, tmp_path, kind, command):
+    url, connect = scratch_db
     helper(url, tmp_path, "prepare")
     name = "readings.csv" if kind == "READINGS" else "registry.csv"
     rows = file_rows(tmp_path / name)
