@@ -1,4 +1,4 @@
-"""Readings in: file import, single submission, validation before billing (VEE), estimates and catch-up."""
+"""Readings in: single submission, validation before billing (VEE), estimates and catch-up (file import: _import)."""
 from __future__ import annotations
 
 import tomllib
@@ -17,16 +17,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.batches import ChunkCounts, Progress, finish_batch, open_batch, run_chunks
-from gridcounter.application.cells import NUL, date_problem, nul_columns, nul_reason, shown
-from gridcounter.application.tabular import Row, open_tabular
+from gridcounter.application.cells import shown
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
-from gridcounter.data.imports.models import ImportBatch, RejectedRow
+from gridcounter.data.imports.models import ImportBatch
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account, Installation, Meter
-from gridcounter.domain.business_time import BUSINESS_TZ, business_date
-from gridcounter.domain.horizon import EARLIEST_DATE
+from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.readings.codes import Code, Finding, finding, finding_from_dict
 from gridcounter.domain.readings.estimation import (
     CatchUp,
@@ -49,15 +46,12 @@ from gridcounter.domain.readings.validation import (
 )
 from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
 
-COLUMNS = ["meter", "register", "read_at", "value", "source"]
 IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
 SUBMITTABLE_SOURCES = (*IMPORTABLE_SOURCES, Reading.Source.CORRECTION)
 LIVE = Q(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
 # codes the rules recompute from the readings; the others (DUPLICATE, SWAP_SUSPECTED, ...) stay once found
 RECOMPUTED = {Code.DECREASE, Code.ROLLOVER, Code.SPIKE, Code.HIGH, Code.LOW, Code.ZERO_STREAK, Code.OFF_SCHEDULE}
 SITE_VISIT_CODES = {Code.ZERO_STREAK, Code.ESTIMATE_STREAK}
-EARLIEST_MOMENT = datetime.combine(EARLIEST_DATE, time(0), BUSINESS_TZ)
-CHUNK_ROWS = 2000
 
 
 class ReadingInputError(ValueError):
@@ -215,15 +209,30 @@ def _priors(*, meter_id: int, register: str, before: datetime, installation: Ins
             rules: Thresholds) -> list[PriorReading]:
     """Accepted readings of this meter and register before ``before`` on this installation, oldest first,
     starting with the installation's initial reading when there is one."""
+    since = priors_since(before=before, installation=installation, rules=rules)
+    rows = (Reading.objects.filter(meter_id=meter_id, register=register, status=Reading.Status.ACCEPTED,
+                                   read_at__lt=before, read_date__gte=since)
+            .order_by("read_at").values_list("read_at", "read_date", "value", "is_estimate"))
+    return select_priors(list(rows), before=before, since=since, installation=installation, register=register)
+
+
+def priors_since(*, before: datetime, installation, rules: Thresholds) -> date:
+    """The first day whose readings count as priors of a reading at ``before``: the lookback, not before the
+    installation."""
     since = local_date(before) - timedelta(days=rules.lookback_days)
     if installation is not None:
         since = max(since, installation.installed_date)
-    rows = (Reading.objects.filter(meter_id=meter_id, register=register, status=Reading.Status.ACCEPTED,
-                                   read_at__lt=before, read_date__gte=since)
-            .order_by("read_at").values_list("read_date", "value", "is_estimate"))
-    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for d, v, e in rows]
-    priors = _with_initial(priors, installation=installation, register=register, since=since)
-    return priors
+    return since
+
+
+def select_priors(accepted: list[tuple], *, before: datetime, since: date, installation, register: str
+                  ) -> list[PriorReading]:
+    """The priors of a reading at ``before`` among ``accepted`` (read_at, read_date, value, is_estimate), the
+    accepted readings of its meter and register ordered by read_at: those before it from ``since`` on, after
+    the installation's initial reading."""
+    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for at, d, v, e in accepted
+              if at < before and d >= since]
+    return _with_initial(priors, installation=installation, register=register, since=since)
 
 
 def _with_initial(priors: list[PriorReading], *, installation: Installation | None, register: str,
@@ -241,13 +250,21 @@ def _with_initial(priors: list[PriorReading], *, installation: Installation | No
 def _check_for(*, meter: Meter, read_date: date, value: Decimal, priors: list[PriorReading],
                installation: Installation | None) -> ReadingCheck:
     account = installation.account if installation else None
+    return reading_check(
+        meter=meter, read_date=read_date, value=value, priors=priors, has_account=account is not None,
+        route_day=account.route.reading_day if account is not None and account.route_id else None,
+        account_status=account.status if account is not None else None)
+
+
+def reading_check(*, meter: Meter, read_date: date, value: Decimal, priors: list[PriorReading], has_account: bool,
+                  route_day: int | None, account_status: str | None) -> ReadingCheck:
+    """What the rules need about a new reading of ``meter``, its priors and the account it serves."""
     return ReadingCheck(
         read_date=read_date, value=value, digits=meter.digits,
         previous=priors[-1] if priors else None,
         history=cycles_from_readings(priors, digits=meter.digits),
-        route_day=account.route.reading_day if account is not None and account.route_id else None,
-        has_account=account is not None,
-        account_active=account is not None and account.status == Account.Status.ACTIVE,
+        route_day=route_day, has_account=has_account,
+        account_active=has_account and account_status == Account.Status.ACTIVE,
         meter=meter.asset_number,
     )
 
@@ -273,10 +290,16 @@ def order_site_visit(*, account: Account, code: str, ordered_date: date, detail:
 
 
 def _apply_findings(reading: Reading, findings: list[Finding], rules: Thresholds) -> None:
+    reading.status = status_with(findings, status=reading.status, rules=rules)
     reading.codes = [f.code for f in findings]
     reading.findings = [f.as_dict() for f in findings]
-    if any(rules.is_blocking(f.code) for f in findings) and reading.status == Reading.Status.ACCEPTED:
-        reading.status = Reading.Status.HELD
+
+
+def status_with(findings: list[Finding], *, status: str, rules: Thresholds) -> str:
+    """A reading's status once it carries ``findings``: an accepted one is HELD by a blocking code."""
+    if any(rules.is_blocking(f.code) for f in findings) and status == Reading.Status.ACCEPTED:
+        return Reading.Status.HELD
+    return status
 
 
 # ---- one reading --------------------------------------------------------------------------------------
@@ -421,220 +444,113 @@ def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, sou
     return outcome
 
 
-# ---- file import --------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportResult:
-    batch_id: int
-    file_name: str
-    rows: int = 0
-    created: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    flagged: int = 0
-    held: int = 0
-    codes: dict = field(default_factory=dict)
-    rejected_rows: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"batch": self.batch_id, "file": self.file_name, "rows": self.rows, "created": self.created,
-                "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
-                "held": self.held, "codes": self.codes, "rejected_rows": self.rejected_rows}
-
-
-def _parse_row(values: dict, meters: dict[str, Meter], as_of: datetime):
-    """The row's meter, register, read_at, value and source, or its problems [(column, reason)]."""
-    nul = nul_columns(values)
-    if nul:  # no further look at the row: PostgreSQL refuses such text even in a query
-        return None, [(column, nul_reason()) for column in nul]
-    errors: list[tuple[str, str]] = []
-    asset = values.get("meter", "")
-    meter = meters.get(asset)
-    if meter is None:
-        errors.append(("meter", _("unknown meter “%(value)s”") % {"value": shown(asset)} if asset
-                       else _("meter is empty")))
-    register = values.get("register", "").upper()
-    if register not in Reading.Register.values:
-        errors.append(("register", _("register “%(value)s” is not one of %(allowed)s")
-                       % {"value": shown(values.get("register", "")), "allowed": ", ".join(Reading.Register.values)}))
-    source = values.get("source", "").upper()
-    if source not in [str(s) for s in IMPORTABLE_SOURCES]:
-        errors.append(("source", _("source “%(value)s” is not one of %(allowed)s")
-                       % {"value": shown(values.get("source", "")), "allowed": ", ".join(IMPORTABLE_SOURCES)}))
-    read_at = value = None
-    try:
-        read_at = parse_read_at(values.get("read_at", ""))
-        if read_at > as_of:
-            errors.append(("read_at", _("read_at %(value)s is in the future") % {"value": shown(values["read_at"])}))
-        elif read_at < EARLIEST_MOMENT:
-            errors.append(("read_at", date_problem(read_at.date(), today=business_date(as_of))))
-    except ReadingInputError as exc:
-        errors.append((exc.field, str(exc)))
-    try:
-        value = parse_value(values.get("value", ""))
-        if value < 0:
-            errors.append(("value", _("value %(value)s is negative") % {"value": shown(str(value))}))
-    except ReadingInputError as exc:
-        errors.append((exc.field, str(exc)))
-    return (meter, register, read_at, value, source), errors
-
-
-def _known_meters(rows: list[Row]) -> dict[str, Meter]:
-    """The meters the rows name (asset number -> Meter); names no meter could carry are not looked up."""
-    limit = Meter._meta.get_field("asset_number").max_length
-    assets = {a for a in (row.values.get("meter", "") for row in rows) if a and NUL not in a and len(a) <= limit}
-    return {m.asset_number: m for m in Meter.objects.filter(asset_number__in=assets)} if assets else {}
-
-
-def _rejected_rows(batch: ImportBatch) -> list[dict]:
-    out = []
-    for r in RejectedRow.objects.filter(batch=batch).order_by("line"):
-        columns, reasons = r.column.split(","), r.reason.split("; ")
-        errors = (list(zip(columns, reasons, strict=True)) if len(columns) == len(reasons)
-                  else [(r.column, r.reason)])
-        out.append({"line": r.line, "column": r.column, "reason": r.reason,
-                    "errors": [{"column": c, "reason": why} for c, why in errors], "row": r.raw})
-    return out
-
-
-def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, rules: Thresholds,
-                  as_of: datetime) -> None:
-    """Validate and store the chunk's readings, then look for swapped meters among the accounts they touched."""
-    meters = _known_meters(rows)
-    touched: dict[date, list[Account]] = defaultdict(list)
-    for row in rows:
-        parsed, errors = _parse_row(row.values, meters, as_of)
-        outcome = None
-        if not errors:
-            meter, register, read_at, value, source = parsed
-            try:
-                with transaction.atomic():
-                    outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value,
-                                             source=source, client_key=None, note="", batch=batch,
-                                             received_at=as_of, rules=rules, sources=IMPORTABLE_SOURCES)
-            except ReadingInputError as exc:
-                errors.append((exc.field, str(exc)))
-        if errors:
-            counts.reject(row, ",".join(dict.fromkeys(c for c, _r in errors)), "; ".join(r for _c, r in errors))
-            continue
-        if not outcome.created:
-            counts.unchanged += 1
-            continue
-        counts.created += 1
-        if outcome.findings:
-            counts.tally("flagged")
-            for code in outcome.codes:
-                counts.tally(f"code:{code}")
-        if outcome.held:
-            counts.tally("held")
-        if outcome.reading.account_id:
-            touched[outcome.reading.read_date].append(outcome.reading.account)
-    for day, accounts in touched.items():
-        for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
-            for code in pair_codes:
-                counts.tally(f"code:{code}")
-
-
-def import_readings(*, path: str | Path, actor: Actor, as_of: datetime, progress: Progress | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
-    """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
-
-    The file is read as a stream and committed `chunk_rows` rows at a time, each chunk with the batch's counts; a
-    bad row leaves nothing and is kept as a RejectedRow with its line, column(s) and reason. A stopped import of
-    the same file is continued after its last committed line; re-importing a finished file changes nothing.
-    ``as_of`` (aware) stamps the batch and refuses readings from the future. ``progress(lines_done, lines)`` is
-    called after each chunk.
-
-    Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
-    """
-    rules = validation_rules()
-    table = open_tabular(path, required=COLUMNS)
-    with acting_as(actor):
-        batch, resumed = open_batch(kind=ImportBatch.Kind.READINGS, table=table, imported_at=as_of,
-                                    user=actor.user if getattr(actor.user, "pk", None) else None)
-        run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress,
-                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of))
-        batch = finish_batch(batch)
-        tallies = batch.tallies or {}
-        result = ImportResult(
-            batch_id=batch.pk, file_name=table.name, rows=batch.rows_total, created=batch.rows_created,
-            unchanged=batch.rows_unchanged, rejected=batch.rows_rejected, flagged=tallies.get("flagged", 0),
-            held=tallies.get("held", 0),
-            codes=dict(sorted((k.removeprefix("code:"), v) for k, v in tallies.items() if k.startswith("code:"))),
-            rejected_rows=_rejected_rows(batch))
-        record_event(action="READINGS_IMPORTED", obj=batch, detail={
-            **{k: v for k, v in result.as_dict().items() if k != "rejected_rows"}, "continued": resumed})
-    return result
-
-
 # ---- swapped meters -----------------------------------------------------------------------------------
 
 
-def _latest_cycle(*, account: Account, register: str, around: date, rules: Thresholds):
-    """(current reading, previous accepted reading, expected kWh) of the account's cycle ending near ``around``."""
+def _latest_cycles(*, accounts: list[Account], around: date, rules: Thresholds) -> dict[tuple[int, str], tuple]:
+    """(account id, register) -> (current reading, previous accepted reading, expected kWh) of the cycle ending near
+    ``around``, for the registers each account has a reading of on ``around``: a few queries for all the accounts."""
     tol = rules.schedule_tolerance_days
-    curr = (Reading.objects.filter(LIVE, account=account, register=register, is_estimate=False,
-                                   read_date__gte=around - timedelta(days=tol), read_date__lte=around + timedelta(days=tol))
-            .order_by("-read_at").first())
-    if curr is None:
-        return None
-    installation = installation_at(meter=curr.meter, day=curr.read_date)
-    priors = _priors(meter_id=curr.meter_id, register=register, before=curr.read_at, installation=installation,
-                     rules=rules)
-    if not priors:
-        return None
-    history = cycles_from_readings(priors, digits=curr.meter.digits)
-    expectation = expected_consumption(history=history, start_date=priors[-1].read_date, end_date=curr.read_date,
-                                       rules=rules)
-    return curr, priors[-1], (expectation.kwh if expectation else Decimal(0))
+    ids = [a.pk for a in accounts]
+    wanted = set(Reading.objects.filter(account_id__in=ids, read_date=around)
+                 .values_list("account_id", "register").distinct())
+    if not wanted:
+        return {}
+    current: dict[tuple[int, str], Reading] = {}
+    for reading in (Reading.objects.filter(LIVE, account_id__in=ids, is_estimate=False,
+                                           read_date__gte=around - timedelta(days=tol),
+                                           read_date__lte=around + timedelta(days=tol))
+                    .select_related("meter").order_by("read_at", "pk")):
+        if (reading.account_id, reading.register) in wanted:
+            current[(reading.account_id, reading.register)] = reading  # the latest wins
+    meter_ids = {r.meter_id for r in current.values()}
+    installs: dict[int, list[Installation]] = defaultdict(list)
+    for inst in Installation.objects.filter(meter_id__in=meter_ids):
+        installs[inst.meter_id].append(inst)
+    accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+    for meter_id, register, *values in (
+            Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
+                                   read_date__gte=around - timedelta(days=tol + rules.lookback_days),
+                                   read_date__lte=around + timedelta(days=tol))
+            .order_by("read_at").values_list("meter_id", "register", "read_at", "read_date", "value", "is_estimate")):
+        accepted[(meter_id, register)].append(tuple(values))
+    cycles = {}
+    for (account_id, register), curr in current.items():
+        installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
+        since = priors_since(before=curr.read_at, installation=installation, rules=rules)
+        priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
+                               installation=installation, register=register)
+        if not priors:
+            continue
+        history = cycles_from_readings(priors, digits=curr.meter.digits)
+        expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
+                                           end_date=curr.read_date, rules=rules)
+        cycles[(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
+    return cycles
+
+
+def installation_on(installations: Iterable, *, day: date):
+    """Of one meter's ``installations``, the one covering ``day`` (half-open [installed_date, removed_date)), as
+    `installation_at` picks it."""
+    covering = [i for i in installations
+                if i.installed_date <= day and (i.removed_date is None or i.removed_date > day)]
+    return max(covering, key=lambda i: i.installed_date) if covering else None
 
 
 def check_swaps(*, accounts: Iterable[Account], fixed_date: date, rules: Thresholds | None = None) -> list[list[str]]:
     """Look for swapped meters among the accounts of the buildings of ``accounts`` around ``fixed_date``.
 
     Both readings of a suspected pair get SWAP_SUSPECTED (HELD) and each account a ReviewItem.
-    Returns the codes added per pair. The caller holds the transaction and the actor.
+    Returns the codes added per pair newly flagged. The caller holds the transaction and the actor.
     """
     rules = rules or validation_rules()
     buildings = {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
+    if not buildings:
+        return []
+    by_building: dict[tuple[int, str], list[Account]] = defaultdict(list)
+    for account in (Account.objects.filter(premise__city_id__in={c for c, _b in buildings},
+                                           premise__building__in={b for _c, b in buildings})
+                    .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number")):
+        key = (account.premise.city_id, account.premise.building)
+        if key in buildings:
+            by_building[key].append(account)
+    neighbours = [a for key in sorted(by_building) if len(by_building[key]) >= 2 for a in by_building[key]]
+    cycles = _latest_cycles(accounts=neighbours, around=fixed_date, rules=rules)
     added = []
-    for city_id, building in sorted(buildings):
-        neighbours = list(Account.objects.filter(premise__city_id=city_id, premise__building=building)
-                          .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number"))
-        if len(neighbours) < 2:
-            continue
+    for key in sorted(by_building):
         by_register: dict[str, list] = defaultdict(list)
-        for account in neighbours:
-            for register in (Reading.objects.filter(account=account, read_date=fixed_date)
-                             .values_list("register", flat=True).distinct()):
-                cycle = _latest_cycle(account=account, register=register, around=fixed_date, rules=rules)
-                if cycle:
+        for account in by_building[key] if len(by_building[key]) >= 2 else []:
+            for (account_id, register), cycle in sorted(cycles.items(), key=lambda kv: kv[0][1]):
+                if account_id == account.pk:
                     by_register[register].append((account, *cycle))
         for register, items in by_register.items():
             lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
             candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
                                         expected_kwh=e) for a, curr, p, e in items]
             for pair in detect_swaps(candidates, rules=rules):
+                flagged = False
                 for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
                     account, reading = lookup[side.account_id]
-                    _flag_reading(reading, found, rules)
+                    flagged |= _flag_reading(reading, found, rules)
                     ReviewItem.objects.get_or_create(
                         account=account, register=register, code=Code.SWAP_SUSPECTED, fixed_date=reading.read_date,
                         defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
-                added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
+                if flagged:
+                    added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
     return added
 
 
-def _flag_reading(reading: Reading, found: Finding, rules: Thresholds) -> None:
+def _flag_reading(reading: Reading, found: Finding, rules: Thresholds) -> bool:
+    """Add ``found`` to the reading (saved, audited); False when it carries that code already."""
     findings = stored_findings(reading)
     if any(f.code == found.code for f in findings):
-        return
+        return False
     findings.append(found)
     _apply_findings(reading, findings, rules)
     reading.save(update_fields=["codes", "findings", "status"])
     record_event(action="READING_FLAGGED", obj=reading, detail={"code": found.code, "numbers": found.numbers,
                                                                 "status": reading.status})
+    return True
 
 
 # ---- the route's period -------------------------------------------------------------------------------
@@ -922,8 +838,8 @@ def catch_up_for(*, account: Account, register: str, read_date: date) -> CatchUp
 
 
 __all__ = [
-    "COLUMNS", "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused", "ImportResult",
+    "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused",
     "NoHistoryForEstimate", "NoReading", "ReadingExists", "ReadingInputError", "ReadingOutcome",
-    "RouteValidation", "catch_up_for", "check_swaps", "estimate_missing", "import_readings",
+    "RouteValidation", "catch_up_for", "check_swaps", "estimate_missing",
     "load_validation_rules", "submit_reading", "validate_cycle", "validate_route_period", "validation_rules",
 ]
