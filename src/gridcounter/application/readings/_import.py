@@ -24,11 +24,12 @@ from gridcounter.application.batches import ChunkCounts, Progress, finish_batch,
 from gridcounter.application.cells import NUL, date_problem, nul_columns, nul_reason, shown
 from gridcounter.application.readings._readings import (
     IMPORTABLE_SOURCES,
+    REGISTERS,
     SITE_VISIT_CODES,
     ReadingInputError,
     _check_fields,
     _order_site_visit,
-    check_swaps,
+    check_swaps_on,
     installation_on,
     local_date,
     parse_read_at,
@@ -87,9 +88,9 @@ def _parse_row(values: dict, meters: dict[str, Meter], as_of: datetime):
         errors.append(("meter", _("unknown meter “%(value)s”") % {"value": shown(asset)} if asset
                        else _("meter is empty")))
     register = values.get("register", "").upper()
-    if register not in Reading.Register.values:
+    if register not in REGISTERS:
         errors.append(("register", _("register “%(value)s” is not one of %(allowed)s")
-                       % {"value": shown(values.get("register", "")), "allowed": ", ".join(Reading.Register.values)}))
+                       % {"value": shown(values.get("register", "")), "allowed": ", ".join(REGISTERS)}))
     source = values.get("source", "").upper()
     if source not in IMPORTABLE_SOURCES:
         errors.append(("source", _("source “%(value)s” is not one of %(allowed)s")
@@ -275,9 +276,10 @@ def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, r
         reading = Reading.objects.get(pk=readings[index]["id"])
         _order_site_visit(account=account, meter=reading.meter, code=found.code, ordered_date=local_date(as_of),
                           reading=reading, detail=found.numbers, created_at=as_of)
-    for day, ids in touched.items():
-        accounts = list(Account.objects.filter(pk__in=ids).select_related("premise"))
-        for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
+    if touched:
+        accounts = Account.objects.select_related("premise").in_bulk({pk for ids in touched.values() for pk in ids})
+        for pair_codes in check_swaps_on(touched={day: [accounts[pk] for pk in ids] for day, ids in touched.items()},
+                                         rules=rules):
             for code in pair_codes:
                 counts.tally(f"code:{code}")
 

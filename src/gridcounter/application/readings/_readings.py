@@ -47,6 +47,8 @@ from gridcounter.domain.readings.validation import (
 from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
 
 IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
+REGISTERS = tuple(Reading.Register.values)  # read once: the enum builds the list anew on every access
+DIALS = {digits: Decimal(10) ** digits for digits in range(4, 11)}
 SUBMITTABLE_SOURCES = (*IMPORTABLE_SOURCES, Reading.Source.CORRECTION)
 LIVE = Q(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
 # codes the rules recompute from the readings; the others (DUPLICATE, SWAP_SUSPECTED, ...) stay once found
@@ -168,16 +170,16 @@ def parse_value(text: str) -> Decimal:
 
 
 def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, sources) -> None:
-    if register not in Reading.Register.values:
+    if register not in REGISTERS:
         raise ReadingInputError(
             _("register “%(value)s” is not one of %(allowed)s")
-            % {"value": register, "allowed": ", ".join(Reading.Register.values)}, field="register")
+            % {"value": register, "allowed": ", ".join(REGISTERS)}, field="register")
     if meter.registers and register not in meter.registers:
         raise ReadingInputError(
             _("meter %(meter)s has no %(register)s register (it has %(allowed)s)")
             % {"meter": meter.asset_number, "register": register, "allowed": ", ".join(meter.registers)},
             field="register")
-    if source not in [str(s) for s in sources]:
+    if source not in sources:
         raise ReadingInputError(
             _("source “%(value)s” is not one of %(allowed)s")
             % {"value": source, "allowed": ", ".join(str(s) for s in sources)}, field="source")
@@ -186,7 +188,7 @@ def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, s
     if value.as_tuple().exponent < -2:
         raise ReadingInputError(_("value %(value)s has more than 2 decimal places") % {"value": value},
                                 field="value")
-    if value >= Decimal(10) ** meter.digits:
+    if value >= (DIALS.get(meter.digits) or Decimal(10) ** meter.digits):
         raise ReadingInputError(
             _("value %(value)s has more digits than the meter's %(digits)s-digit dial")
             % {"value": value, "digits": meter.digits}, field="value")
@@ -447,46 +449,64 @@ def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, sou
 # ---- swapped meters -----------------------------------------------------------------------------------
 
 
-def _latest_cycles(*, accounts: list[Account], around: date, rules: Thresholds) -> dict[tuple[int, str], tuple]:
-    """(account id, register) -> (current reading, previous accepted reading, expected kWh) of the cycle ending near
-    ``around``, for the registers each account has a reading of on ``around``: a few queries for all the accounts."""
-    tol = rules.schedule_tolerance_days
-    ids = [a.pk for a in accounts]
-    wanted = set(Reading.objects.filter(account_id__in=ids, read_date=around)
-                 .values_list("account_id", "register").distinct())
+@dataclass(frozen=True)
+class _Current:
+    pk: int
+    meter_id: int
+    read_at: datetime
+    read_date: date
+    value: Decimal
+
+
+def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Thresholds) -> dict[date, dict]:
+    """Per day of ``days``: (account id, register) -> (current reading, previous accepted reading, expected kWh) of
+    the cycle ending near that day, for the registers each account has a reading of on it; a few queries for all
+    the accounts and days (what `_priors` would query for each current reading, read at once)."""
+    tol = timedelta(days=rules.schedule_tolerance_days)
+    wanted: dict[date, set] = defaultdict(set)
+    for account_id, register, day in (Reading.objects.filter(account_id__in=account_ids, read_date__in=days)
+                                      .values_list("account_id", "register", "read_date").distinct()):
+        wanted[day].add((account_id, register))
     if not wanted:
         return {}
-    current: dict[tuple[int, str], Reading] = {}
-    for reading in (Reading.objects.filter(LIVE, account_id__in=ids, is_estimate=False,
-                                           read_date__gte=around - timedelta(days=tol),
-                                           read_date__lte=around + timedelta(days=tol))
-                    .select_related("meter").order_by("read_at", "pk")):
-        if (reading.account_id, reading.register) in wanted:
-            current[(reading.account_id, reading.register)] = reading  # the latest wins
-    meter_ids = {r.meter_id for r in current.values()}
+    current: dict[tuple[int, str], list[_Current]] = defaultdict(list)  # ordered by read_at
+    for pk, account_id, register, *values in (
+            Reading.objects.filter(LIVE, account_id__in=account_ids, is_estimate=False,
+                                   read_date__gte=min(days) - tol, read_date__lte=max(days) + tol)
+            .order_by("read_at", "pk").values_list("pk", "account_id", "register", "meter_id", "read_at",
+                                                   "read_date", "value")):
+        current[(account_id, register)].append(_Current(pk, *values))
+    meter_ids = {r.meter_id for rows in current.values() for r in rows}
+    digits = dict(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits"))
     installs: dict[int, list[Installation]] = defaultdict(list)
     for inst in Installation.objects.filter(meter_id__in=meter_ids):
         installs[inst.meter_id].append(inst)
     accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for meter_id, register, *values in (
             Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
-                                   read_date__gte=around - timedelta(days=tol + rules.lookback_days),
-                                   read_date__lte=around + timedelta(days=tol))
+                                   read_date__gte=min(days) - tol - timedelta(days=rules.lookback_days),
+                                   read_date__lte=max(days) + tol)
             .order_by("read_at").values_list("meter_id", "register", "read_at", "read_date", "value", "is_estimate")):
         accepted[(meter_id, register)].append(tuple(values))
-    cycles = {}
-    for (account_id, register), curr in current.items():
-        installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
-        since = priors_since(before=curr.read_at, installation=installation, rules=rules)
-        priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
-                               installation=installation, register=register)
-        if not priors:
-            continue
-        history = cycles_from_readings(priors, digits=curr.meter.digits)
-        expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
-                                           end_date=curr.read_date, rules=rules)
-        cycles[(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
-    return cycles
+    out: dict[date, dict] = {}
+    for day, keys in wanted.items():
+        cycles = out.setdefault(day, {})
+        for account_id, register in keys:
+            near = [r for r in current.get((account_id, register), []) if day - tol <= r.read_date <= day + tol]
+            if not near:
+                continue
+            curr = near[-1]  # the latest
+            installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
+            since = priors_since(before=curr.read_at, installation=installation, rules=rules)
+            priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
+                                   installation=installation, register=register)
+            if not priors:
+                continue
+            history = cycles_from_readings(priors, digits=digits[curr.meter_id])
+            expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
+                                               end_date=curr.read_date, rules=rules)
+            cycles[(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
+    return out
 
 
 def installation_on(installations: Iterable, *, day: date):
@@ -503,40 +523,55 @@ def check_swaps(*, accounts: Iterable[Account], fixed_date: date, rules: Thresho
     Both readings of a suspected pair get SWAP_SUSPECTED (HELD) and each account a ReviewItem.
     Returns the codes added per pair newly flagged. The caller holds the transaction and the actor.
     """
-    rules = rules or validation_rules()
-    buildings = {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
-    if not buildings:
+    return check_swaps_on(touched={fixed_date: accounts}, rules=rules or validation_rules())
+
+
+def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds) -> list[list[str]]:
+    """`check_swaps` for each day of ``touched`` and its accounts, the buildings' readings gathered once."""
+    buildings = {day: {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
+                 for day, accounts in touched.items()}
+    every = set().union(*buildings.values()) if buildings else set()
+    if not every:
         return []
     by_building: dict[tuple[int, str], list[Account]] = defaultdict(list)
-    for account in (Account.objects.filter(premise__city_id__in={c for c, _b in buildings},
-                                           premise__building__in={b for _c, b in buildings})
+    for account in (Account.objects.filter(premise__city_id__in={c for c, _b in every},
+                                           premise__building__in={b for _c, b in every})
                     .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number")):
         key = (account.premise.city_id, account.premise.building)
-        if key in buildings:
+        if key in every:
             by_building[key].append(account)
-    neighbours = [a for key in sorted(by_building) if len(by_building[key]) >= 2 for a in by_building[key]]
-    cycles = _latest_cycles(accounts=neighbours, around=fixed_date, rules=rules)
+    shared = {key for key, neighbours in by_building.items() if len(neighbours) >= 2}
+    days = sorted(day for day, keys in buildings.items() if keys & shared)
+    if not days:
+        return []
+    cycles_by_day = _latest_cycles(account_ids=[a.pk for key in shared for a in by_building[key]], days=days,
+                                   rules=rules)
     added = []
-    for key in sorted(by_building):
-        by_register: dict[str, list] = defaultdict(list)
-        for account in by_building[key] if len(by_building[key]) >= 2 else []:
-            for (account_id, register), cycle in sorted(cycles.items(), key=lambda kv: kv[0][1]):
-                if account_id == account.pk:
+    for day in days:
+        by_account: dict[int, list] = defaultdict(list)
+        for (account_id, register), cycle in sorted(cycles_by_day.get(day, {}).items(), key=lambda kv: kv[0][1]):
+            by_account[account_id].append((register, cycle))
+        for key in sorted(buildings[day] & shared):
+            by_register: dict[str, list] = defaultdict(list)
+            for account in by_building[key]:
+                for register, cycle in by_account.get(account.pk, []):
                     by_register[register].append((account, *cycle))
-        for register, items in by_register.items():
-            lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
-            candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
-                                        expected_kwh=e) for a, curr, p, e in items]
-            for pair in detect_swaps(candidates, rules=rules):
-                flagged = False
-                for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
-                    account, reading = lookup[side.account_id]
-                    flagged |= _flag_reading(reading, found, rules)
-                    ReviewItem.objects.get_or_create(
-                        account=account, register=register, code=Code.SWAP_SUSPECTED, fixed_date=reading.read_date,
-                        defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
-                if flagged:
-                    added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
+            for register, items in by_register.items():
+                lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
+                candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
+                                            expected_kwh=e) for a, curr, p, e in items]
+                for pair in detect_swaps(candidates, rules=rules):
+                    flagged = False
+                    for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
+                        account, curr = lookup[side.account_id]
+                        reading = Reading.objects.get(pk=curr.pk)
+                        flagged |= _flag_reading(reading, found, rules)
+                        ReviewItem.objects.get_or_create(
+                            account=account, register=register, code=Code.SWAP_SUSPECTED,
+                            fixed_date=reading.read_date,
+                            defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
+                    if flagged:
+                        added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
     return added
 
 
@@ -840,6 +875,6 @@ def catch_up_for(*, account: Account, register: str, read_date: date) -> CatchUp
 __all__ = [
     "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused",
     "NoHistoryForEstimate", "NoReading", "ReadingExists", "ReadingInputError", "ReadingOutcome",
-    "RouteValidation", "catch_up_for", "check_swaps", "estimate_missing",
+    "RouteValidation", "catch_up_for", "check_swaps", "check_swaps_on", "estimate_missing",
     "load_validation_rules", "submit_reading", "validate_cycle", "validate_route_period", "validation_rules",
 ]
