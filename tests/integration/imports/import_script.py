@@ -1,6 +1,9 @@
 """Helper run as a subprocess by test_killed.py: prepare a city and its import files, or report what is stored.
 
-    DATABASE_URL=... IMPORT_DIR=... python tests/integration/imports/import_script.py prepare|check
+    DATABASE_URL=... IMPORT_DIR=... python tests/integration/imports/import_script.py prepare|check|intervals-slow
+
+`intervals-slow` runs `import-intervals` on the prepared intervals.csv, pausing a second after each part it stages
+(printing STAGED), so that a test can kill it while its parts are written and its transaction is open.
 """
 import json
 import os
@@ -43,6 +46,11 @@ def prepare(folder: Path, *, accounts: int, registry_rows: int) -> None:
             f"导入路{n}号", f"导入楼{n // 20}", "RESIDENTIAL", "BJ-RES-LT1KV", "LV_220V", "", "", "3", f"IMK-M{n:06d}",
             "6", "1", "2024-05-06", f"IMK-R{n // 200}", day]))
     (folder / "registry.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    intervals = ["meter,start_at,kwh"]
+    for asset in (Installation.objects.filter(removed_date__isnull=True).order_by("meter_id")
+                  .values_list("meter__asset_number", flat=True)[:40]):
+        intervals += [f"{asset},2025-07-20T{slot // 4:02d}:{slot % 4 * 15:02d},0.25" for slot in range(96)]
+    (folder / "intervals.csv").write_text("\n".join(intervals) + "\n", encoding="utf-8")
 
 
 def check() -> dict:
@@ -56,7 +64,12 @@ def check() -> dict:
                 "rejected_rows": RejectedRow.objects.filter(batch=b).count(),
                 "readings": Reading.objects.filter(import_batch=b).count()}
                for b in ImportBatch.objects.order_by("id")]
-    return {"batches": batches, "accounts": Account.objects.filter(number__startswith="90").count()}
+    from gridcounter.data.audit.models import AuditEvent
+    from gridcounter.data.registry.models import Meter
+
+    return {"batches": batches, "accounts": Account.objects.filter(number__startswith="90").count(),
+            "meters_sending": Meter.objects.filter(sends_intervals=True).count(),
+            "interval_events": AuditEvent.objects.filter(action="INTERVALS_IMPORTED").count()}
 
 
 def main(command: str) -> None:
@@ -71,6 +84,23 @@ def main(command: str) -> None:
                 registry_rows=int(os.environ.get("IMPORT_REGISTRY_ROWS", "600")))
     elif command == "check":
         print(json.dumps(check()))
+    elif command == "intervals-slow":
+        import time
+
+        from django.core.management import call_command
+
+        from gridcounter.application.readings import _intervals
+
+        stage = _intervals.stage_part
+
+        def slow_stage(*args, **kwargs):
+            staged = stage(*args, **kwargs)
+            print("STAGED", flush=True)
+            time.sleep(1)
+            return staged
+
+        _intervals.stage_part = slow_stage  # where import_intervals calls it
+        call_command("import_intervals", str(folder / "intervals.csv"), "--dir", str(folder / "dataset"))
     else:
         raise SystemExit(f"unknown command {command}")
 

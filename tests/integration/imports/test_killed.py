@@ -1,4 +1,5 @@
 """An import killed with SIGKILL part-way leaves a batch that counts exactly what it wrote; run again, it finishes.
+An interval import killed while it writes its parts leaves neither parts in place nor database rows.
 
 The import is the real command (`gridcounter import-readings` / `import-registry`) in a subprocess on a scratch
 database of the backend under test (fixture `scratch_db`), killed once its batch has committed a few chunks.
@@ -94,3 +95,33 @@ def test_a_killed_import_leaves_true_counts_and_the_same_file_again_finishes_it(
         assert finished["readings"] == rows - bad and summary["created"] == rows - bad
     else:
         assert helper(url, tmp_path, "check")["accounts"] == rows - bad and summary["created"] == rows - bad
+
+
+def test_an_interval_import_killed_while_writing_its_parts_leaves_nothing_and_a_rerun_sweeps_and_finishes(
+        scratch_db, tmp_path):
+    url, _connect = scratch_db
+    helper(url, tmp_path, "prepare")
+    dataset = tmp_path / "dataset"
+    run = subprocess.Popen([sys.executable, str(SCRIPT), "intervals-slow"], env=env(url, tmp_path), cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in run.stdout:
+        if line.startswith("STAGED"):
+            os.kill(run.pid, signal.SIGKILL)
+            break
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL
+
+    assert list(dataset.glob("period=*/route=*/.part-*.tmp"))  # written aside ...
+    assert not list(dataset.glob("period=*/route=*/part-*.parquet"))  # ... none in place
+    after_kill = helper(url, tmp_path, "check")
+    assert after_kill["meters_sending"] == 0 and after_kill["interval_events"] == 0
+
+    again = gridcounter(url, tmp_path, "import-intervals", "intervals.csv", "--dir", str(dataset), "--json")
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert summary["swept"]["removed"] >= 1 and summary["rejected"] == 0 and summary["rows"] == 40 * 96
+    placed = list(dataset.glob("period=*/route=*/part-*.parquet"))
+    assert len(placed) == len(summary["written"]) and not list(dataset.glob("period=*/route=*/.part-*.tmp"))
+    finished = helper(url, tmp_path, "check")
+    assert finished["meters_sending"] == 40 and finished["interval_events"] == 1

@@ -1,10 +1,12 @@
 """Interval files in, a route's period usage out: import by meter, partitions by period and route, holds and codes."""
+import subprocess
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import TestCase
 from django.utils import translation
 
 from gridcounter.application.readings import (
@@ -34,6 +36,12 @@ def interval_lines(meter: str, *, start: date = START, end: date = END, kwh: str
         i += 1
 
 
+def imported(**kwargs):
+    """`import_intervals` and what it does once its transaction commits (the test's transaction never does)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return import_intervals(**kwargs)
+
+
 def write_csv(path, lines) -> str:
     path.write_text("meter,start_at,kwh\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
@@ -56,7 +64,7 @@ def town(town):
 def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_gappy_one(town, tmp_path):
     lines = [*interval_lines(town.complete.meter.asset_number),
              *interval_lines(town.gappy.meter.asset_number, skip=range(100, 106))]  # 6 in a row missing
-    done = import_intervals(path=write_csv(tmp_path / "ami.csv", lines), root=tmp_path / "data", as_of=NOW)
+    done = imported(path=write_csv(tmp_path / "ami.csv", lines), root=tmp_path / "data", as_of=NOW)
     assert done.rejected_rows == [] and done.written == {("2026-11", town.route.code): 2 * 2976 - 6}
     assert partition_dir(root=tmp_path / "data", period="2026-11", route_code=town.route.code).is_dir()
 
@@ -75,8 +83,8 @@ def test_an_imported_file_gives_each_account_its_peak_flat_valley_and_holds_the_
 
 def test_importing_the_same_file_again_changes_nothing(town, tmp_path):
     path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number))
-    import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
-    import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    imported(path=path, root=tmp_path / "data", as_of=NOW)
+    imported(path=path, root=tmp_path / "data", as_of=NOW)
     usage = interval_usage(route_code=town.route.code, period="2026-11", root=tmp_path / "data")
     row = usage.usage.row(0, named=True)
     assert row["actual_intervals"] == 2976 and row["peak_c"] == 24800 and not row["held"]
@@ -87,8 +95,8 @@ def test_the_first_import_marks_the_meter_as_sending_intervals_once_and_audited(
     assert not meter.sends_intervals
     path = write_csv(tmp_path / "ami.csv", interval_lines(meter.asset_number))
     with acting_as(Actor(reason="head-end file", channel="CLI")):
-        first = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
-        again = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+        first = imported(path=path, root=tmp_path / "data", as_of=NOW)
+        again = imported(path=path, root=tmp_path / "data", as_of=NOW)
     meter.refresh_from_db()
     assert meter.sends_intervals and (first.meters_marked, again.meters_marked) == (1, 0)
     version = meter.history.latest()
@@ -102,7 +110,7 @@ def test_the_first_import_marks_the_meter_as_sending_intervals_once_and_audited(
 def test_intervals_after_the_fixed_day_go_to_the_next_period(town, tmp_path):
     meter = town.complete.meter.asset_number
     path = write_csv(tmp_path / "ami.csv", interval_lines(meter, start=date(2026, 11, 14), end=date(2026, 11, 16)))
-    done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    done = imported(path=path, root=tmp_path / "data", as_of=NOW)
     assert done.written == {("2026-11", town.route.code): 96, ("2026-12", town.route.code): 96}
 
 
@@ -152,7 +160,7 @@ def test_hostile_cells_and_impossible_values_are_named_and_nothing_is_written(to
              f"{meter},2026-11-21T00:00,0.25"]              # line 10: within a day ahead: accepted
     path = write_csv(tmp_path / "hostile.csv", lines)
     with translation.override("en"):
-        done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+        done = imported(path=path, root=tmp_path / "data", as_of=NOW)
     got = {r["line"]: (r["column"], r["reason"]) for r in done.rejected_rows}
     assert {line: column for line, (column, _r) in got.items()} == {
         3: "start_at", 4: "start_at", 5: "start_at", 6: "kwh", 7: "kwh", 8: "meter", 9: "kwh"}
@@ -168,7 +176,7 @@ def test_the_physical_maximum_follows_the_contracted_capacity(town, tmp_path):
     big.save(update_fields=["capacity_kva"])
     meter = big.meter.asset_number
     path = write_csv(tmp_path / "big.csv", [f"{meter},2026-10-20T10:00,50", f"{meter},2026-10-20T10:15,50.0001"])
-    done = import_intervals(path=path, root=tmp_path / "data", as_of=NOW)
+    done = imported(path=path, root=tmp_path / "data", as_of=NOW)
     assert [(r["line"], r["column"]) for r in done.rejected_rows] == [(3, "kwh")]
 
 
@@ -187,3 +195,49 @@ def test_a_file_that_cannot_be_read_is_one_line_and_exit_2(db, tmp_path, name, c
         call_command("import_intervals", str(path), "--dir", str(tmp_path / "data"), stdout=StringIO(),
                      stderr=StringIO())
     assert failure.value.returncode == 2 and name in str(failure.value) and "\n" not in str(failure.value)
+
+
+def parts(root) -> tuple[list[str], list[str]]:
+    """(part files in place, temporary files) under the dataset folder."""
+    return (sorted(p.name for p in root.glob("period=*/route=*/part-*.parquet")),
+            sorted(p.name for p in root.glob("period=*/route=*/.part-*.tmp")))
+
+
+def test_the_parts_wait_beside_their_place_until_the_import_commits_and_a_sweep_finishes_a_committed_one(
+        town, tmp_path):
+    root = tmp_path / "data"
+    path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number,
+                                                          start=date(2026, 10, 20), end=date(2026, 10, 21)))
+    # the import's transaction is the test's, which never commits: the part stays under its temporary name, as it
+    # would if the process died between the commit and the move
+    import_intervals(path=path, root=root, as_of=NOW)
+    placed, waiting = parts(root)
+    assert placed == [] and len(waiting) == 1
+    event = AuditEvent.objects.get(action="INTERVALS_IMPORTED", detail__file="ami.csv")
+    assert event.detail["staged"][0].endswith(waiting[0])
+
+    out = StringIO()
+    with translation.override("en"):
+        call_command("import_intervals", "--sweep", "--dir", str(root), stdout=out)
+    assert "1 temporary parts moved into place, 0 removed" in out.getvalue()
+    assert parts(root) == ([waiting[0].split(".parquet.")[0].removeprefix(".") + ".parquet"], [])
+
+
+def test_a_sweep_removes_the_parts_of_an_import_that_never_committed(town, tmp_path):
+    root = tmp_path / "data"
+    folder = partition_dir(root=root, period="2026-11", route_code=town.route.code)
+    folder.mkdir(parents=True)
+    gone = _dead_pid()
+    (folder / f".part-0123456789abcdef.parquet.{gone}.feedbeef.tmp").write_bytes(b"half a part")
+    path = write_csv(tmp_path / "ami.csv", interval_lines(town.complete.meter.asset_number,
+                                                          start=date(2026, 10, 20), end=date(2026, 10, 21)))
+    done = imported(path=path, root=root, as_of=NOW)
+    assert done.swept == {"published": 0, "removed": 1}
+    placed, waiting = parts(root)
+    assert len(placed) == 1 and waiting == []
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

@@ -14,6 +14,7 @@ from gridcounter.application.readings._intervals import (
     interval_usage,
     partition_dir,
     scan_route,
+    sweep_interval_dir,
     write_part,
 )
 from gridcounter.application.readings._readings import (
@@ -80,6 +81,7 @@ __all__ = [
     "stored_findings",
     "submit_counter_reading",
     "submit_reading",
+    "sweep_interval_dir",
     "validate_cycle",
     "validate_route_period",
     "validation_rules",

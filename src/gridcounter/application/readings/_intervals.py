@@ -8,6 +8,12 @@ Each part holds the columns of `gridcounter.domain.readings.intervals.INTERVAL_S
 start_at in UTC, kwh_e4). A file imported twice writes the same part names again, so a re-import replaces
 rather than adds; the same interval from two different files counts once when the values agree (and is a
 DUPLICATE when they do not). See docs/intervals.md.
+
+An import's parts and its database rows (meters marked, the INTERVALS_IMPORTED event) commit together: the parts
+are written beside their place under temporary names (``.part-<digest>.parquet.<pid>.<random>.tmp``) and moved
+into place once the transaction has committed. `sweep_interval_dir`, run at the start of every import and by
+``import-intervals --sweep``, removes the temporary files of a process that is gone, or moves them into place
+when their import had committed (its event lists them) and the process died before it could.
 """
 from __future__ import annotations
 
@@ -88,16 +94,67 @@ def partition_dir(*, root: Path, period: str, route_code: str) -> Path:
     return Path(root) / f"period={period}" / f"route={route_code}"
 
 
-def write_part(frame: pl.DataFrame, *, root: Path, period: str, route_code: str, name: str) -> Path:
-    """Write one part of a partition atomically (a temporary file renamed into place)."""
+def stage_part(frame: pl.DataFrame, *, root: Path, period: str, route_code: str, name: str) -> tuple[Path, Path]:
+    """Write one part of a partition under a temporary name beside its place: (temporary file, its place)."""
     folder = partition_dir(root=root, period=period, route_code=route_code)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"part-{name}.parquet"
-    scratch = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    scratch = folder / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     frame.select([pl.col(k).cast(v) for k, v in INTERVAL_SCHEMA.items()]).sort("account_id", "start_at").write_parquet(
         scratch, compression="zstd", statistics=True)
-    os.replace(scratch, target)
-    return target
+    return scratch, target
+
+
+def publish_parts(staged: list[tuple[Path, Path]]) -> None:
+    """Move staged parts into place (each rename atomic)."""
+    for scratch, target in staged:
+        os.replace(scratch, target)
+
+
+def write_part(frame: pl.DataFrame, *, root: Path, period: str, route_code: str, name: str) -> Path:
+    """Write one part of a partition atomically (a temporary file renamed into place)."""
+    staged = stage_part(frame, root=root, period=period, route_code=route_code, name=name)
+    publish_parts([staged])
+    return staged[1]
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process stages nothing before it sweeps: its name on a file is an earlier process's
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_interval_dir(root: Path) -> dict[str, int]:
+    """Tidy the temporary parts of processes that are gone: move those of a committed import into place (its
+    INTERVALS_IMPORTED event lists them), remove the others. Returns how many were published and removed."""
+    from gridcounter.data.audit.models import AuditEvent
+
+    root = Path(root)
+    done = {"published": 0, "removed": 0}
+    if not root.is_dir():
+        return done
+    for scratch in sorted(root.glob("period=*/route=*/.part-*.parquet.*.tmp")):
+        target_name, _suffix, rest = scratch.name[1:].partition(".parquet.")
+        pid = rest.split(".", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue  # an import in progress
+        digest = target_name.removeprefix("part-")
+        relative = str(scratch.relative_to(root))
+        committed = any(relative in (detail or {}).get("staged", []) for detail in AuditEvent.objects.filter(
+            action="INTERVALS_IMPORTED", object_id=digest).values_list("detail", flat=True))
+        if committed:
+            os.replace(scratch, scratch.with_name(f"{target_name}.parquet"))
+            done["published"] += 1
+        else:
+            scratch.unlink(missing_ok=True)
+            done["removed"] += 1
+    return done
 
 
 def scan_route(*, root: Path, period: str, route_code: str) -> pl.LazyFrame:
@@ -202,11 +259,12 @@ class ImportedIntervals:
     written: dict[tuple[str, str], int] = field(default_factory=dict)  # (period, route) → intervals
     rejected_rows: list[dict[str, Any]] = field(default_factory=list)  # line, column, reason
     meters_marked: int = 0  # meters whose first intervals these are: now marked as sending intervals
+    swept: dict[str, int] = field(default_factory=dict)  # temporary parts of earlier imports published, removed
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file_name, "rows": self.rows, "rejected": len(self.rejected_rows),
                 "written": [{"period": p, "route": r, "intervals": n} for (p, r), n in sorted(self.written.items())],
-                "meters_marked": self.meters_marked, "rejected_rows": self.rejected_rows}
+                "meters_marked": self.meters_marked, "rejected_rows": self.rejected_rows, "swept": self.swept}
 
 
 def _read_file(path: Path) -> pl.DataFrame:
@@ -325,13 +383,15 @@ def import_intervals(*, path: str | Path, as_of: datetime, root: Path | None = N
     (`max_interval_kwh_e4`). Each interval goes to the account the meter served on its local date and to
     that account's route and billing period; its local date lies between EARLIEST_DATE and a day after
     `as_of`'s business date (`gridcounter.domain.horizon`). All or nothing: when any row is bad, nothing is
-    written and every bad row is named by line and column. Raises IntervalFileError, OSError.
+    written and every bad row is named by line and column; the parts and the database rows commit together
+    (parts staged, moved into place on commit). Earlier imports' temporary parts are swept first
+    (`sweep_interval_dir`). Raises IntervalFileError, OSError.
     """
     from gridcounter.data.audit.events import record_event
 
     path = Path(path)
     root = interval_dir() if root is None else Path(root)
-    result = ImportedIntervals(file_name=path.name)
+    result = ImportedIntervals(file_name=path.name, swept=sweep_interval_dir(root))
     frame = _beyond_horizon(_parse(_read_file(path)), today=business_date(as_of))
     result.rows = frame.height
     c = pl.col
@@ -362,14 +422,17 @@ def import_intervals(*, path: str | Path, as_of: datetime, root: Path | None = N
         period=pl.format("{}-{}", (c("local_date").dt.year() + (month > 12).cast(pl.Int32)),
                          pl.when(month > 12).then(1).otherwise(month).cast(pl.String).str.zfill(2)))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    for (period, route), part in good.group_by("period", "route"):
-        write_part(part, root=root, period=period, route_code=route, name=digest)
-        result.written[(period, route)] = part.height
+    staged: list[tuple[Path, Path]] = []
     with transaction.atomic():
+        for (period, route), part in good.group_by("period", "route"):
+            staged.append(stage_part(part, root=root, period=period, route_code=route, name=digest))
+            result.written[(period, route)] = part.height
         result.meters_marked = mark_interval_meters(good["meter"].unique().to_list())
         record_event(action="INTERVALS_IMPORTED", object_type="intervals.file", object_id=digest,
                      detail={"file": path.name, "rows": result.rows, "meters_marked": result.meters_marked,
-                             "partitions": [f"{p}/{r}" for p, r in sorted(result.written)]})
+                             "partitions": [f"{p}/{r}" for p, r in sorted(result.written)],
+                             "staged": sorted(str(scratch.relative_to(root)) for scratch, _t in staged)})
+        transaction.on_commit(lambda: publish_parts(staged))
     return result
 
 
