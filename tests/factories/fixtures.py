@@ -12,7 +12,14 @@ from django.utils import timezone
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.org.models import Role
 
-from . import cities, org
+from . import cities, org, scratch
+
+
+@pytest.fixture
+def scratch_db(tmp_path):
+    """(URL, connect) of an empty scratch database of the backend under test, for subprocesses to work on."""
+    with scratch.scratch_database(tmp_path, "scratch") as made:
+        yield made
 
 
 @pytest.fixture

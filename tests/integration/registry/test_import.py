@@ -1,4 +1,5 @@
 """`gridcounter import-registry`: good rows in, bad rows reported with line and column and kept, re-import a no-op."""
+import csv
 import json
 from datetime import UTC, datetime
 from io import StringIO
@@ -7,11 +8,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 from openpyxl import Workbook
 
 from gridcounter.application.registry import COLUMNS, import_registry
 from gridcounter.data.audit.context import Actor
-from gridcounter.data.imports.models import RejectedRow
+from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.registry.models import Account, Installation, Meter, Route
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +126,93 @@ def test_an_unreadable_file_exits_with_code_2(org, tmp_path):
     with pytest.raises(CommandError) as failure:
         run_cli(str(tmp_path / "missing.csv"))
     assert failure.value.returncode == 2
+
+
+GOOD = dict(zip(COLUMNS, [
+    "3300000401", "钱伟", "RESIDENT_ID", "11010519491231002X", "13901012345", "SFS", "SFS-CITY", "城区敌对路1号",
+    "城区敌对路", "RESIDENTIAL", "BJ-RES-LT1KV", "LV_220V", "", "", "2", "HOSTILE-1", "6", "1", "2021-05-06",
+    "SFS-H1", "3"], strict=True))
+
+
+def registry_file(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*COLUMNS, "walk_order"], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def row(n: int, **changes) -> dict:
+    """GOOD with its own account, address and meter (number n), then `changes`."""
+    return {**GOOD, "account": f"33000004{n:02d}", "address": f"城区敌对路{n}号", "meter": f"HOSTILE-{n}", **changes}
+
+
+def test_hostile_cells_are_named_row_errors_and_the_rows_after_them_go_in(org, tmp_path):
+    path = registry_file(tmp_path / "hostile.csv", [
+        row(1),
+        row(2, capacity_kva="1e300"),                          # line 3
+        row(3, customer_name="名" * 5000),                      # line 4
+        row(4, address="城区\x00敌对路4号"),                     # line 5
+        row(5, installed_on="2099-01-01"),                     # line 6: after the import's business date
+        row(6, installed_on="0001-01-01"),                     # line 7
+        row(7, walk_order="99999999999999"),                   # line 8
+        row(8, multiplier="0.001"),                            # line 9
+        row(9),                                                # line 10
+    ])
+    with translation.override("en"):
+        result = import_registry(path=path, actor=CLI, imported_at=AT)
+
+    assert result.created == 2
+    rejected = {r.line: (r.column, r.reason) for r in result.rejected}
+    assert {line: column for line, (column, _reason) in rejected.items()} == {
+        3: "capacity_kva", 4: "customer_name", 5: "address", 6: "installed_on", 7: "installed_on", 8: "walk_order",
+        9: "multiplier"}
+    assert "too large" in rejected[3][1]
+    assert "5000 characters long; at most 200" in rejected[4][1]
+    assert "NUL" in rejected[5][1]
+    assert "2099-01-01 is in the future (the latest accepted is 2025-01-06)" in rejected[6][1]
+    assert "before 1950-01-01" in rejected[7][1]
+    assert "out of range" in rejected[8][1] and "decimal places" in rejected[9][1]
+    assert sorted(Account.objects.filter(number__startswith="330000040").values_list("number", flat=True)) == [
+        "3300000401", "3300000409"]
+    kept = RejectedRow.objects.get(batch_id=result.batch_id, line=5)
+    assert kept.raw["address"] == "城区␀敌对路4号"
+    batch = ImportBatch.objects.get(pk=result.batch_id)
+    assert (batch.rows_total, batch.rows_created, batch.rows_rejected) == (9, 2, 7)
+    assert batch.completed_at is not None and batch.lines_done == 10
+
+
+def test_the_reasons_are_in_chinese_for_a_chinese_user(org, tmp_path):
+    path = registry_file(tmp_path / "hostile.csv", [row(1, installed_on="2099-01-01"), row(2, address="\x00")])
+    with translation.override("zh-hans"):
+        result = import_registry(path=path, actor=CLI, imported_at=AT)
+    assert "2099-01-01 晚于" in result.rejected[0].reason and "NUL" in result.rejected[1].reason
+
+
+@pytest.mark.parametrize("content", [
+    b"",                                                                        # empty
+    ",".join(COLUMNS).encode() + b"\n" + "3300000401,城区光华里3号楼1单元101室".encode("gbk"),       # GBK, not UTF-8
+    b"account,name\n3300000401,x\n",                                            # wrong header
+])
+def test_a_file_that_cannot_be_read_is_one_line_and_exit_2(org, tmp_path, content):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError) as failure:
+        run_cli(str(path))
+    assert failure.value.returncode == 2 and "\n" not in str(failure.value) and "bad.csv" in str(failure.value)
+    assert not ImportBatch.objects.filter(file_name="bad.csv").exists()
+
+
+def test_a_truncated_excel_file_is_refused_with_exit_2(org, tmp_path):
+    workbook = Workbook()
+    workbook.active.append(COLUMNS)
+    for n in range(1, 200):
+        workbook.active.append(list(row(n).values()))
+    whole = tmp_path / "whole.xlsx"
+    workbook.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    with pytest.raises(CommandError) as failure:
+        run_cli(str(cut))
+    assert failure.value.returncode == 2 and "cut.xlsx" in str(failure.value) and "\n" not in str(failure.value)
+    assert not Account.objects.filter(number__startswith="33000004").exists()

@@ -1,8 +1,10 @@
 """Meter readings: taken one by one or imported, validated as they come in, estimated; 15-minute intervals.
 
-    _readings   submitting, importing, validating and estimating register readings; site visits
+    _readings   submitting, validating and estimating register readings; site visits
+    _import     the readings file import: streamed, validated by the same rules, written in chunks
     _intervals  AMI 15-minute intervals: imported as Parquet by period and route, validated and binned
 """
+from gridcounter.application.readings._import import COLUMNS, ImportResult, import_readings
 from gridcounter.application.readings._intervals import (
     IntervalFileError,
     UnknownRoute,
@@ -12,16 +14,15 @@ from gridcounter.application.readings._intervals import (
     interval_usage,
     partition_dir,
     scan_route,
+    sweep_interval_dir,
     write_part,
 )
 from gridcounter.application.readings._readings import (
-    COLUMNS,
     CatchUp,
     ClientKeyConflict,
     CounterReadingError,
     CycleResult,
     EstimateRefused,
-    ImportResult,
     NoHistoryForEstimate,
     NoReading,
     ReadingExists,
@@ -31,7 +32,6 @@ from gridcounter.application.readings._readings import (
     catch_up_for,
     check_swaps,
     estimate_missing,
-    import_readings,
     installation_at,
     load_validation_rules,
     local_date,
@@ -81,6 +81,7 @@ __all__ = [
     "stored_findings",
     "submit_counter_reading",
     "submit_reading",
+    "sweep_interval_dir",
     "validate_cycle",
     "validate_route_period",
     "validation_rules",

@@ -1,8 +1,8 @@
-"""Readings in: file import, single submission, validation before billing (VEE), estimates and catch-up."""
+"""Readings in: single submission, validation before billing (VEE), estimates and catch-up (file import: _import)."""
 from __future__ import annotations
 
 import tomllib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,10 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcounter.application.tabular import read_tabular
+from gridcounter.application.cells import shown
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
-from gridcounter.data.imports.models import ImportBatch, RejectedRow
+from gridcounter.data.imports.models import ImportBatch
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account, Installation, Meter
 from gridcounter.domain.business_time import BUSINESS_TZ
@@ -46,8 +46,9 @@ from gridcounter.domain.readings.validation import (
 )
 from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
 
-COLUMNS = ["meter", "register", "read_at", "value", "source"]
 IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
+REGISTERS = tuple(Reading.Register.values)  # read once: the enum builds the list anew on every access
+DIALS = {digits: Decimal(10) ** digits for digits in range(4, 11)}
 SUBMITTABLE_SOURCES = (*IMPORTABLE_SOURCES, Reading.Source.CORRECTION)
 LIVE = Q(status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
 # codes the rules recompute from the readings; the others (DUPLICATE, SWAP_SUSPECTED, ...) stay once found
@@ -151,30 +152,34 @@ def parse_read_at(text: str) -> datetime:
             field="read_at")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BUSINESS_TZ)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 next to the edge of the calendar
+        raise ReadingInputError(_("read_at “%(value)s” is not a possible date and time") % {"value": shown(raw)},
+                                field="read_at") from None
 
 
 def parse_value(text: str) -> Decimal:
     try:
         value = Decimal((text or "").strip().replace(",", ""))
     except InvalidOperation:
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text or "")}, field="value")
     if not value.is_finite():
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value")
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text)}, field="value")
     return value
 
 
 def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, sources) -> None:
-    if register not in Reading.Register.values:
+    if register not in REGISTERS:
         raise ReadingInputError(
             _("register “%(value)s” is not one of %(allowed)s")
-            % {"value": register, "allowed": ", ".join(Reading.Register.values)}, field="register")
+            % {"value": register, "allowed": ", ".join(REGISTERS)}, field="register")
     if meter.registers and register not in meter.registers:
         raise ReadingInputError(
             _("meter %(meter)s has no %(register)s register (it has %(allowed)s)")
             % {"meter": meter.asset_number, "register": register, "allowed": ", ".join(meter.registers)},
             field="register")
-    if source not in [str(s) for s in sources]:
+    if source not in sources:
         raise ReadingInputError(
             _("source “%(value)s” is not one of %(allowed)s")
             % {"value": source, "allowed": ", ".join(str(s) for s in sources)}, field="source")
@@ -183,7 +188,7 @@ def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, s
     if value.as_tuple().exponent < -2:
         raise ReadingInputError(_("value %(value)s has more than 2 decimal places") % {"value": value},
                                 field="value")
-    if value >= Decimal(10) ** meter.digits:
+    if value >= (DIALS.get(meter.digits) or Decimal(10) ** meter.digits):
         raise ReadingInputError(
             _("value %(value)s has more digits than the meter's %(digits)s-digit dial")
             % {"value": value, "digits": meter.digits}, field="value")
@@ -206,15 +211,30 @@ def _priors(*, meter_id: int, register: str, before: datetime, installation: Ins
             rules: Thresholds) -> list[PriorReading]:
     """Accepted readings of this meter and register before ``before`` on this installation, oldest first,
     starting with the installation's initial reading when there is one."""
+    since = priors_since(before=before, installation=installation, rules=rules)
+    rows = (Reading.objects.filter(meter_id=meter_id, register=register, status=Reading.Status.ACCEPTED,
+                                   read_at__lt=before, read_date__gte=since)
+            .order_by("read_at").values_list("read_at", "read_date", "value", "is_estimate"))
+    return select_priors(list(rows), before=before, since=since, installation=installation, register=register)
+
+
+def priors_since(*, before: datetime, installation, rules: Thresholds) -> date:
+    """The first day whose readings count as priors of a reading at ``before``: the lookback, not before the
+    installation."""
     since = local_date(before) - timedelta(days=rules.lookback_days)
     if installation is not None:
         since = max(since, installation.installed_date)
-    rows = (Reading.objects.filter(meter_id=meter_id, register=register, status=Reading.Status.ACCEPTED,
-                                   read_at__lt=before, read_date__gte=since)
-            .order_by("read_at").values_list("read_date", "value", "is_estimate"))
-    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for d, v, e in rows]
-    priors = _with_initial(priors, installation=installation, register=register, since=since)
-    return priors
+    return since
+
+
+def select_priors(accepted: list[tuple], *, before: datetime, since: date, installation, register: str
+                  ) -> list[PriorReading]:
+    """The priors of a reading at ``before`` among ``accepted`` (read_at, read_date, value, is_estimate), the
+    accepted readings of its meter and register ordered by read_at: those before it from ``since`` on, after
+    the installation's initial reading."""
+    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for at, d, v, e in accepted
+              if at < before and d >= since]
+    return _with_initial(priors, installation=installation, register=register, since=since)
 
 
 def _with_initial(priors: list[PriorReading], *, installation: Installation | None, register: str,
@@ -232,13 +252,21 @@ def _with_initial(priors: list[PriorReading], *, installation: Installation | No
 def _check_for(*, meter: Meter, read_date: date, value: Decimal, priors: list[PriorReading],
                installation: Installation | None) -> ReadingCheck:
     account = installation.account if installation else None
+    return reading_check(
+        meter=meter, read_date=read_date, value=value, priors=priors, has_account=account is not None,
+        route_day=account.route.reading_day if account is not None and account.route_id else None,
+        account_status=account.status if account is not None else None)
+
+
+def reading_check(*, meter: Meter, read_date: date, value: Decimal, priors: list[PriorReading], has_account: bool,
+                  route_day: int | None, account_status: str | None) -> ReadingCheck:
+    """What the rules need about a new reading of ``meter``, its priors and the account it serves."""
     return ReadingCheck(
         read_date=read_date, value=value, digits=meter.digits,
         previous=priors[-1] if priors else None,
         history=cycles_from_readings(priors, digits=meter.digits),
-        route_day=account.route.reading_day if account is not None and account.route_id else None,
-        has_account=account is not None,
-        account_active=account is not None and account.status == Account.Status.ACTIVE,
+        route_day=route_day, has_account=has_account,
+        account_active=has_account and account_status == Account.Status.ACTIVE,
         meter=meter.asset_number,
     )
 
@@ -264,10 +292,16 @@ def order_site_visit(*, account: Account, code: str, ordered_date: date, detail:
 
 
 def _apply_findings(reading: Reading, findings: list[Finding], rules: Thresholds) -> None:
+    reading.status = status_with(findings, status=reading.status, rules=rules)
     reading.codes = [f.code for f in findings]
     reading.findings = [f.as_dict() for f in findings]
-    if any(rules.is_blocking(f.code) for f in findings) and reading.status == Reading.Status.ACCEPTED:
-        reading.status = Reading.Status.HELD
+
+
+def status_with(findings: list[Finding], *, status: str, rules: Thresholds) -> str:
+    """A reading's status once it carries ``findings``: an accepted one is HELD by a blocking code."""
+    if any(rules.is_blocking(f.code) for f in findings) and status == Reading.Status.ACCEPTED:
+        return Reading.Status.HELD
+    return status
 
 
 # ---- one reading --------------------------------------------------------------------------------------
@@ -412,191 +446,146 @@ def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, sou
     return outcome
 
 
-# ---- file import --------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportResult:
-    batch_id: int
-    file_name: str
-    rows: int = 0
-    created: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    flagged: int = 0
-    held: int = 0
-    codes: dict = field(default_factory=dict)
-    rejected_rows: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"batch": self.batch_id, "file": self.file_name, "rows": self.rows, "created": self.created,
-                "unchanged": self.unchanged, "rejected": self.rejected, "flagged": self.flagged,
-                "held": self.held, "codes": self.codes, "rejected_rows": self.rejected_rows}
-
-
-def _parse_row(values: dict, meters: dict[str, Meter], as_of: datetime):
-    errors: list[tuple[str, str]] = []
-    asset = values.get("meter", "")
-    meter = meters.get(asset)
-    if meter is None:
-        errors.append(("meter", _("unknown meter “%(value)s”") % {"value": asset} if asset
-                       else _("meter is empty")))
-    register = values.get("register", "").upper()
-    if register not in Reading.Register.values:
-        errors.append(("register", _("register “%(value)s” is not one of %(allowed)s")
-                       % {"value": values.get("register", ""), "allowed": ", ".join(Reading.Register.values)}))
-    source = values.get("source", "").upper()
-    if source not in [str(s) for s in IMPORTABLE_SOURCES]:
-        errors.append(("source", _("source “%(value)s” is not one of %(allowed)s")
-                       % {"value": values.get("source", ""), "allowed": ", ".join(IMPORTABLE_SOURCES)}))
-    read_at = value = None
-    try:
-        read_at = parse_read_at(values.get("read_at", ""))
-        if read_at > as_of:
-            errors.append(("read_at", _("read_at %(value)s is in the future") % {"value": values.get("read_at")}))
-    except ReadingInputError as exc:
-        errors.append((exc.field, str(exc)))
-    try:
-        value = parse_value(values.get("value", ""))
-        if value < 0:
-            errors.append(("value", _("value %(value)s is negative") % {"value": value}))
-    except ReadingInputError as exc:
-        errors.append((exc.field, str(exc)))
-    return (meter, register, read_at, value, source), errors
-
-
-def import_readings(*, path: str | Path, actor: Actor, as_of: datetime) -> ImportResult:
-    """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
-
-    Each row is stored in its own transaction: a bad row leaves nothing and is kept as a RejectedRow with
-    its line, column(s) and reason. Re-importing a file changes nothing. ``as_of`` (aware) stamps the
-    batch and refuses readings from the future.
-
-    Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
-    """
-    rules = validation_rules()
-    table = read_tabular(path, required=COLUMNS)
-    assets = {row.values.get("meter", "") for row in table.rows}
-    meters = {m.asset_number: m for m in Meter.objects.filter(asset_number__in=assets)}
-    with acting_as(actor):
-        batch = ImportBatch.objects.create(
-            kind=ImportBatch.Kind.READINGS, file_name=table.name, file_sha256=table.sha256, imported_at=as_of,
-            imported_by=actor.user if getattr(actor.user, "pk", None) else None, rows_total=len(table.rows),
-        )
-        result = ImportResult(batch_id=batch.pk, file_name=table.name, rows=len(table.rows))
-        codes: Counter = Counter()
-        touched: dict[date, list[Account]] = defaultdict(list)
-        for row in table.rows:
-            parsed, errors = _parse_row(row.values, meters, as_of)
-            outcome = None
-            if not errors:
-                meter, register, read_at, value, source = parsed
-                try:
-                    with transaction.atomic():
-                        outcome = _store_reading(meter=meter, register=register, read_at=read_at, value=value,
-                                                 source=source, client_key=None, note="", batch=batch,
-                                                 received_at=as_of, rules=rules, sources=IMPORTABLE_SOURCES)
-                except ReadingInputError as exc:
-                    errors.append((exc.field, str(exc)))
-            if errors:
-                column = ",".join(dict.fromkeys(c for c, _r in errors))
-                reason = "; ".join(r for _c, r in errors)
-                RejectedRow.objects.create(batch=batch, line=row.line, column=column, reason=reason, raw=row.values)
-                result.rejected += 1
-                result.rejected_rows.append({"line": row.line, "column": column, "reason": reason,
-                                             "errors": [{"column": c, "reason": r} for c, r in errors],
-                                             "row": row.values})
-                continue
-            if not outcome.created:
-                result.unchanged += 1
-                continue
-            result.created += 1
-            if outcome.findings:
-                result.flagged += 1
-                codes.update(outcome.codes)
-            if outcome.held:
-                result.held += 1
-            if outcome.reading.account_id:
-                touched[outcome.reading.read_date].append(outcome.reading.account)
-        for day, accounts in touched.items():
-            with transaction.atomic():
-                for pair_codes in check_swaps(accounts=accounts, fixed_date=day, rules=rules):
-                    codes.update(pair_codes)
-        result.codes = dict(sorted(codes.items()))
-        ImportBatch.objects.filter(pk=batch.pk).update(
-            rows_created=result.created, rows_unchanged=result.unchanged, rows_rejected=result.rejected)
-        record_event(action="READINGS_IMPORTED", obj=batch, detail={
-            k: v for k, v in result.as_dict().items() if k != "rejected_rows"})
-    return result
-
-
 # ---- swapped meters -----------------------------------------------------------------------------------
 
 
-def _latest_cycle(*, account: Account, register: str, around: date, rules: Thresholds):
-    """(current reading, previous accepted reading, expected kWh) of the account's cycle ending near ``around``."""
-    tol = rules.schedule_tolerance_days
-    curr = (Reading.objects.filter(LIVE, account=account, register=register, is_estimate=False,
-                                   read_date__gte=around - timedelta(days=tol), read_date__lte=around + timedelta(days=tol))
-            .order_by("-read_at").first())
-    if curr is None:
-        return None
-    installation = installation_at(meter=curr.meter, day=curr.read_date)
-    priors = _priors(meter_id=curr.meter_id, register=register, before=curr.read_at, installation=installation,
-                     rules=rules)
-    if not priors:
-        return None
-    history = cycles_from_readings(priors, digits=curr.meter.digits)
-    expectation = expected_consumption(history=history, start_date=priors[-1].read_date, end_date=curr.read_date,
-                                       rules=rules)
-    return curr, priors[-1], (expectation.kwh if expectation else Decimal(0))
+@dataclass(frozen=True)
+class _Current:
+    pk: int
+    meter_id: int
+    read_at: datetime
+    read_date: date
+    value: Decimal
+
+
+def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Thresholds) -> dict[date, dict]:
+    """Per day of ``days``: (account id, register) -> (current reading, previous accepted reading, expected kWh) of
+    the cycle ending near that day, for the registers each account has a reading of on it; a few queries for all
+    the accounts and days (what `_priors` would query for each current reading, read at once)."""
+    tol = timedelta(days=rules.schedule_tolerance_days)
+    wanted: dict[date, set] = defaultdict(set)
+    for account_id, register, day in (Reading.objects.filter(account_id__in=account_ids, read_date__in=days)
+                                      .values_list("account_id", "register", "read_date").distinct()):
+        wanted[day].add((account_id, register))
+    if not wanted:
+        return {}
+    current: dict[tuple[int, str], list[_Current]] = defaultdict(list)  # ordered by read_at
+    for pk, account_id, register, *values in (
+            Reading.objects.filter(LIVE, account_id__in=account_ids, is_estimate=False,
+                                   read_date__gte=min(days) - tol, read_date__lte=max(days) + tol)
+            .order_by("read_at", "pk").values_list("pk", "account_id", "register", "meter_id", "read_at",
+                                                   "read_date", "value")):
+        current[(account_id, register)].append(_Current(pk, *values))
+    meter_ids = {r.meter_id for rows in current.values() for r in rows}
+    digits = dict(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits"))
+    installs: dict[int, list[Installation]] = defaultdict(list)
+    for inst in Installation.objects.filter(meter_id__in=meter_ids):
+        installs[inst.meter_id].append(inst)
+    accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+    for meter_id, register, *values in (
+            Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
+                                   read_date__gte=min(days) - tol - timedelta(days=rules.lookback_days),
+                                   read_date__lte=max(days) + tol)
+            .order_by("read_at").values_list("meter_id", "register", "read_at", "read_date", "value", "is_estimate")):
+        accepted[(meter_id, register)].append(tuple(values))
+    out: dict[date, dict] = {}
+    for day, keys in wanted.items():
+        cycles = out.setdefault(day, {})
+        for account_id, register in keys:
+            near = [r for r in current.get((account_id, register), []) if day - tol <= r.read_date <= day + tol]
+            if not near:
+                continue
+            curr = near[-1]  # the latest
+            installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
+            since = priors_since(before=curr.read_at, installation=installation, rules=rules)
+            priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
+                                   installation=installation, register=register)
+            if not priors:
+                continue
+            history = cycles_from_readings(priors, digits=digits[curr.meter_id])
+            expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
+                                               end_date=curr.read_date, rules=rules)
+            cycles[(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
+    return out
+
+
+def installation_on(installations: Iterable, *, day: date):
+    """Of one meter's ``installations``, the one covering ``day`` (half-open [installed_date, removed_date)), as
+    `installation_at` picks it."""
+    covering = [i for i in installations
+                if i.installed_date <= day and (i.removed_date is None or i.removed_date > day)]
+    return max(covering, key=lambda i: i.installed_date) if covering else None
 
 
 def check_swaps(*, accounts: Iterable[Account], fixed_date: date, rules: Thresholds | None = None) -> list[list[str]]:
     """Look for swapped meters among the accounts of the buildings of ``accounts`` around ``fixed_date``.
 
     Both readings of a suspected pair get SWAP_SUSPECTED (HELD) and each account a ReviewItem.
-    Returns the codes added per pair. The caller holds the transaction and the actor.
+    Returns the codes added per pair newly flagged. The caller holds the transaction and the actor.
     """
-    rules = rules or validation_rules()
-    buildings = {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
+    return check_swaps_on(touched={fixed_date: accounts}, rules=rules or validation_rules())
+
+
+def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds) -> list[list[str]]:
+    """`check_swaps` for each day of ``touched`` and its accounts, the buildings' readings gathered once."""
+    buildings = {day: {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
+                 for day, accounts in touched.items()}
+    every = set().union(*buildings.values()) if buildings else set()
+    if not every:
+        return []
+    by_building: dict[tuple[int, str], list[Account]] = defaultdict(list)
+    for account in (Account.objects.filter(premise__city_id__in={c for c, _b in every},
+                                           premise__building__in={b for _c, b in every})
+                    .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number")):
+        key = (account.premise.city_id, account.premise.building)
+        if key in every:
+            by_building[key].append(account)
+    shared = {key for key, neighbours in by_building.items() if len(neighbours) >= 2}
+    days = sorted(day for day, keys in buildings.items() if keys & shared)
+    if not days:
+        return []
+    cycles_by_day = _latest_cycles(account_ids=[a.pk for key in shared for a in by_building[key]], days=days,
+                                   rules=rules)
     added = []
-    for city_id, building in sorted(buildings):
-        neighbours = list(Account.objects.filter(premise__city_id=city_id, premise__building=building)
-                          .exclude(status=Account.Status.CLOSED).select_related("premise").order_by("number"))
-        if len(neighbours) < 2:
-            continue
-        by_register: dict[str, list] = defaultdict(list)
-        for account in neighbours:
-            for register in (Reading.objects.filter(account=account, read_date=fixed_date)
-                             .values_list("register", flat=True).distinct()):
-                cycle = _latest_cycle(account=account, register=register, around=fixed_date, rules=rules)
-                if cycle:
+    for day in days:
+        by_account: dict[int, list] = defaultdict(list)
+        for (account_id, register), cycle in sorted(cycles_by_day.get(day, {}).items(), key=lambda kv: kv[0][1]):
+            by_account[account_id].append((register, cycle))
+        for key in sorted(buildings[day] & shared):
+            by_register: dict[str, list] = defaultdict(list)
+            for account in by_building[key]:
+                for register, cycle in by_account.get(account.pk, []):
                     by_register[register].append((account, *cycle))
-        for register, items in by_register.items():
-            lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
-            candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
-                                        expected_kwh=e) for a, curr, p, e in items]
-            for pair in detect_swaps(candidates, rules=rules):
-                for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
-                    account, reading = lookup[side.account_id]
-                    _flag_reading(reading, found, rules)
-                    ReviewItem.objects.get_or_create(
-                        account=account, register=register, code=Code.SWAP_SUSPECTED, fixed_date=reading.read_date,
-                        defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
-                added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
+            for register, items in by_register.items():
+                lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
+                candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
+                                            expected_kwh=e) for a, curr, p, e in items]
+                for pair in detect_swaps(candidates, rules=rules):
+                    flagged = False
+                    for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
+                        account, curr = lookup[side.account_id]
+                        reading = Reading.objects.get(pk=curr.pk)
+                        flagged |= _flag_reading(reading, found, rules)
+                        ReviewItem.objects.get_or_create(
+                            account=account, register=register, code=Code.SWAP_SUSPECTED,
+                            fixed_date=reading.read_date,
+                            defaults={"reading": reading, "finding": found.as_dict(), "created_at": reading.created_at})
+                    if flagged:
+                        added.append([Code.SWAP_SUSPECTED.value, Code.SWAP_SUSPECTED.value])
     return added
 
 
-def _flag_reading(reading: Reading, found: Finding, rules: Thresholds) -> None:
+def _flag_reading(reading: Reading, found: Finding, rules: Thresholds) -> bool:
+    """Add ``found`` to the reading (saved, audited); False when it carries that code already."""
     findings = stored_findings(reading)
     if any(f.code == found.code for f in findings):
-        return
+        return False
     findings.append(found)
     _apply_findings(reading, findings, rules)
     reading.save(update_fields=["codes", "findings", "status"])
     record_event(action="READING_FLAGGED", obj=reading, detail={"code": found.code, "numbers": found.numbers,
                                                                 "status": reading.status})
+    return True
 
 
 # ---- the route's period -------------------------------------------------------------------------------
@@ -884,8 +873,8 @@ def catch_up_for(*, account: Account, register: str, read_date: date) -> CatchUp
 
 
 __all__ = [
-    "COLUMNS", "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused", "ImportResult",
+    "CatchUp", "ClientKeyConflict", "CycleResult", "EstimateRefused",
     "NoHistoryForEstimate", "NoReading", "ReadingExists", "ReadingInputError", "ReadingOutcome",
-    "RouteValidation", "catch_up_for", "check_swaps", "estimate_missing", "import_readings",
+    "RouteValidation", "catch_up_for", "check_swaps", "check_swaps_on", "estimate_missing",
     "load_validation_rules", "submit_reading", "validate_cycle", "validate_route_period", "validation_rules",
 ]

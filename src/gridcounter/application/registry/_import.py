@@ -1,4 +1,8 @@
-"""Import the registry from a CSV or Excel file: upsert by account and meter number, keep every rejected row."""
+"""Import the registry from a CSV or Excel file: upsert by account and meter number, keep every rejected row.
+
+The file is read as a stream and committed in chunks (see `gridcounter.application.batches`): a stopped import
+leaves a batch that counts exactly what it wrote, and importing the same file again finishes it.
+"""
 from __future__ import annotations
 
 import re
@@ -7,12 +11,22 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils.translation import gettext as _
 
+from gridcounter.application.batches import ChunkCounts, Progress, finish_batch, open_batch, run_chunks
+from gridcounter.application.cells import (
+    date_problem,
+    decimal_problem,
+    integer_problem,
+    nul_columns,
+    nul_reason,
+    shown,
+    text_problem,
+)
 from gridcounter.application.registry import _registry as registry
 from gridcounter.application.registry._registry import RegistryError
-from gridcounter.application.tabular import TabularFileError, read_tabular
+from gridcounter.application.tabular import Row, TabularFileError, open_tabular
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
@@ -27,6 +41,7 @@ from gridcounter.data.registry.models import (
     UsageCategory,
     VoltageLevel,
 )
+from gridcounter.domain.business_time import business_date
 from gridcounter.domain.registry import (
     TOU_REGISTERS,
     account_field_problems,
@@ -57,6 +72,15 @@ VOLTAGE_ALIASES = {"220V": "LV_220V", "380V": "LV_380V", "400V": "LV_380V", "0.4
 FIELD_COLUMNS = {"number": "account", "name": "customer_name", "tariff_id": "tariff", "contract_demand_kw": "demand_kw",
                  "digits": "meter_digits", "initial_readings": "meter", "account": "account", "route": "route",
                  "home_hall": "hall", "premise": "address", "kind": "id_type"}
+# file column -> (model, field) whose max_length, digits or range its value must fit
+TEXT_FIELDS = {"account": (Account, "number"), "customer_name": (Customer, "name"), "id_number": (Customer, "id_number"),
+               "phone": (Customer, "phone"), "city": (City, "name"), "hall": (Hall, "name"),
+               "address": (Premise, "address"), "building": (Premise, "building"), "tariff": (Account, "tariff_id"),
+               "meter": (Meter, "asset_number"), "route": (Route, "code")}
+NUMBER_FIELDS = {"capacity_kva": (Account, "capacity_kva"), "demand_kw": (Account, "contract_demand_kw"),
+                 "multiplier": (Meter, "multiplier"), "household_size": (Account, "household_size"),
+                 "walk_order": (Account, "walk_order")}
+CHUNK_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,13 @@ def _decimal(text: str, column: str) -> Decimal | None:
     except InvalidOperation:
         raise RowProblem(column, _("not a number: {value}").format(value=text))
     if not value.is_finite():
-        raise RowProblem(column, _("not a number: {value}").format(value=text))
+        raise RowProblem(column, _("not a number: {value}").format(value=shown(text)))
+    if column in NUMBER_FIELDS:
+        model, name = NUMBER_FIELDS[column]
+        problem = (decimal_problem(value, model=model, field=name) if model._meta.get_field(name).get_internal_type()
+                   == "DecimalField" else None)
+        if problem:
+            raise RowProblem(column, problem)
     return value
 
 
@@ -140,20 +170,32 @@ def _integer(text: str, column: str) -> int | None:
     if value is None:
         return None
     if value != value.to_integral_value():
-        raise RowProblem(column, _("must be a whole number, got {value}").format(value=text))
-    return int(value)
+        raise RowProblem(column, _("must be a whole number, got {value}").format(value=shown(text)))
+    if abs(value.adjusted()) > 18:
+        raise RowProblem(column, _("{value} is out of range").format(value=shown(text)))
+    number = int(value)
+    if column in NUMBER_FIELDS:
+        model, name = NUMBER_FIELDS[column]
+        problem = integer_problem(number, model=model, field=name)
+        if problem:
+            raise RowProblem(column, problem)
+    return number
 
 
-def _date(text: str, column: str) -> date | None:
+def _date(text: str, column: str, *, today: date) -> date | None:
     if not text:
         return None
     text = re.sub(r"[T ]00:00(:00)?$", "", text)  # Excel dates arrive as midnight datetimes
     for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
         try:
-            return datetime.strptime(text, pattern).date()
+            day = datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-    raise RowProblem(column, _("not a date (YYYY-MM-DD): {value}").format(value=text))
+        problem = date_problem(day, today=today)
+        if problem:
+            raise RowProblem(column, problem)
+        return day
+    raise RowProblem(column, _("not a date (YYYY-MM-DD): {value}").format(value=shown(text)))
 
 
 def _code(text: str, *, column: str, allowed: list[str], aliases: dict[str, str] | None = None) -> str:
@@ -164,7 +206,7 @@ def _code(text: str, *, column: str, allowed: list[str], aliases: dict[str, str]
     if key in aliases or text.strip() in aliases:
         return aliases.get(key) or aliases[text.strip()]
     raise RowProblem(column, _("must be one of {allowed}, got {value!r}").format(
-        allowed=", ".join(allowed), value=text))
+        allowed=", ".join(allowed), value=shown(text)))
 
 
 def _find(model, text: str, column: str, **scope):
@@ -184,8 +226,19 @@ def _find(model, text: str, column: str, **scope):
                                                                                 value=text))
 
 
-def _parse(values: dict[str, str], *, tariffs) -> tuple[ParsedRow | None, list[RowProblem]]:
+def _parse(values: dict[str, str], *, tariffs, today: date) -> tuple[ParsedRow | None, list[RowProblem]]:
+    """The row's values, checked; or the problems of its cells (each naming its column). `today` is the import's
+    business date: no installation after it."""
+    nul = nul_columns(values)
+    if nul:  # no further look at the row: PostgreSQL refuses such text even in a query
+        return None, [RowProblem(column, nul_reason()) for column in nul]
     problems: list[RowProblem] = []
+    too_long = set()
+    for column, (model, name) in TEXT_FIELDS.items():
+        problem = text_problem(values.get(column, ""), model=model, field=name)
+        if problem:
+            problems.append(RowProblem(column, problem))
+            too_long.add(column)
 
     def take(fn, *args, **kwargs):
         try:
@@ -205,24 +258,26 @@ def _parse(values: dict[str, str], *, tariffs) -> tuple[ParsedRow | None, list[R
             problems.append(RowProblem(column, message))
 
     number = required("account")
-    if number:
+    if number and "account" not in too_long:
         rule("account", account_number_problem(number))
     name = required("customer_name")
     id_type = take(_code, required("id_type"), column="id_type", allowed=Customer.IdType.values,
                    aliases=ID_TYPE_ALIASES) if values.get("id_type") else None
     id_number = normalise_id_number(required("id_number"))
-    if id_type and id_number:
+    if id_type and id_number and "id_number" not in too_long:
         rule("id_number", id_number_problem(id_type=id_type, number=id_number))
     phone = normalise_phone(values.get("phone", ""))
-    if phone:
+    if phone and "phone" not in too_long:
         rule("phone", phone_problem(phone))
-    city = take(_find, City, required("city"), "city") if values.get("city") else None
-    hall = take(_find, Hall, values["hall"], "hall", city=city) if city and required("hall") else None
+    city = (take(_find, City, required("city"), "city") if values.get("city") and "city" not in too_long
+            else None)
+    hall = (take(_find, Hall, values["hall"], "hall", city=city) if city and required("hall")
+            and "hall" not in too_long else None)
     address = required("address")
     usage_category = take(_code, required("usage_category"), column="usage_category",
                           allowed=UsageCategory.values) if values.get("usage_category") else None
     tariff = required("tariff")
-    if tariff and usage_category:
+    if tariff and usage_category and "tariff" not in too_long:
         rule("tariff", registry.tariff_problem(tariff_id=tariff, usage_category=usage_category, tariffs=tariffs))
     voltage = take(_code, required("voltage"), column="voltage", allowed=VoltageLevel.values,
                    aliases=VOLTAGE_ALIASES) if values.get("voltage") else None
@@ -236,11 +291,12 @@ def _parse(values: dict[str, str], *, tariffs) -> tuple[ParsedRow | None, list[R
     meter = values.get("meter", "")
     digits = take(_integer, values.get("meter_digits", ""), "meter_digits")
     multiplier = take(_decimal, values.get("multiplier", ""), "multiplier")
-    installed_on = take(_date, values.get("installed_on", ""), "installed_on")
+    installed_on = take(_date, values.get("installed_on", ""), "installed_on", today=today)
     registers = None
     if values.get("registers"):
         registers = [r.strip().upper() for r in re.split(r"[;,/|\s]+", values["registers"]) if r.strip()]
-        rule("registers", registers_problem(registers))
+        rule("registers", registers_problem(registers) if len(registers) <= 8 else
+             _("at most 8 registers, got {count}").format(count=len(registers)))
     if meter:
         if digits is None and "meter_digits" not in {p.column for p in problems}:
             problems.append(RowProblem("meter_digits", _("must not be empty when a meter is given")))
@@ -357,54 +413,69 @@ def _apply_row(row: ParsedRow, *, actor: Actor, tariffs) -> str:
     return outcome
 
 
-def import_registry(*, path: str | Path, actor: Actor, imported_at: datetime) -> ImportResult:
+def _import_row(row: Row, counts: ChunkCounts, *, actor: Actor, tariffs, today: date) -> None:
+    """Import one row in its own savepoint, counting it; a bad row is counted as rejected with its first column."""
+    parsed, problems = _parse(row.values, tariffs=tariffs, today=today)
+    if parsed is not None:
+        try:
+            with transaction.atomic():
+                outcome = _apply_row(parsed, actor=actor, tariffs=tariffs)
+        except RowProblem as problem:
+            problems = [problem]
+        except RegistryError as error:
+            column = FIELD_COLUMNS.get(error.field, error.field) or "account"
+            reason = error.message
+            prefix = f"{error.field}: "
+            if reason.startswith(prefix):
+                reason = reason[len(prefix):]
+            problems = [RowProblem(column, reason)]
+        except DataError as error:  # a value no check above foresaw: the row is refused, the import goes on
+            problems = [RowProblem("", _("the database refused the row: {error}").format(
+                error=shown(str(error).splitlines()[0] if str(error) else type(error).__name__)))]
+        else:
+            if outcome == "CREATED":
+                counts.created += 1
+            elif outcome == "UPDATED":
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            return
+    first = problems[0]
+    reason = "; ".join([first.reason] + [f"{p.column}: {p.reason}" for p in problems[1:]])
+    counts.reject(row, first.column, reason)
+
+
+def import_registry(*, path: str | Path, actor: Actor, imported_at: datetime, progress: Progress | None = None,
+                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
     """Import every good row (each atomically) and keep every bad one as a RejectedRow of the batch.
+
+    Rows are committed `chunk_rows` at a time together with the batch's counts; a stopped import of the same file
+    (its SHA-256) is continued after its last committed line. `imported_at` (aware) stamps the batch; its business
+    date is the latest installation date accepted. `progress(lines_done, lines)` is called after each chunk.
 
     Raises TabularFileError when the file cannot be read at all (nothing is written then).
     """
-    table = read_tabular(path, required=COLUMNS)
+    table = open_tabular(path, required=COLUMNS)
     actor = Actor(user=actor.user, hall=actor.hall, channel=actor.channel,
                   reason=actor.reason or f"registry import {table.name}")
     tariffs = registry.known_tariffs()
+    today = business_date(imported_at)
     with acting_as(actor):
-        batch = ImportBatch.objects.create(kind=ImportBatch.Kind.REGISTRY, file_name=table.name,
-                                           file_sha256=table.sha256, imported_at=imported_at,
-                                           imported_by=actor.user, rows_total=len(table.rows))
-        result = ImportResult(file_name=table.name, batch_id=batch.pk)
-        for row in table.rows:
-            parsed, problems = _parse(row.values, tariffs=tariffs)
-            if parsed is not None:
-                try:
-                    with transaction.atomic():
-                        outcome = _apply_row(parsed, actor=actor, tariffs=tariffs)
-                except RowProblem as problem:
-                    problems = [problem]
-                except RegistryError as error:
-                    column = FIELD_COLUMNS.get(error.field, error.field) or "account"
-                    reason = error.message
-                    prefix = f"{error.field}: "
-                    if reason.startswith(prefix):
-                        reason = reason[len(prefix):]
-                    problems = [RowProblem(column, reason)]
-                else:
-                    if outcome == "CREATED":
-                        result.created += 1
-                    elif outcome == "UPDATED":
-                        result.updated += 1
-                    else:
-                        result.unchanged += 1
-                    continue
-            first = problems[0]
-            reason = "; ".join([first.reason] + [f"{p.column}: {p.reason}" for p in problems[1:]])
-            rejection = Rejection(line=row.line, column=first.column, reason=reason)
-            result.rejected.append(rejection)
-            RejectedRow.objects.create(batch=batch, line=row.line, column=first.column, reason=reason, raw=row.values)
-        batch.rows_created = result.created
-        batch.rows_unchanged = result.unchanged
-        batch.rows_rejected = len(result.rejected)
-        batch.save(update_fields=["rows_created", "rows_unchanged", "rows_rejected"])
+        batch, resumed = open_batch(kind=ImportBatch.Kind.REGISTRY, table=table, imported_at=imported_at,
+                                    user=actor.user)
+
+        def do_chunk(rows: list[Row], counts: ChunkCounts) -> None:
+            for row in rows:
+                _import_row(row, counts, actor=actor, tariffs=tariffs, today=today)
+
+        run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress, do_chunk=do_chunk)
+        batch = finish_batch(batch)
+        result = ImportResult(file_name=table.name, batch_id=batch.pk, created=batch.rows_created,
+                              updated=batch.rows_updated, unchanged=batch.rows_unchanged,
+                              rejected=[Rejection(line=r.line, column=r.column, reason=r.reason)
+                                        for r in RejectedRow.objects.filter(batch=batch).order_by("line")])
         record_event(action="REGISTRY_IMPORTED", obj=batch,
                      detail={"file": table.name, "sha256": table.sha256, "created": result.created,
                              "updated": result.updated, "unchanged": result.unchanged,
-                             "rejected": len(result.rejected)})
+                             "rejected": len(result.rejected), "continued": resumed})
     return result

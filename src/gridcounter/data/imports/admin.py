@@ -14,13 +14,13 @@ class RejectedRowInline(admin.TabularInline):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ("imported_at", "kind", "file_name", "rows_total", "rows_created", "rows_unchanged",
-                    "rows_rejected", "imported_by")
+    list_display = ("imported_at", "kind", "file_name", "rows_total", "rows_created", "rows_updated", "rows_unchanged",
+                    "rows_rejected", "completed_at", "imported_by")
     list_filter = ("kind",)
     search_fields = ("file_name", "=file_sha256")
     date_hierarchy = "imported_at"
     readonly_fields = ("kind", "file_name", "file_sha256", "imported_at", "imported_by", "rows_total", "rows_created",
-                       "rows_unchanged", "rows_rejected")
+                       "rows_updated", "rows_unchanged", "rows_rejected", "lines_done", "tallies", "completed_at")
     inlines = [RejectedRowInline]
 
     def has_add_permission(self, request):

@@ -1,4 +1,9 @@
-"""File imports: one batch per file, and every rejected row kept for correction."""
+"""File imports: one batch per file, and every rejected row kept for correction.
+
+A batch is committed in chunks: each chunk's rows and the batch's counters and `lines_done` in one transaction, so
+the counts are true at every moment. A batch without `completed_at` was stopped part-way; importing the same file
+again (the same SHA-256) continues it after `lines_done`.
+"""
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -19,13 +24,24 @@ class ImportBatch(models.Model):
     )
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_created = models.PositiveIntegerField(_("rows created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("rows updated"), default=0)
     rows_unchanged = models.PositiveIntegerField(_("rows unchanged"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
+    lines_done = models.PositiveIntegerField(
+        _("lines done"), default=1, help_text=_("The file's lines up to this one are imported (the header is line 1)."))
+    tallies = models.JSONField(_("tallies"), default=dict, blank=True,
+                               help_text=_("Further counts of the import so far (readings: flagged, held, codes)."))
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import batch")
         verbose_name_plural = _("import batches")
         ordering = ["-imported_at"]
+        constraints = [
+            # one unfinished batch per file: a second run of a stopped import continues it instead of starting anew
+            models.UniqueConstraint(fields=["kind", "file_sha256"], condition=models.Q(completed_at__isnull=True),
+                                    name="import_batch_one_open_per_file"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.file_name} ({self.imported_at:%Y-%m-%d %H:%M})"
@@ -46,6 +62,7 @@ class RejectedRow(models.Model):
         verbose_name = _("rejected row")
         verbose_name_plural = _("rejected rows")
         ordering = ["batch", "line"]
+        constraints = [models.UniqueConstraint(fields=["batch", "line"], name="rejected_row_once_per_line")]
 
     def __str__(self):
         return f"line {self.line} {self.column}: {self.reason}"

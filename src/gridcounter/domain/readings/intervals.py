@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -36,6 +36,23 @@ from gridcounter.domain.units import E4, half_up
 SLOT_MINUTES = 15
 SLOT_US = SLOT_MINUTES * 60 * 1_000_000
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
+
+# The most one 15-minute interval can carry (docs/intervals.md, "Physical maximum"): with a contracted capacity,
+# CAPACITY_OVERLOAD times that capacity (kVA taken as kW, at power factor 1) for the interval's quarter hour;
+# without one, DIRECT_METER_MAX_KW (more than a 380 V, 100 A direct-connected meter passes) times the meter's
+# multiplier (CT × PT), for a quarter hour.
+CAPACITY_OVERLOAD = Decimal(2)
+DIRECT_METER_MAX_KW = Decimal(100)
+
+
+def max_interval_kwh_e4(*, capacity_kva: Decimal | None, multiplier: Decimal) -> int:
+    """The physical maximum of one 15-minute interval's energy on this installation, in kWh × 10⁴ (rounded up)."""
+    if capacity_kva is not None and capacity_kva > 0:
+        kw = capacity_kva * CAPACITY_OVERLOAD
+    else:
+        kw = DIRECT_METER_MAX_KW * (multiplier if multiplier and multiplier > 0 else Decimal(1))
+    e4 = kw * E4 / SLOTS_PER_HOUR
+    return int(e4.to_integral_value(rounding=ROUND_CEILING))
 
 INTERVAL_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.Int64(),

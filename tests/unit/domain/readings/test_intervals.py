@@ -310,3 +310,12 @@ def test_binned_usage_rated_by_the_engine_equals_gridcounter_quote_to_the_fen(ca
     expected = _quote_total(capsys, *args)
     assert D(totals["amount_fen"][0]) / 100 == D(expected)
     assert totals["error"][0] is None and lines.height >= 2
+
+
+def test_the_physical_maximum_of_an_interval_comes_from_the_capacity_or_else_the_multiplier():
+    from gridcounter.domain.readings.intervals import max_interval_kwh_e4
+
+    assert max_interval_kwh_e4(capacity_kva=None, multiplier=D(1)) == 25 * 10**4  # 100 kW for 15 minutes
+    assert max_interval_kwh_e4(capacity_kva=None, multiplier=D(40)) == 1000 * 10**4
+    assert max_interval_kwh_e4(capacity_kva=D(630), multiplier=D(2000)) == 315 * 10**4  # 2 × 630 kVA
+    assert max_interval_kwh_e4(capacity_kva=D("0.5"), multiplier=D(1)) == 2500

@@ -1,4 +1,7 @@
-"""`gridcounter import-readings FILE`: load meter readings from a CSV or Excel file, validated at once."""
+"""`gridcounter import-readings FILE`: load meter readings from a CSV or Excel file, validated at once.
+
+Exit 2 when the file cannot be read (missing, empty, not UTF-8, a damaged .xlsx, a required column missing).
+"""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,13 +12,17 @@ from gridcounter.application.readings import import_readings
 from gridcounter.application.tabular import TabularFileError
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.org.models import StaffUser
+from gridcounter.interfaces.cli.progress import FileProgress
 
 
 class Command(BaseCommand):
-    help = "Import meter readings (columns meter, register, read_at, value, source) from a UTF-8 CSV or .xlsx file."
+    help = ("Import meter readings (columns meter, register, read_at, value, source) from a UTF-8 CSV or .xlsx file. "
+            "Exit 2: unreadable. A stopped import of the same file is continued.")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV (UTF-8) or Excel .xlsx file")
+        parser.add_argument("--chunk-rows", type=int, default=None,
+                            help="rows committed per transaction, with the batch's counts (default: the import's)")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--user", help="username of the staff member importing (default: system job)")
         parser.add_argument("--reason", default="readings import", help="reason recorded in the audit log")
@@ -25,12 +32,17 @@ class Command(BaseCommand):
         if options["user"]:
             user = StaffUser.objects.filter(username=options["user"]).select_related("hall").first()
             if user is None:
-                raise CommandError(_("no staff user “%(name)s”") % {"name": options["user"]})
+                raise CommandError(_("no staff user “%(name)s”") % {"name": options["user"]}, returncode=2)
         actor = Actor(user=user, hall=getattr(user, "hall", None), reason=options["reason"], channel="CLI")
+        chunk = {"chunk_rows": options["chunk_rows"]} if options["chunk_rows"] else {}
+        progress = FileProgress("readings")
         try:
-            result = import_readings(path=options["file"], actor=actor, as_of=timezone.now())
-        except (TabularFileError, OSError) as exc:
-            raise CommandError(str(exc))
+            result = import_readings(path=options["file"], actor=actor, as_of=timezone.now(), progress=progress,
+                                   **chunk)
+        except TabularFileError as exc:
+            raise CommandError(str(exc), returncode=2)
+        finally:
+            progress.close()
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str))
             return

@@ -8,13 +8,17 @@ from django.utils.translation import gettext as _
 from gridcounter.application.registry import TabularFileError, import_registry
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.org.models import StaffUser
+from gridcounter.interfaces.cli.progress import FileProgress
 
 
 class Command(BaseCommand):
-    help = "Import the registry from a UTF-8 CSV or .xlsx file (see docs/registry-import.md). Exit 2: unreadable."
+    help = ("Import the registry from a UTF-8 CSV or .xlsx file (see docs/registry-import.md). Exit 2: unreadable. "
+            "A stopped import of the same file is continued.")
 
     def add_arguments(self, parser):
         parser.add_argument("file")
+        parser.add_argument("--chunk-rows", type=int, default=None,
+                            help="rows committed per transaction, with the batch's counts (default: the import's)")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument("--user", default="", help="username the import is attributed to")
         parser.add_argument("--reason", default="", help='reason recorded in history (default "registry import FILE")')
@@ -26,10 +30,15 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(_("no user {username}").format(username=options["user"]), returncode=2)
         actor = Actor(user=user, hall=getattr(user, "hall", None), reason=options["reason"], channel="CLI")
+        chunk = {"chunk_rows": options["chunk_rows"]} if options["chunk_rows"] else {}
+        progress = FileProgress("registry")
         try:
-            result = import_registry(path=options["file"], actor=actor, imported_at=timezone.now())
+            result = import_registry(path=options["file"], actor=actor, imported_at=timezone.now(), progress=progress,
+                                   **chunk)
         except TabularFileError as error:
             raise CommandError(str(error), returncode=2)
+        finally:
+            progress.close()
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
             return
