@@ -1,7 +1,6 @@
 """`gridcounter ledger-check [--json]`: check the whole ledger; exit 1 when anything is out of balance."""
 import json
 import sys
-
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
