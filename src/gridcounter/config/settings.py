@@ -155,3 +155,5 @@ GRIDCOUNTER_TARIFF_DIRS = [
 GRIDCOUNTER_VALIDATION_RULES = Path(os.environ.get("GRIDCOUNTER_VALIDATION_RULES", str(REPO_DIR / "rules" / "validation.toml")))
 # AMI 15-minute interval files (Parquet, by period and route), as `gridcounter import-intervals` stores them.
 GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))
+# the key of the journal entries' hash chain (data.ledger.guard.chain_key); empty: derived from SECRET_KEY
+GRIDCOUNTER_LEDGER_CHAIN_KEY = os.environ.get("GRIDCOUNTER_LEDGER_CHAIN_KEY", "")
