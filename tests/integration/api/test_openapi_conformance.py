@@ -135,3 +135,17 @@ def test_the_api_is_what_its_document_says(small_city, app, role):
     else:  # the session was sent and the city's own objects were found
         assert {"GET /api/accounts/{number}", "GET /api/accounts/{number}/ledger", "GET /api/bills",
                 "GET /api/readings", "GET /api/payments/{payment_id}/receipt"} <= answers.served()
+
+
+def test_every_refusal_in_the_document_is_the_one_error_body(client):
+    document = client.get("/api/openapi.json").json()
+
+    refusals = {(path, method, status): answer["content"]["application/json"]["schema"]
+                for path, methods in document["paths"].items() for method, operation in methods.items()
+                for status, answer in operation["responses"].items() if status >= "400"}
+    error = document["components"]["schemas"]["ErrorOut"]
+
+    assert refusals and all(schema == {"$ref": "#/components/schemas/ErrorOut"} for schema in refusals.values())
+    assert set(error["required"]) == {"code", "detail", "field"}
+    signed_in = {(p, m) for p, m, _ in refusals if (p, m) not in {("/api/quote", "post")}}
+    assert all((p, m, "401") in refusals and (p, m, "422") in refusals for p, m in signed_in)
