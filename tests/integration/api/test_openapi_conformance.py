@@ -118,6 +118,16 @@ def run_all(schema, *, headers, cookies, known, answers: Answers) -> list[str]:
                 except (Exception, BaseExceptionGroup) as error:  # every failure is reported together
                     failures.extend(f"{operation.label} [{mode}]: {title}" for title in sorted(set(titles(error))))
                     print(f"==== {operation.label} [{mode}] {inputs}\n{error}")
+        # the coverage phase: each input's boundaries and each way to break them, once
+        generation = schema.config.generation_for(operation=operation)
+        for case in schema.iter_coverage_cases(operation, generation_modes=list(schemathesis.GenerationMode),
+                                               generation_config=generation):
+            try:
+                case.call_and_validate(headers=headers, cookies=cookies, excluded_checks=[positive_data_acceptance],
+                                       additional_checks=[answers.check])
+            except (Exception, BaseExceptionGroup) as error:
+                failures.extend(f"{operation.label} [coverage]: {title}" for title in sorted(set(titles(error))))
+                print(f"==== {operation.label} [coverage]\n{error}")
     return failures
 
 

@@ -127,3 +127,13 @@ def test_another_citys_meter_and_account_answer_as_unknown_ones(client, town, st
     missing = post(client, {"meter": "NOSUCH", "read_at": "2026-11-15T10:00:00", "value": "5"})
     assert posted.status_code == missing.status_code == 404
     assert posted.json() == {**missing.json(), "detail": missing.json()["detail"].replace("NOSUCH", a.meter.asset_number)}
+
+
+@pytest.mark.parametrize("limit", ["1_000", "+5", "５", "0", "501"])
+def test_a_limit_is_a_plain_count(client, town, staff, limit):
+    a = town.account()
+    client.force_login(staff("clerk7", roles=(Role.Code.CLERK,)))
+    response = client.get(f"/api/readings?account={a.number}&limit={limit}", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "INVALID_REQUEST" and response.json()["field"] == "limit"
