@@ -54,6 +54,14 @@ def decimal_from_text(text: str, *, pattern: str = NUMBER_TEXT) -> Decimal:
     return Decimal(fold(text))
 
 
+def ascii_number(text: str) -> str:
+    """`text`, a number written by this rule or its negative ("-" first, so that a caller can say "negative"), in
+    ASCII: "１２３．４５" → "123.45". Raises NotWritten for anything else ("1_000", "1e3", "1,000", "١٢٣")."""
+    if not isinstance(text, str) or re.fullmatch(NUMBER_TEXT, text[1:] if text.startswith("-") else text) is None:
+        raise NotWritten(text)
+    return fold(text)
+
+
 # --- dates --------------------------------------------------------------------------------------------------
 
 _YEAR = "(?:19[5-9][0-9]|20[0-9]{2})"
