@@ -88,6 +88,29 @@ def test_a_reading_that_is_not_a_number_is_refused_naming_the_field(client, smal
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["5_20", "5,20", "5e2", "٥٢٠"])
+def test_a_reading_written_otherwise_than_digits_is_refused_as_the_api_refuses_it(client, small_city, typed):
+    client.force_login(small_city.clerk)
+    meter = Meter.objects.get(asset_number="ZJ2023000789")
+
+    response = _enter(client, small_city.neighbour, meter=meter, value=typed, htmx=False)
+
+    assert response.status_code == 422
+    assert not Reading.objects.filter(meter=meter, read_date=timezone.localdate()).exists()
+
+
+@pytest.mark.django_db
+def test_full_width_digits_typed_at_the_counter_are_the_same_reading(client, small_city):
+    client.force_login(small_city.clerk)
+    meter = Meter.objects.get(asset_number="ZJ2023000789")
+
+    response = _enter(client, small_city.neighbour, meter=meter, value="５２０．５")
+
+    assert response.status_code == 200
+    assert Reading.objects.get(meter=meter, read_date=timezone.localdate()).value == Decimal("520.50")
+
+
+@pytest.mark.django_db
 def test_the_same_reading_form_sent_twice_stores_one_reading(client, small_city):
     client.force_login(small_city.clerk)
     meter = Meter.objects.get(asset_number="ZJ2023000789")

@@ -7,8 +7,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
+
+from gridcounter.domain import written
 
 # General-ledger sides, as the codes the data layer stores.
 RECEIVABLE = "RECEIVABLE"
@@ -80,34 +82,49 @@ def format_fen(fen: int) -> str:
     return f"{fen_to_yuan(fen):.2f}"
 
 
-def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
-    """A positive amount typed as a yuan string ("123.45") → fen.
+def _amount_text() -> str:
+    """AMOUNT_TEXT: what `parse_yuan_amount` accepts, as one regular expression (the API's OpenAPI pattern)."""
+    d, n, z, p = written.DIGIT, written.NONZERO, written.ZERO, written.POINT
+    largest_whole = len(str(int(MAX_TYPED_YUAN))) - 1  # digits of the wholes below MAX_TYPED_YUAN
+    if MAX_TYPED_YUAN != 10 ** largest_whole:
+        raise AssertionError("AMOUNT_TEXT assumes MAX_TYPED_YUAN is a power of ten")
+    below = f"{n}{d}{{0,{largest_whole - 1}}}(?:{p}{d}{{1,2}})?"
+    exactly_max = f"[1１]{z}{{{largest_whole}}}(?:{p}{z}{{1,2}})?"
+    fen_only = f"{z}+{p}(?:{z}{n}|{n}{d}?)"
+    return f"^(?:{z}*(?:{below}|{exactly_max})|{fen_only})$"
 
-    Raises InvalidAmount naming ``field`` for floats, text that is not a number, zero or negative
-    amounts, more than a hundred million yuan, more than two decimals ("1.50" and "1.500" are fine).
+
+AMOUNT_TEXT = _amount_text()
+
+
+def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
+    """A positive amount written as yuan ("123.45", "１２３．４５": gridcounter.domain.written's rule) → fen.
+
+    At most two decimals as written, at most MAX_TYPED_YUAN; no sign, no spaces (interfaces strip typed text
+    first), nothing but digits and one point. Exactly the text AMOUNT_TEXT matches.
+
+    Raises InvalidAmount naming ``field`` for anything but text (a JSON number, true/false: code FLOAT), text that
+    is not a number, zero or negative amounts, more than MAX_TYPED_YUAN, more than two decimals.
     """
-    if isinstance(text, float) or isinstance(text, bool):
-        raise InvalidAmount(field=field, message="must be given as a string such as \"123.45\", not a float",
-                            code=InvalidAmount.FLOAT)
-    raw = str(text).strip() if text is not None else ""
-    if not raw:
+    if not isinstance(text, str):
+        raise InvalidAmount(field=field, message="must be given as a string such as \"123.45\", not a number or"
+                            " true/false", code=InvalidAmount.FLOAT)
+    if not text:
         raise InvalidAmount(field=field, message="is required", code=InvalidAmount.REQUIRED)
+    negative = text.startswith("-")
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidAmount(field=field, message=f"\"{raw}\" is not an amount in yuan such as \"123.45\"",
+        amount = written.decimal_from_text(text[1:] if negative else text)
+    except written.NotWritten:
+        raise InvalidAmount(field=field, message=f"\"{text}\" is not an amount in yuan such as \"123.45\"",
                             code=InvalidAmount.NOT_A_NUMBER)
-    if not amount.is_finite():
-        raise InvalidAmount(field=field, message=f"\"{raw}\" is not an amount in yuan such as \"123.45\"",
-                            code=InvalidAmount.NOT_A_NUMBER)
-    if amount <= 0:
-        raise InvalidAmount(field=field, message=f"\"{raw}\" must be greater than zero",
+    if negative or amount <= 0:
+        raise InvalidAmount(field=field, message=f"\"{text}\" must be greater than zero",
                             code=InvalidAmount.NOT_POSITIVE)
     if amount > MAX_TYPED_YUAN:
-        raise InvalidAmount(field=field, message=f"\"{raw}\" is larger than {MAX_TYPED_YUAN} yuan",
+        raise InvalidAmount(field=field, message=f"\"{text}\" is larger than {MAX_TYPED_YUAN} yuan",
                             code=InvalidAmount.TOO_LARGE)
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(_CENT, rounding=ROUND_HALF_UP):
-        raise InvalidAmount(field=field, message=f"\"{raw}\" has more than two decimals (fen is the smallest unit)",
+    if amount.as_tuple().exponent < -2:
+        raise InvalidAmount(field=field, message=f"\"{text}\" has more than two decimals (fen is the smallest unit)",
                             code=InvalidAmount.TOO_MANY_DECIMALS)
     return yuan_to_fen(amount)
 

@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 
 from gridcounter.application.ledger import post_bill
+from gridcounter.data.ledger.models import Payment
 from tests.factories import billing
 from tests.factories.billing import AT
 
@@ -58,24 +59,40 @@ def test_same_key_different_amount_is_409(world):
 
 @pytest.mark.parametrize(("amount", "why"), [("12.345", "more than two decimals"), ("0", "greater than zero"),
                                               ("-5.00", "greater than zero"), ("abc", "number of yuan"),
-                                              (12.5, "not as a JSON number")])
+                                              (12.5, "not as a JSON number"), (True, "not as a JSON number"),
+                                              (100, "not as a JSON number"), ("1_000", "number of yuan"),
+                                              ("1e3", "number of yuan"), (" 10", "number of yuan"),
+                                              ("１２．３４５", "more than two decimals")])
 def test_bad_amounts_are_refused_naming_the_field(world, amount, why):
     response = post(client_for(world.clerk), "/api/payments",
                     {"account": world.account.number, "amount": amount, "idempotency_key": "k-1"})
 
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["code"] == "INVALID_AMOUNT"
     assert response.json()["field"] == "amount"
     assert why in response.json()["detail"]
+    assert not Payment.objects.filter(account=world.account).exists()
 
 
-def test_hall_of_another_city_gets_403_with_a_clear_message(world):
-    response = post(client_for(world.ningbo_clerk), "/api/payments",
-                    {"account": world.account.number, "amount": "10.00", "idempotency_key": "k-1"})
+def test_full_width_digits_are_yuan_as_typed(world):
+    response = post(client_for(world.clerk), "/api/payments",
+                    {"account": world.account.number, "amount": "１２３．４５", "idempotency_key": "k-1"})
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "PAYMENT_OUTSIDE_CITY"
-    assert response.json()["detail"] == (
-        f"Hall Haishu hall (city Ningbo) cannot take payments for account {world.account.number} of city Hangzhou")
+    assert response.status_code == 201, response.content
+    assert response.json()["amount"] == "123.45" and response.json()["balance"] == "0.00"
+
+
+def test_another_citys_account_is_answered_as_an_unknown_one(world):
+    body = {"amount": "10.00", "idempotency_key": "k-1"}
+    other = post(client_for(world.ningbo_clerk), "/api/payments", {**body, "account": world.account.number})
+    unknown = post(client_for(world.ningbo_clerk), "/api/payments", {**body, "account": "3399999999"})
+
+    assert other.status_code == unknown.status_code == 404
+    assert other.json() == {"code": "ACCOUNT_NOT_FOUND", "detail": f"No account {world.account.number}.",
+                            "field": "account"}
+    assert unknown.json() == {**other.json(), "detail": "No account 3399999999."}
+    assert "Hangzhou" not in other.content.decode()
+    assert not Payment.objects.filter(account=world.account).exists()
 
 
 def test_a_meter_reader_may_not_take_payments(world):
@@ -86,7 +103,10 @@ def test_a_meter_reader_may_not_take_payments(world):
 
 def test_signed_out_is_401(world):
     response = post(Client(), "/api/payments", {"account": world.account.number, "amount": "10.00"})
-    assert response.status_code == 401
+    english = post(Client(HTTP_ACCEPT_LANGUAGE="en"), "/api/payments", {"account": world.account.number})
+    assert response.status_code == english.status_code == 401
+    assert response.json() == {"code": "NOT_SIGNED_IN", "detail": "请先登录。", "field": ""}
+    assert english.json()["detail"] == "Sign in first."
 
 
 def test_ledger_shows_entries_balance_and_open_bills(world):
@@ -107,7 +127,9 @@ def test_ledger_shows_entries_balance_and_open_bills(world):
 
 def test_another_citys_ledger_is_not_found(world):
     response = client_for(world.ningbo_clerk).get(f"/api/accounts/{world.account.number}/ledger")
-    assert response.status_code == 404
+    unknown = client_for(world.ningbo_clerk).get("/api/accounts/3399999999/ledger")
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == {**unknown.json(), "detail": f"No account {world.account.number}."}
 
 
 def test_supervisor_reverses_with_a_reason_and_receipt_shows_it(world):
@@ -119,7 +141,7 @@ def test_supervisor_reverses_with_a_reason_and_receipt_shows_it(world):
     reversed_ = post(supervisor, f"/api/payments/{paid['id']}/reversal", {"reason": "paid to the wrong account"})
     receipt = supervisor.get(f"/api/payments/{paid['id']}/receipt")
 
-    assert no_reason.status_code == 400 and no_reason.json()["field"] == "reason"
+    assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
     assert reversed_.status_code == 201, reversed_.content
     assert reversed_.json()["balance"] == "123.45"
     assert receipt.json()["status"] == "REVERSED"

@@ -58,23 +58,58 @@ def test_a_two_part_quote_with_excess_demand(client):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("body", "field", "message"), [
-    ({"tariff": "NOPE", "period": "2024-11", "kwh": 1}, "tariff", "unknown tariff 'NOPE'"),
-    ({"tariff": "BJ-RES-LT1KV", "period": "2024/11", "kwh": 1}, "period", "must be a month written YYYY-MM"),
-    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": -1}, "kwh", "must not be negative"),
     ({"tariff": "SC-GC-TOU", "period": "2024-11", "kwh": 1}, "kwh", "time-of-use only"),
     ({"tariff": "SH-RES-TOU", "period": "2024-11", "peak": 1, "flat": 2}, "flat", "no flat period"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "1999-11", "kwh": 1}, "period", "no version in force"),
 ])
-def test_a_quote_that_cannot_be_rated_is_a_400_naming_the_field(client, body, field, message):
+def test_a_quote_the_tariff_cannot_rate_is_a_409_naming_the_field(client, body, field, message):
     response = post_quote(client, **body)
 
-    assert response.status_code == 400
-    assert response.json()["field"] == field
+    assert response.status_code == 409
+    assert response.json()["code"] == "RATING_REFUSED" and response.json()["field"] == field
     assert message in response.json()["detail"]
 
 
 @pytest.mark.django_db
-def test_a_malformed_body_is_a_422_naming_the_field(client):
-    response = post_quote(client, tariff="BJ-RES-LT1KV", period="2024-11", kwh="lots")
+def test_an_unknown_tariff_is_404(client):
+    response = post_quote(client, tariff="NOPE", period="2024-11", kwh=1)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "TARIFF_NOT_FOUND" and response.json()["field"] == "tariff"
+    assert response.json()["detail"].startswith("tariff: unknown tariff 'NOPE' (known: BJ-RES-1KV,")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("body", "field", "code"), [
+    ({"tariff": "", "period": "2024-11", "kwh": 1}, "tariff", "INVALID_REQUEST"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024/11", "kwh": 1}, "period", "INVALID_PERIOD"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "0001-01", "kwh": 1}, "period", "DATE_OUT_OF_RANGE"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": "lots"}, "kwh", "INVALID_NUMBER"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": -1}, "kwh", "INVALID_NUMBER"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": "1_000"}, "kwh", "INVALID_NUMBER"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": True}, "kwh", "INVALID_NUMBER"),
+    ({"tariff": "BJ-RES-LT1KV", "period": "2024-11", "kwh": 1, "days": "5"}, "days", "INVALID_REQUEST"),
+])
+def test_a_body_the_document_refuses_is_a_422_naming_the_field(client, body, field, code):
+    response = post_quote(client, **body)
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == "kwh"
+    assert response.json()["code"] == code and response.json()["field"] == field
+    assert response.json()["detail"].startswith(f"{field}: ")
+
+
+@pytest.mark.django_db
+def test_full_width_kwh_is_the_same_quote(client):
+    ascii_digits = post_quote(client, tariff="BJ-RES-LT1KV", period="2024-11", kwh="123.5").json()
+    full_width = post_quote(client, tariff="BJ-RES-LT1KV", period="2024-11", kwh="１２３．５").json()
+
+    assert full_width == ascii_digits and ascii_digits["total"]
+
+
+@pytest.mark.django_db
+def test_the_document_states_what_the_quote_accepts(client):
+    schema = client.get("/api/openapi.json").json()
+    request = schema["components"]["schemas"]["QuoteRequest"]["properties"]
+
+    assert request["tariff"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # so "" is not valid
+    assert set(schema["paths"]["/api/quote"]["post"]["responses"]) == {"200", "404", "409", "422"}

@@ -67,7 +67,7 @@ def test_a_decision_is_recorded_and_audited(held, city):
     client = client_for(city.auditor)
     no_reason = client.post(f"/api/review/{bill.pk}/decision", {"decision": "ESTIMATE", "reason": ""},
                             content_type="application/json")
-    assert no_reason.status_code == 400 and no_reason.json()["field"] == "reason"
+    assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
     response = client.post(f"/api/review/{bill.pk}/decision",
                            {"decision": "CORRECT_READING", "reason": "read on site", "value": "905"},
                            content_type="application/json")

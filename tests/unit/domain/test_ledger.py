@@ -29,15 +29,19 @@ from gridcounter.domain.ledger import (
 # --- yuan and fen -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "fen"), [("123.45", 12345), ("0.01", 1), ("7", 700), (" 1.50 ", 150),
-                                           ("1.500", 150), (100, 10000)])
+@pytest.mark.parametrize(("text", "fen"), [("123.45", 12345), ("0.01", 1), ("7", 700), ("1.50", 150),
+                                           ("１２３．４５", 12345), ("007.5", 750), ("100000000", 10_000_000_000)])
 def test_typed_amounts_become_fen(text, fen):
     assert parse_yuan_amount(text) == fen
 
 
 @pytest.mark.parametrize(("text", "code"), [("1.234", "TOO_MANY_DECIMALS"), ("0", "NOT_POSITIVE"),
                                             ("-3.00", "NOT_POSITIVE"), ("12,5", "NOT_A_NUMBER"), ("", "REQUIRED"),
-                                            ("NaN", "NOT_A_NUMBER"), (1.5, "FLOAT"), ("1e12", "TOO_LARGE")])
+                                            ("NaN", "NOT_A_NUMBER"), (1.5, "FLOAT"), ("1e12", "NOT_A_NUMBER"),
+                                            (True, "FLOAT"), (100, "FLOAT"), ("1_000", "NOT_A_NUMBER"),
+                                            (" 1.50 ", "NOT_A_NUMBER"), ("1.500", "TOO_MANY_DECIMALS"),
+                                            ("+5", "NOT_A_NUMBER"), ("١٢٣", "NOT_A_NUMBER"),
+                                            ("100000000.01", "TOO_LARGE")])
 def test_bad_typed_amounts_are_refused_naming_the_field(text, code):
     with pytest.raises(InvalidAmount) as refused:
         parse_yuan_amount(text, field="amount")

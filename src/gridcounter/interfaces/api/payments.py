@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from ninja import Field, Header, Router, Schema, Status
+from ninja import Field, Header, Path, Router, Schema, Status
 from ninja.security import django_auth
 
 from gridcounter.application.access import (
@@ -33,34 +33,29 @@ from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.ledger.models import Payment
 from gridcounter.data.org.models import Role
 from gridcounter.data.registry.models import Account
-from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
+from gridcounter.domain.ledger import format_fen
+from gridcounter.interfaces.api.contract import (
+    ID_IN_PATH,
+    NO_NUL,
+    AmountFen,
+    Id,
+    answers,
+    error,
+    limit_query,
+    text,
+)
 
 router = Router(tags=["payments"], auth=django_auth)
 
 PAYMENT_ROLES = (Role.Code.CLERK, Role.Code.SUPERVISOR)
-
-AMOUNT_ERRORS = {
-    InvalidAmount.REQUIRED: gettext_lazy("Enter the amount in yuan, e.g. 123.45."),
-    InvalidAmount.NOT_A_NUMBER: gettext_lazy("The amount must be a number of yuan, e.g. 123.45."),
-    InvalidAmount.FLOAT: gettext_lazy("Send the amount as a string of yuan, e.g. \"123.45\", not as a JSON number with decimals."),
-    InvalidAmount.TOO_MANY_DECIMALS: gettext_lazy("The amount has more than two decimals; the smallest unit is one fen (0.01)."),
-    InvalidAmount.NOT_POSITIVE: gettext_lazy("The amount must be greater than zero."),
-    InvalidAmount.TOO_LARGE: gettext_lazy("The amount is too large for one payment."),
-}
-
-
-class ErrorOut(Schema):
-    code: str
-    detail: str
-    field: str = ""
-
+LEDGER_LIMIT = limit_query(default=200, largest=1000)
 
 class PaymentIn(Schema):
-    account: str = Field(..., description="account number (户号)")
-    amount: str | int | float = Field(..., description='yuan as a string, at most 2 decimals, e.g. "123.45"')
-    channel: str = Field("CASH", description="CASH, CARD, PREPAY_DEPOSIT, BANK_WITHHOLDING or ONLINE")
-    idempotency_key: str | None = Field(None, max_length=80,
-                                        description="or the Idempotency-Key header: a retried request books once")
+    account: str = text(min_length=1, max_length=32, description="account number (户号)")
+    amount: AmountFen
+    channel: Literal[tuple(Payment.Channel.values)] = Field("CASH", description="how the customer pays")
+    idempotency_key: str | None = text(min_length=1, max_length=80, default=None,
+                                       description="or the Idempotency-Key header: a retried request books once")
 
 
 class AllocationOut(Schema):
@@ -90,7 +85,7 @@ class PaymentOut(Schema):
 
 
 class ReversalIn(Schema):
-    reason: str = Field(..., description="why the payment is taken back (required)")
+    reason: str = text(max_length=2000, blank=False, description="why the payment is taken back (required, not blank)")
 
 
 class ReversalOut(Schema):
@@ -177,10 +172,6 @@ def _payment_out(payment: Payment, *, allocations, replayed: bool, balance: int)
     }
 
 
-def _error(status: int, code: str, detail, field: str = "") -> Status:
-    return Status(status, {"code": code, "detail": str(detail), "field": field})
-
-
 def _visible_payment(user, payment_id: int) -> Payment | None:
     payment = Payment.objects.select_related("account__city", "account__customer", "account__premise", "hall",
                                              "clerk").filter(pk=payment_id).first()
@@ -193,66 +184,70 @@ def _visible_payment(user, payment_id: int) -> Payment | None:
     return payment
 
 
-@router.post("/payments", response={200: PaymentOut, 201: PaymentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                                    409: ErrorOut},
+@router.post("/payments", response=answers({200: PaymentOut, 201: PaymentOut}, 404, 409, 503),
              summary="Take a payment at the user's hall; any account of the hall's city; a retry books once")
 def post_payment(request, payload: PaymentIn,
-                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+                 idempotency_key: str | None = Header(None, alias="Idempotency-Key", min_length=1, max_length=80,
+                                                      pattern=NO_NUL)):
+    """201 a new payment, 200 the same request again (the key books once). Another city's account is answered as
+    an unknown one (404). 422 IDEMPOTENCY_KEY_REQUIRED without a key, IDEMPOTENCY_KEY_MISMATCH when the header and
+    the body name two."""
     user = request.user
     try:
         require_role(user, *PAYMENT_ROLES)
     except AccessDenied:
-        return _error(403, "FORBIDDEN", _("You may not take payments."))
+        return error(403, "FORBIDDEN", _("You may not take payments."))
     if user.hall_id is None:
-        return _error(403, "NO_HALL", _("Only staff of a service hall may take payments."))
+        return error(403, "NO_HALL", _("Only staff of a service hall may take payments."))
     header_key, body_key = (idempotency_key or "").strip(), (payload.idempotency_key or "").strip()
     if header_key and body_key and header_key != body_key:
-        return _error(400, "IDEMPOTENCY_KEY_MISMATCH",
-                           _("The Idempotency-Key header and the idempotency_key field differ."), "idempotency_key")
+        return error(422, "IDEMPOTENCY_KEY_MISMATCH",
+                     _("The Idempotency-Key header and the idempotency_key field differ."), "idempotency_key")
     key = header_key or body_key
     if not key:
-        return _error(400, "IDEMPOTENCY_KEY_REQUIRED",
-                           _("Send an Idempotency-Key header (or idempotency_key field) so a retry books once."),
-                           "idempotency_key")
+        return error(422, "IDEMPOTENCY_KEY_REQUIRED",
+                     _("Send an Idempotency-Key header (or idempotency_key field) so a retry books once."),
+                     "idempotency_key")
+    account = Account.objects.select_related("city").filter(number=payload.account).first()
     try:
-        amount_fen = parse_yuan_amount(payload.amount, field="amount")
-    except InvalidAmount as error:
-        return _error(400, "INVALID_AMOUNT", AMOUNT_ERRORS.get(error.code, error.message), error.field)
-    account = Account.objects.select_related("city").filter(number=payload.account.strip()).first()
-    if account is None:
-        return _error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": payload.account}, "account")
+        if account is None:
+            raise ObjectHidden("no such account", rule="NOT_FOUND")
+        access_account(user=user, account=account)
+    except ObjectHidden:
+        return error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": payload.account}, "account")
     actor = Actor(user=user, hall=user.hall, reason="payment at the counter", channel="API")
     try:
         with acting_as(actor):
-            result = take_payment(account=account, amount_fen=amount_fen, channel=payload.channel.strip().upper(),
+            result = take_payment(account=account, amount_fen=payload.amount, channel=payload.channel,
                                   hall=user.hall, clerk=user, idempotency_key=key, taken_at=timezone.now())
-    except PaymentOutsideCity as error:
-        return _error(403, "PAYMENT_OUTSIDE_CITY", error, "account")
-    except IdempotencyKeyReused as error:
-        return _error(409, "IDEMPOTENCY_KEY_REUSED", error, "idempotency_key")
+    except PaymentOutsideCity as error_:  # only an ADMIN at another city's hall sees the account to get here
+        return error(409, "PAYMENT_OUTSIDE_CITY", error_, "account")
+    except IdempotencyKeyReused as error_:
+        return error(409, "IDEMPOTENCY_KEY_REUSED", error_, "idempotency_key")
     except UnknownChannel:
-        return _error(400, "UNKNOWN_CHANNEL", _("Unknown payment channel %(channel)s.") % {"channel": payload.channel},
-                           "channel")
+        return error(422, "UNKNOWN_CHANNEL", _("Unknown payment channel %(channel)s.") % {"channel": payload.channel},
+                     "channel")
     except InvalidIdempotencyKey:
-        return _error(400, "INVALID_IDEMPOTENCY_KEY", _("The idempotency key must be 1 to 80 characters."),
-                           "idempotency_key")
+        return error(422, "INVALID_IDEMPOTENCY_KEY", _("The idempotency key must be 1 to 80 characters."),
+                     "idempotency_key")
     body = _payment_out(result.payment, allocations=result.allocations, replayed=result.replayed,
                         balance=result.balance_fen)
     return Status(200 if result.replayed else 201, body)
 
 
-@router.get("/accounts/{number}/ledger", response={200: LedgerOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/accounts/{number}/ledger", response=answers({200: LedgerOut}, 404),
             summary="An account's journal entries with postings, its balance and its open bills (oldest first)")
-def account_ledger(request, number: str, limit: int = 200):
+def account_ledger(request, number: str = Path(..., min_length=1, max_length=32, pattern=NO_NUL),
+                   limit: Id = LEDGER_LIMIT):
     try:
         require_role(request.user, *CUSTOMER_SERVICE_ROLES)
         account = access_account_by_number(user=request.user, number=number)
     except ObjectHidden:
-        return _error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": number}, "number")
+        return error(404, "ACCOUNT_NOT_FOUND", _("No account %(number)s.") % {"number": number}, "number")
     except AccessDenied:
-        return _error(403, "FORBIDDEN", _("You may not see this account's ledger."))
+        return error(403, "FORBIDDEN", _("You may not see this account's ledger."))
     entries = list(account.journal_entries.order_by("-effective_date", "-id").prefetch_related(
-        "postings__account")[: max(1, min(limit, 1000))])
+        "postings__account")[:limit])
     entries.reverse()
     balance = balance_fen(account)
     return Status(200, {
@@ -269,29 +264,28 @@ def account_ledger(request, number: str, limit: int = 200):
     })
 
 
-@router.post("/payments/{payment_id}/reversal", response={200: ReversalOut, 201: ReversalOut, 400: ErrorOut,
-                                                           403: ErrorOut, 404: ErrorOut},
+@router.post("/payments/{payment_id}/reversal", response=answers({200: ReversalOut, 201: ReversalOut}, 404, 503),
              summary="Reverse a payment (supervisor of the account's city; reason required)")
-def post_reversal(request, payment_id: int, payload: ReversalIn):
+def post_reversal(request, payload: ReversalIn, payment_id: Id = ID_IN_PATH):
     user = request.user
     try:
         require_role(user, Role.Code.SUPERVISOR)
     except AccessDenied:
-        return _error(403, "SUPERVISOR_REQUIRED", _("Only a supervisor may reverse a payment."))
+        return error(403, "SUPERVISOR_REQUIRED", _("Only a supervisor may reverse a payment."))
     payment = _visible_payment(user, payment_id)
     if payment is None:
-        return _error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
+        return error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
     if not payload.reason.strip():
-        return _error(400, "REASON_REQUIRED", _("A reversal needs a reason."), "reason")
+        return error(422, "REASON_REQUIRED", _("A reversal needs a reason."), "reason")
     actor = Actor(user=user, hall=user.hall, reason=payload.reason.strip(), channel="API")
     try:
         with acting_as(actor):
             result = reverse_payment(payment=payment, supervisor=user, reason=payload.reason,
                                      reversed_at=timezone.now())
-    except ReasonRequired as error:
-        return _error(400, "REASON_REQUIRED", error, "reason")
-    except ReversalNotAllowed as error:
-        return _error(403, "SUPERVISOR_REQUIRED", error)
+    except ReasonRequired as error_:
+        return error(422, "REASON_REQUIRED", error_, "reason")
+    except ReversalNotAllowed as error_:
+        return error(403, "SUPERVISOR_REQUIRED", error_)
     reversal = result.reversal
     return Status(200 if result.replayed else 201, {
         "id": reversal.pk, "payment_id": payment.pk, "receipt_number": payment.receipt_number,
@@ -301,16 +295,16 @@ def post_reversal(request, payment_id: int, payload: ReversalIn):
     })
 
 
-@router.get("/payments/{payment_id}/receipt", response={200: ReceiptOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/payments/{payment_id}/receipt", response=answers({200: ReceiptOut}, 404),
             summary="What the printed receipt shows")
-def payment_receipt(request, payment_id: int):
+def payment_receipt(request, payment_id: Id = ID_IN_PATH):
     try:
         require_role(request.user, *CUSTOMER_SERVICE_ROLES)
     except AccessDenied:
-        return _error(403, "FORBIDDEN", _("You may not see receipts."))
+        return error(403, "FORBIDDEN", _("You may not see receipts."))
     payment = _visible_payment(request.user, payment_id)
     if payment is None:
-        return _error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
+        return error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
     reversal = getattr(payment, "reversal", None) if payment.status == Payment.Status.REVERSED else None
     account = payment.account
     return Status(200, {

@@ -5,18 +5,14 @@ from datetime import date
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Path, Router, Schema
 from ninja.security import django_auth
 
 from gridcounter.application.access import AccessDenied, ObjectHidden, access_account_by_number, require_role
 from gridcounter.data.org.models import Role
+from gridcounter.interfaces.api.contract import NO_NUL, answers, error
 
 router = Router(tags=["registry"], auth=django_auth)
-
-
-class ErrorOut(Schema):
-    code: str
-    detail: str
 
 
 class CustomerOut(Schema):
@@ -87,17 +83,17 @@ def _meter(meter) -> dict:
             "registers": list(meter.registers)}
 
 
-@router.get("/accounts/{number}", response={200: AccountOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/accounts/{number}", response=answers({200: AccountOut}, 404),
             summary="An account with its customer, premise, meters and installation history")
-def get_account(request, number: str):
+def get_account(request, number: str = Path(..., min_length=1, max_length=32, pattern=NO_NUL)):
     """Staff of the account's city only (ADMIN anywhere); another city's account answers 404."""
     try:
         require_role(request.user, *Role.Code.values)
         account = access_account_by_number(user=request.user, number=number)
     except ObjectHidden:
-        return Status(404, {"code": "NOT_FOUND", "detail": _("No such account.")})
+        return error(404, "NOT_FOUND", _("No such account."), "number")
     except AccessDenied:
-        return Status(403, {"code": "FORBIDDEN", "detail": _("You may not see this account.")})
+        return error(403, "FORBIDDEN", _("You may not see this account."))
     today = timezone.localdate()
     installations = list(account.installations.select_related("meter").order_by("installed_date", "pk"))
     customer = account.customer

@@ -4,61 +4,64 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from django.http import JsonResponse
 from ninja import Field, Router, Schema
 
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.domain.tariffs import RatingError, Tariff, UnknownTariff, rate
+from gridcounter.interfaces.api.contract import Month, Quantity, answers, error, whole_number
 from gridcounter.interfaces.cli.quote import plain, quote_to_dict, rating_input
 
 router = Router(tags=["tariffs"])
 
+TARIFF_ID = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # what a catalogue id can be; an unknown one is 404
+
 
 class QuoteRequest(Schema):
-    tariff: str = Field(..., description="tariff id, e.g. BJ-RES-LT1KV")
-    period: str = Field(..., description="the month, YYYY-MM", examples=["2024-11"])
-    days: int | None = Field(None, description="rate [first of month, first + days) instead of the whole month")
-    kwh: Decimal | None = Field(None, description="untimed kWh (or give the time-of-use registers)")
-    peak: Decimal | None = None
-    flat: Decimal | None = None
-    valley: Decimal | None = None
-    critical_peak: Decimal | None = None
-    ytd_kwh: Decimal = Field(Decimal(0), description="kWh used earlier in the same calendar year")
-    household_size: int | None = None
-    capacity_kva: Decimal | None = None
-    demand_kw: Decimal | None = None
-    contract_demand_kw: Decimal | None = None
+    tariff: str = Field(..., pattern=TARIFF_ID, description="tariff id, e.g. BJ-RES-LT1KV")
+    period: Month
+    days: whole_number(low=1, high=31) | None = Field(
+        None, description="rate [first of month, first + days) instead of the whole month")
+    kwh: Quantity | None = Field(None, description="untimed kWh (or give the time-of-use registers)")
+    peak: Quantity | None = None
+    flat: Quantity | None = None
+    valley: Quantity | None = None
+    critical_peak: Quantity | None = None
+    ytd_kwh: Quantity = Field(Decimal(0), description="kWh used earlier in the same calendar year")
+    household_size: whole_number(low=1, high=99) | None = None
+    capacity_kva: Quantity | None = None
+    demand_kw: Quantity | None = None
+    contract_demand_kw: Quantity | None = None
     basic_charge_basis: Literal["CAPACITY", "DEMAND"] | None = None
-    kvarh: Decimal | None = Field(None, description="reactive energy, for the power-factor adjustment")
+    kvarh: Quantity | None = Field(None, description="reactive energy, for the power-factor adjustment")
 
 
-class ErrorOut(Schema):
-    detail: str
-    field: str
+# the rating's own names for what the request calls `period`
+PERIOD_FIELDS = {"start_date": "period", "end_date": "period", "segments": "period"}
 
 
-@router.get("/tariffs", summary="The tariff catalogue: every tariff with its dated versions and sources")
+@router.get("/tariffs", response={200: list[dict]},
+            summary="The tariff catalogue: every tariff with its dated versions and sources")
 def list_tariffs(request):
     return [tariff_to_dict(t) for t in get_catalogue().tariffs.values()]
 
 
-@router.post("/quote", response={200: dict, 400: ErrorOut},
+@router.post("/quote", response=answers({200: dict}, 404, 409, signed_in=False),
              summary="Rate a month's usage under a tariff (what `gridcounter quote --json` prints)")
 def quote(request, payload: QuoteRequest):
+    """404 TARIFF_NOT_FOUND for a tariff the catalogue does not have; 409 RATING_REFUSED when the tariff cannot
+    rate this usage (no version in force that month, time-of-use only, no such period, a two-part tariff without
+    its capacity or demand), naming the input."""
     numbers = payload.dict(exclude={"tariff", "period", "days", "household_size", "basic_charge_basis"})
     try:
         inp = rating_input(period=payload.period, days=payload.days, household_size=payload.household_size,
                            basic_charge_basis=payload.basic_charge_basis, **numbers)
         result = rate(get_catalogue().get(payload.tariff), inp)
     except RatingError as exc:
-        return _refusal(detail=str(exc), field=exc.field)
+        field = PERIOD_FIELDS.get(exc.field, exc.field)
+        return error(409, "RATING_REFUSED", f"{field}: {exc.detail}", field)
     except UnknownTariff as exc:
-        return _refusal(detail=f"tariff: {exc}", field="tariff")
+        return error(404, "TARIFF_NOT_FOUND", f"tariff: {exc}", "tariff")
     return quote_to_dict(result)
-
-
-def _refusal(*, detail: str, field: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "field": field}, status=400, json_dumps_params={"ensure_ascii": False})
 
 
 def tariff_to_dict(tariff: Tariff) -> dict[str, object]:

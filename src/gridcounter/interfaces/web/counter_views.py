@@ -45,6 +45,7 @@ from gridcounter.domain.ledger import format_fen
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.pdf import pdf_response, render_pdf
+from gridcounter.interfaces.web.typed import typed_value
 
 PDF_LANGUAGES = ("zh-hans", "en")
 BILL_CHART_MONTHS = 24
@@ -159,7 +160,8 @@ def enter_reading(request, number: str):
     try:
         outcome = submit_counter_reading(
             account=account, asset_number=posted["meter"], register=posted["register"] or "TOTAL",
-            read_date=posted["read_date"], value=posted["value"], client_key=request.POST.get("client_key", ""),
+            read_date=posted["read_date"], value=typed_value(posted["value"]),
+            client_key=request.POST.get("client_key", ""),
             now=now, today=today,
             actor=Actor(user=request.user, hall=request.user.hall, reason=_("reading brought to the counter"),
                         channel="WEB"))

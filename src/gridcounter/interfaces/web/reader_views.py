@@ -41,6 +41,7 @@ from gridcounter.data.audit.context import Actor
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation, Meter, Route
 from gridcounter.interfaces.web.decorators import staff_required
+from gridcounter.interfaces.web.typed import typed_value
 
 # ±2 days of the fixed reading day count as on time (国网抄核收工作规范 Art. 5): those routes are "today's".
 DAYS_AROUND = 2
@@ -219,7 +220,7 @@ def reader_reading(request):
         return _error(404, _("unknown meter “%(value)s”") % {"value": data.get("meter")}, field_name="meter")
     try:
         read_at = parse_read_at(str(data.get("read_at") or ""))
-        value = parse_value(str(data.get("value") if data.get("value") is not None else ""))
+        value = parse_value(typed_value(str(data.get("value") if data.get("value") is not None else "")))
     except ReadingInputError as exc:
         return _error(400, exc, field_name=exc.field)
     installation = installation_at(meter=meter, day=local_date(read_at))

@@ -90,7 +90,7 @@ def take_payment_view(request, number: str):
         messages.error(request, _("Payment not booked. Payment method: choose cash or bank card."))
         return redirect("account", number=account.number)
     try:
-        amount_fen = parse_yuan_amount(request.POST.get("amount", ""), field="amount")
+        amount_fen = parse_yuan_amount(request.POST.get("amount", "").strip(), field="amount")
         result = take_payment(
             account=account, amount_fen=amount_fen, channel=channel, hall=request.user.hall, clerk=request.user,
             idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(),

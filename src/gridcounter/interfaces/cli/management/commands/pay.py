@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridcounter.application.access import PAYMENT_ROLES
 from gridcounter.application.ledger import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
@@ -21,7 +22,7 @@ from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amou
 
 
 class Command(BaseCommand):
-    help = "Take a payment: --account N --amount 123.45 --hall CODE --clerk USERNAME [--channel CASH] [--key K]. Exit 2 on refusal."
+    help = "Take a payment: --account N --amount 123.45 --hall CODE --clerk USERNAME (a clerk or supervisor of the account's city) [--channel CASH] [--key K]. Exit 2 on refusal."
 
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True, help="account number (户号)")
@@ -39,12 +40,18 @@ class Command(BaseCommand):
         hall = Hall.objects.select_related("city").filter(code=options["hall"]).first()
         if hall is None:
             raise CommandError(_("no hall {code}").format(code=options["hall"]), returncode=2)
-        clerk = StaffUser.objects.filter(username=options["clerk"], is_active=True).first()
+        clerk = StaffUser.objects.select_related("hall").filter(username=options["clerk"], is_active=True).first()
         if clerk is None:
             raise CommandError(_("no active user {username}").format(username=options["clerk"]), returncode=2)
+        if not clerk.has_role(*PAYMENT_ROLES):
+            raise CommandError(_("{username} is not a clerk: only a clerk or a supervisor takes payments").format(
+                username=clerk.username), returncode=2)
+        if clerk.city_id != account.city_id:
+            raise CommandError(_("{username} is not a clerk of city {city}, the city of account {number}").format(
+                username=clerk.username, city=account.city.name, number=account.number), returncode=2)
         key = options["key"] or f"cli-{uuid.uuid4()}"
         try:
-            amount_fen = parse_yuan_amount(options["amount"], field="--amount")
+            amount_fen = parse_yuan_amount(options["amount"].strip(), field="--amount")
             with acting_as(Actor(user=clerk, hall=hall, reason="payment at the counter (CLI)", channel="CLI")):
                 result = take_payment(account=account, amount_fen=amount_fen, channel=options["channel"], hall=hall,
                                       clerk=clerk, idempotency_key=key, taken_at=timezone.now())
