@@ -21,12 +21,14 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 
+from gridcounter.domain.horizon import EARLIEST_DATE
+
 DIGIT = "[0-9０-９]"
 NONZERO = "[1-9１-９]"
 ZERO = "[0０]"
 POINT = "[.．]"
 
-FIRST_DATE = date(1950, 1, 1)
+FIRST_DATE = EARLIEST_DATE  # the imports' horizon and the API's range start on the same day
 LAST_DATE = date(2099, 12, 31)
 
 # Any number as text: digits, optionally a point and more digits.

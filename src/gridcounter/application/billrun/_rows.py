@@ -18,7 +18,12 @@ from gridcounter.data.ledger.models import JournalEntry, Posting
 from gridcounter.domain.billing.periods import (
     BillingPeriod,
 )
-from gridcounter.domain.ledger import UnbalancedEntry, bill_posting_template, unbalanced_entries
+from gridcounter.domain.ledger import (
+    SEALED_FIELDS,
+    UnbalancedEntry,
+    bill_posting_template,
+    unbalanced_entries,
+)
 
 
 def copy_frame(model_or_table, frame: pl.DataFrame) -> None:
@@ -269,6 +274,19 @@ def insert_staged(counts: Mapping[str, int], *, ids: Mapping[str, Sequence[int]]
                         f"FROM {STAGE}.{qn(table)} ORDER BY rowid")
 
 
+def _seal(entries: pl.DataFrame, postings: pl.DataFrame, *, as_of: date, created_at: datetime) -> None:
+    """The batch's entries into their accounts' hash chains, from the rows just written (`ledger.seal_written`):
+    the dates as the values `run_rows` wrote (each backend's text of them aside), the rest as in the frames."""
+    by_entry: dict[int, list] = {}
+    for entry_id, code, account_id, amount in postings.select("entry_id", "ledger_account", "account_id",
+                                                              "amount_fen").iter_rows():
+        by_entry.setdefault(entry_id, []).append((code, account_id, amount))
+    rows = entries.select(
+        [c for c in SEALED_FIELDS if c not in ("effective_date", "created_at")]).sort("account_id", "id")
+    ledger.seal_written([{**row, "effective_date": as_of, "created_at": created_at} for row in rows.iter_rows(
+        named=True)], by_entry)
+
+
 def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, int], route_of: pl.DataFrame,
                  billing: BillingPeriod, as_of: date, created_at: datetime, due_days: int,
                  staged: Mapping[str, int] | None = None) -> pl.DataFrame:
@@ -278,13 +296,15 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
     if staged is None:
         rows = run_rows(bills=bills, lines=lines, route_of=route_of, billing=billing, as_of=as_of,
                         created_at=created_at, due_days=due_days, actor=RowActor.current())
-        counts = row_counts(rows)
-        ids = allocate_run_ids(counts)
+        ids = allocate_run_ids(row_counts(rows))
+        written = {}
         for table, frame in rows.items():
-            copy_frame(table, absolute_rows(table, frame, ids=ids, runs=runs))
+            written[table] = absolute_rows(table, frame, ids=ids, runs=runs)
+            copy_frame(table, written[table])
+        _seal(written[JournalEntry._meta.db_table], written[Posting._meta.db_table], as_of=as_of,
+              created_at=created_at)
     else:
-        counts, ids = staged, allocate_run_ids(staged)
+        ids = allocate_run_ids(staged)
         insert_staged(staged, ids=ids, runs=runs)
-    entries = ids["entry"]
-    ledger.seal_entries(entries[:counts[JournalEntry._meta.db_table]])
+        ledger.seal_entries(ids["entry"][:staged[JournalEntry._meta.db_table]])  # read back from the stage's copy
     return bills.join(route_of, on="account_id", how="left", maintain_order="left")

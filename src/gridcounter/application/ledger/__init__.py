@@ -30,6 +30,7 @@ from gridcounter.application.ledger._ledger import (
     post_entry,
     post_rebill_difference,
     seal_entries,
+    seal_written,
 )
 from gridcounter.application.ledger._locks import (
     Contention,
@@ -111,6 +112,7 @@ __all__ = [
     "post_entry",
     "post_rebill_difference",
     "seal_entries",
+    "seal_written",
     "reverse_payment",
     "take_payment",
 ]

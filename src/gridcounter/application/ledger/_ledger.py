@@ -17,7 +17,14 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger import chain, guard
-from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PaymentAllocation, Posting
+from gridcounter.data.ledger.models import (
+    EntrySeal,
+    JournalEntry,
+    LedgerAccount,
+    Payment,
+    PaymentAllocation,
+    Posting,
+)
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
 from gridcounter.domain.business_time import BUSINESS_TZ
@@ -25,7 +32,7 @@ from gridcounter.domain.ledger import UnbalancedEntry
 
 __all__ = [
     "BillNotIssued", "BillNotPosted", "IdempotencyConflict", "InvalidPosting", "LedgerCheckReport", "Offence",
-    "ReasonRequired", "UnbalancedEntry", "accounts_with_credit", "seal_entries", "apply_credit", "apply_credits", "balance_fen", "business_date", "cancel_bill",
+    "ReasonRequired", "UnbalancedEntry", "accounts_with_credit", "seal_entries", "seal_written", "apply_credit", "apply_credits", "balance_fen", "business_date", "cancel_bill",
     "chain_heads", "check_ledger", "open_bills", "post_adjustment", "post_bill", "post_bills", "post_entry", "post_rebill_difference",
 ]
 
@@ -59,8 +66,26 @@ def business_date(moment: datetime) -> date:
 
 def seal_entries(entry_ids) -> int:
     """Append new entries to their accounts' hash chains (`data.ledger.chain`); every writer of journal entries
-    calls this in the writing transaction, with the accounts locked, after the entries' postings are written."""
-    return chain.seal_entries(entry_ids, key=guard.chain_key())
+    calls this (or `seal_written`) in the writing transaction, with the accounts locked, after the entries'
+    postings are written. Reads them back as stored. Returns how many were sealed."""
+    ids = chain.unsealed(EntrySeal, sorted(set(entry_ids)))
+    sealed = 0
+    for start in range(0, len(ids), chain.CHUNK):
+        entries, postings = chain.read_entries(JournalEntry, Posting, ids[start:start + chain.CHUNK])
+        sealed += seal_written(entries, postings)
+    return sealed
+
+
+def seal_written(entries: list[dict], postings: dict[int, list]) -> int:
+    """Seal entries just written, given as they were written (each a mapping of chain.SEALED_FIELDS, in ascending
+    id per account; `postings` by entry id as (ledger account, customer account id, fen)), without reading them
+    back: the bill run's batches. `ledger-check` reads them back and recomputes every link."""
+    if not entries:
+        return 0
+    made = chain.links(entries, postings, heads=chain.heads_of(EntrySeal, {e["account_id"] for e in entries}),
+                       key=guard.chain_key())
+    insert_rows(EntrySeal, [{"entry_id": e, "account_id": a, "seq": q, "digest": d} for e, a, q, d in made])
+    return len(made)
 
 
 def _signature(*, kind, account_id, postings) -> tuple:

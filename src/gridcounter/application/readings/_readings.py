@@ -23,6 +23,7 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.imports.models import ImportBatch
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account, Installation, Meter
+from gridcounter.domain import written
 from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.readings.codes import Code, Finding, finding, finding_from_dict
 from gridcounter.domain.readings.estimation import (
@@ -160,13 +161,13 @@ def parse_read_at(text: str) -> datetime:
 
 
 def parse_value(text: str) -> Decimal:
+    """A register value as text, by the one rule for numbers written as text (`domain.written`): ASCII or
+    full-width digits and at most one point; "1,000", "1_000", "1e3" are refused."""
     try:
-        value = Decimal((text or "").strip().replace(",", ""))
-    except InvalidOperation:
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text or "")}, field="value")
-    if not value.is_finite():
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text)}, field="value")
-    return value
+        return Decimal(written.ascii_number((text or "").strip()))
+    except (written.NotWritten, InvalidOperation):
+        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": shown(text or "")},
+                                field="value") from None
 
 
 def _check_fields(*, meter: Meter, register: str, value: Decimal, source: str, sources) -> None:

@@ -47,29 +47,58 @@ def _heads(EntrySeal, account_ids) -> dict[int, tuple[int, str]]:
     return heads
 
 
-def seal_entries(entry_ids: Iterable[int], *, key: bytes, apps=None) -> int:
-    """Append the entries not sealed yet to their accounts' chains, in ascending id. Returns how many were sealed.
-    Inside the writing transaction, with the entries' accounts locked."""
-    JournalEntry, Posting, EntrySeal = _models(apps)
-    ids = sorted(set(entry_ids))
-    sealed = 0
+def read_entries(JournalEntry, Posting, entry_ids: list[int]) -> tuple[list[dict], dict[int, list]]:
+    """The entries (SEALED_FIELDS, in account and id order) and their postings, as stored."""
+    entries = list(JournalEntry.objects.filter(pk__in=entry_ids).order_by("account_id", "id").values(*SEALED_FIELDS))
+    return entries, _postings(Posting, entry_ids)
+
+
+def links(entries: list[dict], postings: dict[int, list], *, heads: dict[int, tuple[int, str]], key: bytes
+          ) -> list[tuple[int, int, int, str]]:
+    """(entry id, account id, seq, digest) of each entry appended to its account's chain after `heads`, in the
+    order given (each account's entries in ascending id). Updates `heads`."""
+    out = []
+    for entry in entries:
+        account_id = entry["account_id"]
+        seq, previous = heads.get(account_id, (0, CHAIN_START))
+        digest = entry_digest(key=key, previous=previous, entry=entry, postings=postings[entry["id"]])
+        heads[account_id] = (seq + 1, digest)
+        out.append((entry["id"], account_id, seq + 1, digest))
+    return out
+
+
+def unsealed(EntrySeal, entry_ids: list[int]) -> list[int]:
+    done = set()
+    for start in range(0, len(entry_ids), CHUNK):
+        done.update(EntrySeal.objects.filter(entry_id__in=entry_ids[start:start + CHUNK]).values_list(
+            "entry_id", flat=True))
+    return [i for i in entry_ids if i not in done]
+
+
+def heads_of(EntrySeal, account_ids) -> dict[int, tuple[int, str]]:
+    """(seq, digest) of the last link of each of `account_ids` that has a chain."""
+    ids = sorted(set(account_ids))
+    out: dict[int, tuple[int, str]] = {}
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        done = set(EntrySeal.objects.filter(entry_id__in=chunk).values_list("entry_id", flat=True))
-        todo = [i for i in chunk if i not in done]
+        out.update(_heads(EntrySeal, ids[start:start + CHUNK]))
+    return out
+
+
+def seal_entries(entry_ids: Iterable[int], *, key: bytes, apps=None) -> int:
+    """Append the entries not sealed yet to their accounts' chains, in ascending id, read back as stored (the
+    migration that sealed the entries written before seals existed). Returns how many were sealed."""
+    JournalEntry, Posting, EntrySeal = _models(apps)
+    sealed = 0
+    ids = sorted(set(entry_ids))
+    for start in range(0, len(ids), CHUNK):
+        todo = unsealed(EntrySeal, ids[start:start + CHUNK])
         if not todo:
             continue
-        entries = list(JournalEntry.objects.filter(pk__in=todo).order_by("account_id", "id").values(*SEALED_FIELDS))
-        postings = _postings(Posting, todo)
-        heads = _heads(EntrySeal, {e["account_id"] for e in entries})
-        seals = []
-        for entry in entries:
-            seq, previous = heads.get(entry["account_id"], (0, CHAIN_START))
-            digest = entry_digest(key=key, previous=previous, entry=entry, postings=postings[entry["id"]])
-            heads[entry["account_id"]] = (seq + 1, digest)
-            seals.append(EntrySeal(entry_id=entry["id"], account_id=entry["account_id"], seq=seq + 1, digest=digest))
-        EntrySeal.objects.bulk_create(seals, batch_size=2000)
-        sealed += len(seals)
+        entries, postings = read_entries(JournalEntry, Posting, todo)
+        made = links(entries, postings, heads=heads_of(EntrySeal, {e["account_id"] for e in entries}), key=key)
+        EntrySeal.objects.bulk_create([EntrySeal(entry_id=e, account_id=a, seq=q, digest=d) for e, a, q, d in made],
+                                      batch_size=2000)
+        sealed += len(made)
     return sealed
 
 
