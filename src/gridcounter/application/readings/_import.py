@@ -26,11 +26,13 @@ from gridcounter.application.readings._readings import (
     IMPORTABLE_SOURCES,
     REGISTERS,
     SITE_VISIT_CODES,
+    InstalledRecord,
     ReadingInputError,
     _check_fields,
     _order_site_visit,
     check_swaps_on,
     installation_on,
+    installations_of,
     local_date,
     parse_read_at,
     parse_value,
@@ -46,7 +48,7 @@ from gridcounter.data.audit.events import record_event
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
 from gridcounter.data.readings.models import Reading
-from gridcounter.data.registry.models import Account, Installation, Meter
+from gridcounter.data.registry.models import Account, Meter
 from gridcounter.domain.business_time import BUSINESS_TZ, business_date
 from gridcounter.domain.horizon import EARLIEST_DATE
 from gridcounter.domain.readings.codes import Code, finding
@@ -121,19 +123,6 @@ def _known_meters(rows: list[Row]) -> dict[str, Meter]:
 
 
 @dataclass
-class _Installed:
-    """An installation as the rules see it (`_with_initial`, `reading_check`), read without model instances."""
-
-    installed_date: date
-    removed_date: date | None
-    initial_readings: dict
-    account_id: int
-    account_number: str
-    account_status: str
-    route_day: int | None
-
-
-@dataclass
 class _Candidate:
     row: Row
     meter: Meter
@@ -152,11 +141,7 @@ class _ChunkContext:
         meter_ids = {c.meter.pk for c in candidates}
         first = min(c.read_date for c in candidates) - timedelta(days=rules.lookback_days)
         last = max(c.read_date for c in candidates)
-        self.installs: dict[int, list[_Installed]] = defaultdict(list)
-        for meter_id, *values in Installation.objects.filter(meter_id__in=meter_ids).values_list(
-                "meter_id", "installed_date", "removed_date", "initial_readings", "account_id", "account__number",
-                "account__status", "account__route__reading_day"):
-            self.installs[meter_id].append(_Installed(*values))
+        self.installs = installations_of(meter_ids)
         self.accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)  # (read_at, read_date, value, est.)
         self.exact: set[tuple] = set()  # (meter, register, read_at, value) of every stored reading
         self.live_at: dict[tuple, Decimal] = {}  # (meter, register, read_at) -> the value of a live reading
@@ -191,7 +176,7 @@ class _ChunkContext:
         return estimate
 
 
-def _validated(c: _Candidate, context: _ChunkContext, *, rules: Thresholds) -> tuple[list, _Installed | None]:
+def _validated(c: _Candidate, context: _ChunkContext, *, rules: Thresholds) -> tuple[list, InstalledRecord | None]:
     """The findings of `c`, exactly as `_store_reading` would find them, and the installation it is on."""
     installation = installation_on(context.installs.get(c.meter.pk, []), day=c.read_date)
     since = priors_since(before=c.read_at, installation=installation, rules=rules)

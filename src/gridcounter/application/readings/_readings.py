@@ -1,6 +1,7 @@
 """Readings in: single submission, validation before billing (VEE), estimates and catch-up (file import: _import)."""
 from __future__ import annotations
 
+import bisect
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -233,8 +235,8 @@ def select_priors(accepted: list[tuple], *, before: datetime, since: date, insta
     """The priors of a reading at ``before`` among ``accepted`` (read_at, read_date, value, is_estimate), the
     accepted readings of its meter and register ordered by read_at: those before it from ``since`` on, after
     the installation's initial reading."""
-    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for at, d, v, e in accepted
-              if at < before and d >= since]
+    end = bisect.bisect_left(accepted, before, key=itemgetter(0))  # those before it: a prefix of the ordered rows
+    priors = [PriorReading(read_date=d, value=v, is_estimate=e) for _at, d, v, e in accepted[:end] if d >= since]
     return _with_initial(priors, installation=installation, register=register, since=since)
 
 
@@ -447,6 +449,31 @@ def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, sou
     return outcome
 
 
+@dataclass
+class InstalledRecord:
+    """An installation as the rules see it (`installation_on`, `priors_since`, `_with_initial`, `reading_check`),
+    read without model instances."""
+
+    meter_id: int
+    installed_date: date
+    removed_date: date | None
+    initial_readings: dict
+    account_id: int
+    account_number: str
+    account_status: str
+    route_day: int | None
+
+
+def installations_of(meter_ids: Iterable[int]) -> dict[int, list[InstalledRecord]]:
+    """The installations of the meters (meter id -> its installations), one query."""
+    out: dict[int, list[InstalledRecord]] = defaultdict(list)
+    for values in Installation.objects.filter(meter_id__in=meter_ids).values_list(
+            "meter_id", "installed_date", "removed_date", "initial_readings", "account_id", "account__number",
+            "account__status", "account__route__reading_day"):
+        out[values[0]].append(InstalledRecord(*values))
+    return out
+
+
 # ---- swapped meters -----------------------------------------------------------------------------------
 
 
@@ -470,18 +497,20 @@ def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Threshold
         wanted[day].add((account_id, register))
     if not wanted:
         return {}
-    current: dict[tuple[int, str], list[_Current]] = defaultdict(list)  # ordered by read_at
-    for pk, account_id, register, *values in (
+    # (account id, register) -> read_date -> (place in read_at order, the last reading of that day in that order)
+    current: dict[tuple[int, str], dict[date, tuple[int, _Current]]] = defaultdict(dict)
+    meter_ids = set()
+    for place, (pk, account_id, register, *values) in enumerate(
             Reading.objects.filter(LIVE, account_id__in=account_ids, is_estimate=False,
                                    read_date__gte=min(days) - tol, read_date__lte=max(days) + tol)
             .order_by("read_at", "pk").values_list("pk", "account_id", "register", "meter_id", "read_at",
                                                    "read_date", "value")):
-        current[(account_id, register)].append(_Current(pk, *values))
-    meter_ids = {r.meter_id for rows in current.values() for r in rows}
+        reading = _Current(pk, *values)
+        current[(account_id, register)][reading.read_date] = (place, reading)
+        meter_ids.add(reading.meter_id)
     digits = dict(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits"))
-    installs: dict[int, list[Installation]] = defaultdict(list)
-    for inst in Installation.objects.filter(meter_id__in=meter_ids):
-        installs[inst.meter_id].append(inst)
+    installs = installations_of(meter_ids)
+    window = range(-rules.schedule_tolerance_days, rules.schedule_tolerance_days + 1)
     accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for meter_id, register, *values in (
             Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
@@ -493,10 +522,11 @@ def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Threshold
     for day, keys in wanted.items():
         cycles = out.setdefault(day, {})
         for account_id, register in keys:
-            near = [r for r in current.get((account_id, register), []) if day - tol <= r.read_date <= day + tol]
+            by_date = current.get((account_id, register), {})
+            near = [by_date[d] for d in (day + timedelta(days=n) for n in window) if d in by_date]
             if not near:
                 continue
-            curr = near[-1]  # the latest
+            _place, curr = max(near, key=itemgetter(0))  # the latest in read_at order
             installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
             since = priors_since(before=curr.read_at, installation=installation, rules=rules)
             priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
