@@ -6,7 +6,6 @@ The run, its preparation and the checks are subprocesses on a scratch database o
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,30 +13,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from django.conf import settings
 
 from tests.factories.scratch import finish, script
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def scratch(tmp_path):
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        path = tmp_path / "crash.sqlite3"
-        yield f"sqlite:///{path}", lambda: sqlite3.connect(path, timeout=30)
-        return
-    import psycopg
-
-    name = f"h9crash_{os.getpid()}"
-    base = f"postgres://{db['USER']}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"{base}/{name}", lambda: psycopg.connect(f"{base}/{name}", autocommit=True)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _committed_runs(connect) -> int:
@@ -48,8 +27,8 @@ def _committed_runs(connect) -> int:
         conn.close()
 
 
-def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scratch):
-    url, connect = scratch
+def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scratch_db):
+    url, connect = scratch_db
     finish(script(url, "prepare"))
 
     run = script(url, "run-slow")
@@ -84,8 +63,8 @@ def test_a_killed_run_loses_only_the_batch_in_flight_and_a_rerun_finishes_it(scr
     assert final["runs"] == final["routes"]
 
 
-def test_the_reading_processes_of_a_killed_sqlite_run_end_with_it(scratch):
-    url, _ = scratch
+def test_the_reading_processes_of_a_killed_sqlite_run_end_with_it(scratch_db):
+    url, _ = scratch_db
     if not url.startswith("sqlite"):
         pytest.skip("reading processes are SQLite's: PostgreSQL bills two batches at once on two connections")
     finish(script(url, "prepare"))
