@@ -23,6 +23,12 @@ CODES = (
 )
 
 
+def reason_envelope(code, numbers, text_zh, text_en) -> dict:
+    """The one spelling of a stored reason: `{"code", "numbers", "text_zh", "text_en"}`. `Reason.as_dict` fills it
+    with Python values, `explanation_frame` with Polars expressions (then JSON-encoded as a struct)."""
+    return {"code": code, "numbers": numbers, "text_zh": text_zh, "text_en": text_en}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
@@ -31,7 +37,7 @@ class Reason:
     text_en: str
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "numbers": self.numbers, "text_zh": self.text_zh, "text_en": self.text_en}
+        return reason_envelope(self.code, self.numbers, self.text_zh, self.text_en)
 
 
 @dataclass(frozen=True)

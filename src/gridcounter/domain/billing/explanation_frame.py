@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from gridcounter.domain.billing.explanation import BillContext, days_in_period, estimated
+from gridcounter.domain.billing.explanation import BillContext, days_in_period, estimated, reason_envelope
 from gridcounter.domain.billing.sentences import (
     WORDS,
     Words,
@@ -121,7 +121,7 @@ class _Pct:
 
 
 def _reason(code: str, numbers: dict[str, pl.Expr], zh: pl.Expr, en: pl.Expr) -> pl.Expr:
-    return pl.struct(code=pl.lit(code), numbers=pl.struct(**numbers), text_zh=zh, text_en=en).struct.json_encode()
+    return pl.struct(**reason_envelope(pl.lit(code), pl.struct(**numbers), zh, en)).struct.json_encode()
 
 
 # --- the frame --------------------------------------------------------------------------------------------
