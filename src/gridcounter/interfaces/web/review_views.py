@@ -20,13 +20,14 @@ from gridcounter.application.billing import (
     decide,
     held_bill,
     held_bills,
+    reason_text,
 )
+from gridcounter.application.counter import finding_text
 from gridcounter.data.billing.models import Bill, ReviewDecision
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Route
 from gridcounter.interfaces.web.decorators import staff_required
 from gridcounter.interfaces.web.reader_views import NOTES
-from gridcounter.interfaces.web.screens import finding_text, reason_text
 
 HISTORY_CYCLES = 13
 QUEUE_LIMIT = 500

@@ -17,11 +17,12 @@ from gridcounter.application.access import (
     may_take_payments,
     require_payment_taker,
 )
+from gridcounter.application.counter import customer_screen
 from gridcounter.application.ledger import IdempotencyKeyReused, InvalidIdempotencyKey, take_payment
 from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
+from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
-from gridcounter.interfaces.web.screens import customer_screen
 from gridcounter.interfaces.web.search import LIMIT, find_accounts, normalise
 from gridcounter.interfaces.web.templatetags.counter import yuan
 
@@ -67,13 +68,18 @@ def account_detail(request, number: str):
     """The customer screen. Another city's account answers 404 (see access.ObjectHidden)."""
     account = access_account_by_number(user=request.user, number=number)
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
-    context = {"screen": screen, "account": account}
+    u = screen.usage
+    chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,
+                        last_period=u.last_period, months=CHART_MONTHS, source=u.source, read_periods=u.read_periods)
+    context = {"screen": screen, "account": account, "chart": chart}
     if may_take_payments(request.user):
         # A fresh key per form: submitting the same form twice books the payment once.
         context["payment"] = {"idempotency_key": f"web-{uuid.uuid4().hex}", "channels": [(c.value, c.label) for c in COUNTER_CHANNELS],
                               "amount": format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""}
     return render(request, "web/account.html", context)
 
+
+CHART_MONTHS = 24  # months of the customer screen's usage chart
 
 # Money taken across a counter; bank withholding and online payments arrive through their own channels.
 COUNTER_CHANNELS = (Payment.Channel.CASH, Payment.Channel.CARD)

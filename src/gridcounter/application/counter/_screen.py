@@ -1,6 +1,7 @@
 """What the customer screen shows: everything a clerk needs to answer "why is my bill so high" on one page.
 
-Read-only; the account has already passed ``access_account``.
+A read model: read-only, and the account has already passed ``access_account``. The interface draws it (the usage
+chart's geometry is the web's own, from `MonthlyUsage`).
 """
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from gridcounter.data.ledger.models import JournalEntry, LedgerAccount
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
 from gridcounter.data.registry.models import Account
 from gridcounter.domain.billing.periods import period_of
-from gridcounter.interfaces.web.chart import UsageChart, usage_chart
 
 READINGS_SHOWN = 36
 BILLS_SHOWN = 24
 LEDGER_SHOWN = 36
-CHART_MONTHS = 24
 # What the screen never shows of a bill (its PDF and the review queue do): not loaded.
 UNSHOWN_BILL_FIELDS = ("facts", "readings")
 
@@ -46,6 +45,17 @@ class LedgerRow:
     balance_fen: int  # running balance after this entry
 
 
+@dataclass(frozen=True)
+class MonthlyUsage:
+    """kWh by period for the usage chart: billed months, and months without a bill filled from readings."""
+
+    kwh_by_period: dict
+    estimated_periods: set
+    last_period: str  # the latest month with figures, never after the business date's month
+    source: str  # BILLS, READINGS or BILLS_AND_READINGS
+    read_periods: set  # the months whose figure comes from readings
+
+
 @dataclass
 class CustomerScreen:
     account: Account
@@ -58,7 +68,7 @@ class CustomerScreen:
     held_bills: list
     open_review_items: list
     open_site_visits: list
-    chart: UsageChart
+    usage: MonthlyUsage
     review_items: int = field(default=0)
 
 
@@ -142,8 +152,8 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
     # The chart ends at the latest month with figures (this month's bill usually comes later), never after today.
     known = [period for period in kwh if period <= period_of(as_of)]
     last_period = max(known) if known else period_of(as_of)
-    chart = usage_chart(kwh_by_period=kwh, estimated_periods=estimated, last_period=last_period,
-                        months=CHART_MONTHS, source=source, read_periods=from_readings)
+    usage = MonthlyUsage(kwh_by_period=kwh, estimated_periods=estimated, last_period=last_period, source=source,
+                         read_periods=from_readings)
     return CustomerScreen(
         account=account,
         installations=installations,
@@ -155,6 +165,6 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
         held_bills=held_bills,
         open_review_items=open_review_items,
         open_site_visits=open_site_visits,
-        chart=chart,
+        usage=usage,
         review_items=len(held_readings) + len(held_bills) + len(open_review_items) + len(open_site_visits),
     )
