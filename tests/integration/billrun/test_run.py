@@ -1,5 +1,5 @@
 """The columnar bill run makes the same bills, lines, explanations and ledger entries as the per-account run."""
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -189,8 +189,10 @@ def test_a_rerun_re_validates_held_bills_inside_its_batch_and_records_only_the_r
         same = run(period=PERIOD, as_of=AS_OF, created_at=created)
     assert (same.issued, same.held, same.skipped, same.routes) == (0, 0, 30, first.routes)
     assert set(city_runs.values_list("pk", flat=True)) == runs_before and city_events.count() == events_before
+    lines_before = {b.pk: list(b.lines.order_by("position").values_list("id", "code", "amount_fen")) for b in shocked}
+    later = created + timedelta(days=1)
     with acting_as(ACTOR):
-        higher = run(period=PERIOD, as_of=AS_OF, created_at=created, shock_threshold_pct=Decimal(100_000))
+        higher = run(period=PERIOD, as_of=AS_OF, created_at=later, shock_threshold_pct=Decimal(100_000))
 
     assert (higher.issued, higher.held, higher.skipped) == (len(shocked), 0, 30 - len(shocked))
     for bill in shocked:  # issued in place, on the rerun's record of its route, and posted
@@ -198,6 +200,17 @@ def test_a_rerun_re_validates_held_bills_inside_its_batch_and_records_only_the_r
         assert bill.status == "ISSUED" and bill.hold_codes == [] and bill.due_date == date(2025, 9, 4)
         assert JournalEntry.objects.filter(idempotency_key=f"bill:{bill.pk}").exists()
         assert bill.run.summary["issued"] >= 1 and bill.run.pk not in runs_before
+        # the same bill (made when first drafted), a change version in its history, its lines drawn again
+        assert bill.created_at == created
+        version = bill.history.order_by("-history_id").first()
+        assert (version.history_type, version.history_change_reason, version.status) == (
+            "~", "bill run: held bill re-validated", "ISSUED")
+        assert version.history_date == later and bill.history.count() == 2
+        lines = list(bill.lines.order_by("position").values_list("id", "code", "amount_fen"))
+        assert [line[1:] for line in lines] == [line[1:] for line in lines_before[bill.pk]]
+        assert not {line[0] for line in lines} & {line[0] for line in lines_before[bill.pk]}
+        assert AuditEvent.objects.filter(action="LEDGER_ENTRY_POSTED", detail__source=f"billing.Bill:{bill.pk}"
+                                         ).count() == 1
     assert check_ledger().ok
     assert period_bills.exclude(status="CANCELLED").count() == 30
     new_runs = city_runs.exclude(pk__in=runs_before)

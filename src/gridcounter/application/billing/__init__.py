@@ -45,9 +45,9 @@ from gridcounter.application.billing._run import (
     notify_bill_shocks,
     order_estimate_streak_visits,
     rebill,
-    redraft_held,
     route_intervals,
     run_limits,
+    same_outcome,
     shock_threshold_setting,
 )
 
@@ -86,7 +86,7 @@ __all__ = [
     "order_estimate_streak_visits",
     "order_reread",
     "rebill",
-    "redraft_held",
+    "same_outcome",
     "release_bill",
     "route_intervals",
     "run_limits",

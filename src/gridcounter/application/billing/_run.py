@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 
-from gridcounter.application import bulk, ledger
+from gridcounter.application import ledger
 from gridcounter.application.readings import order_site_visit, validation_rules
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import current_actor
@@ -85,26 +85,9 @@ def actor_user():
     return user if getattr(user, "pk", None) else None
 
 
-def redraft_held(*, held: list[Bill], drafts: dict[int, BillDraft], runs: dict[int, BillRun], as_of: date,
-                 due_days: int, created_at: datetime) -> tuple[list[Bill], int]:
-    """A rerun re-validates the period's held bills against their new drafts (`drafts`, by account id): a bill whose
-    draft has the same outcome (status, hold codes, amount, kWh) stays as it is; the others are re-drafted in place,
-    on the run of their route (`runs`, by route id), with a history version and their lines redrawn. Both bill runs
-    call it inside the batch's transaction. Returns (the bills changed, the number unchanged); posting the newly
-    issued ones is the caller's."""
-    changed, unchanged = [], 0
-    for bill in held:
-        draft = drafts[bill.account_id]
-        if _same_outcome(bill, draft):
-            unchanged += 1
-            continue
-        _apply_draft(bill, draft, run=runs[bill.account.route_id], as_of=as_of, due_days=due_days)
-        changed.append(bill)
-    _write_bills(new_bills=[], changed_held=changed, drafts=drafts, created_at=created_at)
-    return changed, unchanged
-
-
-def _same_outcome(bill: Bill, draft: BillDraft) -> bool:
+def same_outcome(bill: Bill, draft: BillDraft) -> bool:
+    """A held bill and its new draft agree on what the customer would see: status, hold codes, amount, kWh (a rerun
+    leaves such a bill as it is)."""
     return (bill.status == draft.status and sorted(bill.hold_codes or []) == draft.hold_codes
             and bill.amount_fen == draft.amount_fen and Decimal(bill.kwh) == draft.kwh)
 
@@ -135,49 +118,6 @@ def _apply_draft(bill: Bill, draft: BillDraft, *, run: BillRun | None, as_of: da
     else:
         bill.issued_date = None
         bill.due_date = None
-
-
-_BILL_JSON = ("hold_codes", "readings", "explanation", "facts")
-
-
-def _write_bills(*, new_bills: list[Bill], changed_held: list[Bill], drafts: dict[int, BillDraft],
-                 created_at: datetime) -> None:
-    """New bills with their first history version, and lines, in bulk inserts; re-drafted held bills saved."""
-    actor = current_actor()
-    if new_bills:
-        attnames = [f.attname for f in Bill._meta.concrete_fields]
-        rows = []
-        for bill in new_bills:
-            row = {a: getattr(bill, a) for a in attnames}
-            for name in _BILL_JSON:
-                row[name] = bulk.json_text(row[name])
-            rows.append(row)
-        for bill, pk in zip(new_bills, bulk.insert_rows(Bill, rows, assign_ids=True), strict=True):
-            bill.pk = pk
-            bill._state.adding = False
-            bill._state.db = connection.alias
-        # the "+" version simple-history's bulk_create_with_history would write, stamped with the actor
-        user = actor_user()
-        stamp = {"history_date": created_at, "history_user_id": getattr(user, "pk", None),
-                 "history_change_reason": (actor.reason or "bill run")[:100], "history_type": "+",
-                 "history_hall_id": actor.hall_id, "history_channel": actor.channel}
-        bulk.insert_rows(Bill.history.model, [{**row, **stamp} for row in rows])
-    for bill in changed_held:
-        bill._change_reason = "bill run: held bill re-validated"
-        bill.save()
-        # a held bill was never issued: its priced lines are redrawn with it (the history keeps the old amount)
-        BillLine.objects.filter(bill=bill).delete()
-    lines = []
-    for bill in [*new_bills, *changed_held]:
-        for line in drafts[bill.account_id].lines:
-            lines.append({
-                "bill_id": bill.pk, "position": line.position, "code": line.code, "description": line.description,
-                "description_en": line.description_en, "quantity": line.quantity, "unit": line.unit,
-                "unit_price": line.unit_price, "amount_fen": line.amount_fen, "tier": line.tier,
-                "tou_period": line.tou_period, "segment_start_date": line.segment_start_date,
-                "segment_end_date": line.segment_end_date,
-            })
-    bulk.insert_rows(BillLine, lines)
 
 
 def _post(bill: Bill, *, created_at: datetime, apply_credit: bool = True) -> None:

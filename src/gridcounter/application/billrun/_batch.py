@@ -12,8 +12,8 @@ from django.db import transaction
 
 from gridcounter.application import billing as per_account
 from gridcounter.application import ledger
-from gridcounter.application.billrun._drafting import PreparedBatch, prepare_batch
-from gridcounter.application.billrun._rows import write_frames
+from gridcounter.application.billrun._drafting import PreparedBatch, draft_frames, prepare_batch
+from gridcounter.application.billrun._rows import stamp_text, write_frames, write_redrafts
 from gridcounter.application.billrun._summary import KERNEL, RunSummary
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.billing.models import Bill, BillRun
@@ -74,7 +74,8 @@ def _lock_routes(routes: list[Route]) -> None:
 
 def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, due_days: int,
                 started: float) -> RunSummary:
-    """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), credit applied, shock notices,
+    """Write a prepared batch: BillRuns, bills and their rows (`write_frames`), the held bills re-drafted
+    (`_redraft_held`, by the same writer), credit applied, shock notices,
     BILL_RUN events (routes that billed nothing keep neither, `_drop_idle_runs`). Inside the caller's transaction,
     with the batch's routes locked; locks their accounts."""
     c = pl.col
@@ -97,6 +98,8 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
         s = per_route[route_reason[account_id]]
         s.per_account += 1
         s.per_account_reasons[prepared.reasons[account_id]] += 1
+    redrafted = _redraft_held(prepared, runs=run_ids, as_of=as_of, due_days=due_days, created_at=created_at)
+    written = pl.concat([written, redrafted.select(written.columns)])
     kernel_ids = list(prepared.kernel_ids)
     counted = written.group_by("route_id").agg(
         issued=(c("status") == "ISSUED").sum(), held=(c("status") != "ISSUED").sum(),
@@ -106,23 +109,10 @@ def write_batch(prepared: PreparedBatch, *, as_of: date, created_at: datetime, d
         s.issued, s.held, s.kernel = s.issued + issued, s.held + held, s.kernel + kernel
     for route_id, hold_codes in written.filter(c("status") != "ISSUED").select("route_id", "hold_codes").iter_rows():
         per_route[route_id].held_by_code.update(json.loads(hold_codes))
-    redrafted = _redraft_held(prepared, runs={run.route_id: run for run in runs}, as_of=as_of, due_days=due_days,
-                              created_at=created_at)
-    for bill in redrafted:
-        s = per_route[bill.account.route_id]
-        if bill.status == Bill.Status.ISSUED:
-            s.issued += 1
-        else:
-            s.held += 1
-            s.held_by_code.update(bill.hold_codes)
-    _after_posting(route_ids=sorted(by_id),
-                   issued=[*written.filter(c("status") == "ISSUED")["account_id"].to_list(),
-                           *(b.account_id for b in redrafted if b.status == Bill.Status.ISSUED)],
-                   shocked=[*written.filter(c("is_shock"))["account_id"].to_list(),
-                            *(b.account_id for b in redrafted if "BILL_SHOCK" in b.hold_codes)],
-                   streaks=[*written.filter(c("hold_codes").str.contains('"ESTIMATE_STREAK"', literal=True))
-                            ["account_id"].to_list(),
-                            *(b.account_id for b in redrafted if "ESTIMATE_STREAK" in b.hold_codes)],
+    _after_posting(route_ids=sorted(by_id), issued=written.filter(c("status") == "ISSUED")["account_id"].to_list(),
+                   shocked=written.filter(c("is_shock"))["account_id"].to_list(),
+                   streaks=written.filter(c("hold_codes").str.contains('"ESTIMATE_STREAK"', literal=True))
+                   ["account_id"].to_list(),
                    period=period, as_of=as_of, created_at=created_at)
     seconds = time.perf_counter() - started
     runs = _drop_idle_runs(runs, per_route=per_route)
@@ -156,22 +146,26 @@ def _drop_idle_runs(runs: list[BillRun], *, per_route: dict[int, RunSummary]) ->
     return [run for run in runs if run.pk not in idle]
 
 
-def _redraft_held(prepared: PreparedBatch, *, runs: dict[int, BillRun], as_of: date, due_days: int,
-                  created_at: datetime) -> list[Bill]:
-    """The batch's bills held before the run, re-validated against their drafts (`billing.redraft_held`) on their
-    route's run; those now issued are posted. Counts the unchanged ones as skipped. Returns the bills changed."""
-    if not prepared.held:
-        return []
+def _redraft_held(prepared: PreparedBatch, *, runs: dict[int, int], as_of: date, due_days: int,
+                  created_at: datetime) -> pl.DataFrame:
+    """The batch's bills held before the run, re-validated against their drafts: a bill whose draft has the same
+    outcome (`billing.same_outcome`) stays as it is and counts as skipped; the others are written again in place,
+    on their route's run (`runs`: route id to BillRun id), by the batch writer (`write_redrafts`), those now issued
+    posted. Returns the bills written (as `write_frames` does)."""
     held = list(Bill.objects.filter(account_id__in=list(prepared.held), period=prepared.billing.period,
-                                    status=Bill.Status.HELD).select_related("account"))
-    changed, _ = per_account.redraft_held(held=held, drafts=prepared.held, runs=runs, as_of=as_of,
-                                          due_days=due_days, created_at=created_at)
-    changed_ids = {b.pk for b in changed}
+                                    status=Bill.Status.HELD).select_related("account")) if prepared.held else []
+    changed = []
     for bill in held:
-        if bill.pk not in changed_ids:
+        if per_account.same_outcome(bill, prepared.held[bill.account_id]):
             prepared.per_route[bill.account.route_id].skipped += 1
-    ledger.post_bills(bills=[b for b in changed if b.status == Bill.Status.ISSUED], created_at=created_at)
-    return changed
+        else:
+            changed.append(bill)
+    bills, lines = draft_frames([prepared.held[b.account_id] for b in changed])
+    kept = pl.DataFrame([(b.account_id, b.pk, stamp_text(b.created_at), b.replaces_id) for b in changed],
+                        schema={"account_id": pl.Int64, "id": pl.Int64, "created_at": pl.String,
+                                "replaces_id": pl.Int64}, orient="row")
+    return write_redrafts(bills=bills, lines=lines, kept=kept, runs=runs, route_of=prepared.route_of,
+                          billing=prepared.billing, as_of=as_of, created_at=created_at, due_days=due_days)
 
 
 def _after_posting(*, route_ids: list[int], issued: list[int], shocked: list[int], streaks: list[int], period: str,

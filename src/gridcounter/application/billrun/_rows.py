@@ -57,11 +57,15 @@ def _dates(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return frame.with_columns([pl.col(n).dt.strftime("%Y-%m-%d") for n in names])
 
 
-def _stamp(value: datetime) -> pl.Expr:
-    """A timestamp as each backend stores it (SQLite: naive UTC text; PostgreSQL: text with offset)."""
+def stamp_text(value: datetime) -> str:
+    """A timestamp as each backend takes it (SQLite: naive UTC text; PostgreSQL: text with offset)."""
     if connection.vendor == "sqlite":
-        return pl.lit(str(connection.ops.adapt_datetimefield_value(value)))
-    return pl.lit(value.astimezone(UTC).isoformat())
+        return str(connection.ops.adapt_datetimefield_value(value))
+    return value.astimezone(UTC).isoformat()
+
+
+def _stamp(value: datetime) -> pl.Expr:
+    return pl.lit(stamp_text(value))
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,20 @@ ID_KINDS = {"bill": (Bill._meta.db_table, "id"), "history": (Bill.history.model.
 STAGE = "bill_run_stage"  # the schema name a staged batch's file is attached under
 
 
+# what a re-drafted held bill's history version says (simple-history's change reason)
+REDRAFT_REASON = "bill run: held bill re-validated"
+
+
 def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame, billing: BillingPeriod,
-             as_of: date, created_at: datetime, due_days: int, actor: RowActor) -> dict[str, pl.DataFrame]:
+             as_of: date, created_at: datetime, due_days: int, actor: RowActor,
+             redraft: bool = False) -> dict[str, pl.DataFrame]:
     """A batch's rows for each of RUN_TABLES, with relative ids: bills (and their history rows), lines, and for
     issued bills the journal entry, its audit event and two postings. The entries are those `ledger.post_bills`
     writes (key `bill:<id>`). `bills` in write order; `route_of` gives (account_id, route_id, number). Pure: no
-    database access, so that a reading process can make them."""
+    database access, so that a reading process can make them.
+
+    `redraft`: the bills are held bills drafted again (`write_redrafts`); `bills` also holds each one's
+    created_at (`stamp_text`) and replaces_id, kept, and their history versions are changes ("~")."""
     c = pl.col
     n = bills.height
     bills = bills.with_columns(pl.int_range(n, dtype=pl.Int64).alias("id")).join(
@@ -122,17 +134,21 @@ def run_rows(*, bills: pl.DataFrame, lines: pl.DataFrame, route_of: pl.DataFrame
     issued = c("status") == "ISSUED"
     due = as_of + timedelta(days=due_days)
     when = _stamp(created_at)
+    made = c("created_at") if redraft else when
+    replaces = c("replaces_id").cast(pl.Int64) if redraft else pl.lit(None, dtype=pl.Int64)
+    change_reason = REDRAFT_REASON if redraft else (actor.reason or "bill run")
     bill_table = bills.select(
         "id", "account_id", pl.lit(billing.period).alias("period"), _date_col(billing.start_date).alias("start_date"),
         _date_col(billing.end_date).alias("end_date"), "status", "tariff_id", "kwh", "amount_fen", "is_estimate",
         "hold_codes", "readings", "explanation", "facts",
         pl.when(issued).then(_date_col(as_of)).otherwise(_date_col(None)).alias("issued_date"),
         pl.when(issued).then(_date_col(due)).otherwise(_date_col(None)).alias("due_date"),
-        pl.lit(None, dtype=pl.Int64).alias("replaces_id"), c("route_id").alias("run_id"), when.alias("created_at"))
+        replaces.alias("replaces_id"), c("route_id").alias("run_id"), made.alias("created_at"))
     history = bill_table.with_columns(
         pl.lit(actor.hall_id, dtype=pl.Int64).alias("history_hall_id"), pl.lit(actor.channel).alias("history_channel"),
         c("id").alias("history_id"), when.alias("history_date"),
-        pl.lit((actor.reason or "bill run")[:100]).alias("history_change_reason"), pl.lit("+").alias("history_type"),
+        pl.lit(change_reason[:100]).alias("history_change_reason"),
+        pl.lit("~" if redraft else "+").alias("history_type"),
         pl.lit(actor.user_id, dtype=pl.Int64).alias("history_user_id"))
     line_table = lines.join(bills.select("account_id", c("id").alias("bill_id")), on="account_id").sort(
         "bill_id", "position")
@@ -308,3 +324,60 @@ def write_frames(*, bills: pl.DataFrame, lines: pl.DataFrame, runs: dict[int, in
         insert_staged(staged, ids=ids, runs=runs)
         ledger.seal_entries(ids["entry"][:staged[JournalEntry._meta.db_table]])  # read back from the stage's copy
     return bills.join(route_of, on="account_id", how="left", maintain_order="left")
+
+
+def write_redrafts(*, bills: pl.DataFrame, lines: pl.DataFrame, kept: pl.DataFrame, runs: dict[int, int],
+                   route_of: pl.DataFrame, billing: BillingPeriod, as_of: date, created_at: datetime,
+                   due_days: int) -> pl.DataFrame:
+    """Write held bills drafted again in their batch by the rows a new bill gets (`run_rows`, `redraft`): each
+    bill row updated in place (its id, created_at and replaces_id kept, from `kept`: account_id, id, created_at,
+    replaces_id), a change version in its history, its lines redrawn (a held bill was never issued; the history
+    keeps the old amount), and for those now issued the entry, audit event and postings, sealed. COPY on
+    PostgreSQL, executemany on SQLite. Returns the bills with their route_id."""
+    bills = bills.join(kept, on="account_id", how="left", maintain_order="left")
+    rows = run_rows(bills=bills.drop("id"), lines=lines, route_of=route_of, billing=billing, as_of=as_of,
+                    created_at=created_at, due_days=due_days, actor=RowActor.current(), redraft=True)
+    bill_table = Bill._meta.db_table
+    counts = {**row_counts(rows), bill_table: 0}  # the bills keep their ids: none drawn
+    ids = {**allocate_run_ids(counts), "bill": bills["id"].to_list()}
+    written = {table: absolute_rows(table, frame, ids=ids, runs=runs) for table, frame in rows.items()}
+    update_frame(bill_table, written[bill_table])
+    bill_ids = written[bill_table]["id"].to_list()
+    with connection.cursor() as cursor:
+        for start in range(0, len(bill_ids), 1000):
+            chunk = bill_ids[start:start + 1000]
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(BillLine._meta.db_table)} WHERE bill_id IN "
+                           f"({', '.join(['%s'] * len(chunk))})", chunk)
+    for table, frame in written.items():
+        if table != bill_table:
+            copy_frame(table, frame)
+    _seal(written[JournalEntry._meta.db_table], written[Posting._meta.db_table], as_of=as_of, created_at=created_at)
+    return bills.drop("id", "created_at", "replaces_id").join(route_of, on="account_id", how="left",
+                                                              maintain_order="left")
+
+
+def update_frame(table: str, frame: pl.DataFrame) -> None:
+    """Update the rows of `table` whose id the frame's rows hold with the frame's other columns: PostgreSQL, one
+    COPY into a temporary copy of the table and one UPDATE … FROM it; SQLite, one executemany."""
+    if frame.is_empty():
+        return
+    qn = connection.ops.quote_name
+    columns = [n for n in frame.columns if n != "id"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            stage = "gridcounter_update_stage"
+            cursor.execute(f"CREATE TEMPORARY TABLE {stage} (LIKE {qn(table)})")
+            try:
+                names = ", ".join(qn(n) for n in frame.columns)
+                data = frame.write_csv(include_header=False, null_value="\\N",
+                                       datetime_format="%Y-%m-%d %H:%M:%S%.f%z")
+                with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+                    copy.write(data.encode())
+                assignments = ", ".join(f"{qn(n)} = s.{qn(n)}" for n in columns)
+                cursor.execute(f"UPDATE {qn(table)} AS t SET {assignments} FROM {stage} AS s WHERE t.id = s.id")
+            finally:
+                cursor.execute(f"DROP TABLE {stage}")
+        else:
+            assignments = ", ".join(f"{qn(n)} = ?" for n in columns)
+            cursor.cursor.executemany(f"UPDATE {qn(table)} SET {assignments} WHERE id = ?",
+                                      frame.select(*columns, "id").iter_rows())
