@@ -37,6 +37,15 @@ class ChunkCounts:
     def reject(self, row: Row, column: str, reason: str) -> None:
         self.rejected.append((row, column, reason))
 
+    def count(self, outcome: str) -> None:
+        """Count one imported row by its outcome: CREATED, UPDATED or (anything else) unchanged."""
+        if outcome == "CREATED":
+            self.created += 1
+        elif outcome == "UPDATED":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
     def tally(self, key: str, count: int = 1) -> None:
         self.tallies[key] = self.tallies.get(key, 0) + count
 

@@ -8,6 +8,7 @@ from gridcounter.application.registry._import import (
     ImportResult,
     Rejection,
     TabularFileError,
+    finish_import,
     import_registry,
 )
 from gridcounter.application.registry._registry import (
@@ -58,6 +59,7 @@ __all__ = [
     "create_route",
     "ensure_roles",
     "exchange_meter",
+    "finish_import",
     "import_registry",
     "install_meter",
     "known_tariffs",

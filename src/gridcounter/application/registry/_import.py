@@ -26,7 +26,7 @@ from gridcounter.application.cells import (
 )
 from gridcounter.application.registry import _registry as registry
 from gridcounter.application.registry._registry import RegistryError
-from gridcounter.application.tabular import Row, TabularFileError, open_tabular
+from gridcounter.application.tabular import Row, TabularFile, TabularFileError, open_tabular
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.imports.models import ImportBatch, RejectedRow
@@ -54,7 +54,7 @@ from gridcounter.domain.registry import (
     registers_problem,
 )
 
-__all__ = ["COLUMNS", "ImportResult", "Rejection", "TabularFileError", "import_registry"]
+__all__ = ["COLUMNS", "ImportResult", "Rejection", "TabularFileError", "finish_import", "import_registry"]
 
 COLUMNS = [
     "account", "customer_name", "id_type", "id_number", "phone", "city", "hall", "address", "building",
@@ -433,12 +433,7 @@ def _import_row(row: Row, counts: ChunkCounts, *, actor: Actor, tariffs, today: 
             problems = [RowProblem("", _("the database refused the row: {error}").format(
                 error=shown(str(error).splitlines()[0] if str(error) else type(error).__name__)))]
         else:
-            if outcome == "CREATED":
-                counts.created += 1
-            elif outcome == "UPDATED":
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
+            counts.count(outcome)
             return
     first = problems[0]
     reason = "; ".join([first.reason] + [f"{p.column}: {p.reason}" for p in problems[1:]])
@@ -469,13 +464,18 @@ def import_registry(*, path: str | Path, actor: Actor, imported_at: datetime, pr
                 _import_row(row, counts, actor=actor, tariffs=tariffs, today=today)
 
         run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress, do_chunk=do_chunk)
-        batch = finish_batch(batch)
-        result = ImportResult(file_name=table.name, batch_id=batch.pk, created=batch.rows_created,
-                              updated=batch.rows_updated, unchanged=batch.rows_unchanged,
-                              rejected=[Rejection(line=r.line, column=r.column, reason=r.reason)
-                                        for r in RejectedRow.objects.filter(batch=batch).order_by("line")])
-        record_event(action="REGISTRY_IMPORTED", obj=batch,
-                     detail={"file": table.name, "sha256": table.sha256, "created": result.created,
-                             "updated": result.updated, "unchanged": result.unchanged,
-                             "rejected": len(result.rejected), "continued": resumed})
+        return finish_import(batch, table=table, resumed=resumed, action="REGISTRY_IMPORTED")
+
+
+def finish_import(batch: ImportBatch, *, table: TabularFile, resumed: bool, action: str) -> ImportResult:
+    """Mark the batch complete, audit it as `action` and return its counts and rejected rows."""
+    batch = finish_batch(batch)
+    result = ImportResult(file_name=table.name, batch_id=batch.pk, created=batch.rows_created,
+                          updated=batch.rows_updated, unchanged=batch.rows_unchanged,
+                          rejected=[Rejection(line=r.line, column=r.column, reason=r.reason)
+                                    for r in RejectedRow.objects.filter(batch=batch).order_by("line")])
+    record_event(action=action, obj=batch,
+                 detail={"file": table.name, "sha256": table.sha256, "created": result.created,
+                         "updated": result.updated, "unchanged": result.unchanged,
+                         "rejected": len(result.rejected), "continued": resumed})
     return result

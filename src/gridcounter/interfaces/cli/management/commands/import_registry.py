@@ -14,6 +14,13 @@ from gridcounter.interfaces.cli.progress import FileProgress
 class Command(BaseCommand):
     help = ("Import the registry from a UTF-8 CSV or .xlsx file (see docs/registry-import.md). Exit 2: unreadable. "
             "A stopped import of the same file is continued.")
+    kind = "registry"  # the progress bar's label and the default reason's first word
+
+    def run_import(self, **kwargs):
+        return import_registry(**kwargs)
+
+    def after(self, result) -> None:
+        """Anything the command says after the summary."""
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -21,7 +28,7 @@ class Command(BaseCommand):
                             help="rows committed per transaction, with the batch's counts (default: the import's)")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument("--user", default="", help="username the import is attributed to")
-        parser.add_argument("--reason", default="", help='reason recorded in history (default "registry import FILE")')
+        parser.add_argument("--reason", default="", help='reason recorded in history (default "KIND import FILE")')
 
     def handle(self, *args, **options):
         user = None
@@ -31,10 +38,10 @@ class Command(BaseCommand):
                 raise CommandError(_("no user {username}").format(username=options["user"]), returncode=2)
         actor = Actor(user=user, hall=getattr(user, "hall", None), reason=options["reason"], channel="CLI")
         chunk = {"chunk_rows": options["chunk_rows"]} if options["chunk_rows"] else {}
-        progress = FileProgress("registry")
+        progress = FileProgress(self.kind)
         try:
-            result = import_registry(path=options["file"], actor=actor, imported_at=timezone.now(), progress=progress,
-                                   **chunk)
+            result = self.run_import(path=options["file"], actor=actor, imported_at=timezone.now(),
+                                     progress=progress, **chunk)
         except TabularFileError as error:
             raise CommandError(str(error), returncode=2)
         finally:
@@ -52,3 +59,4 @@ class Command(BaseCommand):
         if result.rejected:
             self.stdout.write(_("Rejected rows are kept in import batch {batch} for correction.").format(
                 batch=result.batch_id))
+        self.after(result)
