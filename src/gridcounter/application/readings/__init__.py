@@ -1,9 +1,18 @@
 """Meter readings: taken one by one or imported, validated as they come in, estimated; 15-minute intervals.
 
+    _counter    readings the customer brings: all registers at once, confirmed when in doubt, carried to the fixed day
     _readings   submitting, validating and estimating register readings; site visits
     _import     the readings file import: streamed, validated by the same rules, written in chunks
     _intervals  AMI 15-minute intervals: imported as Parquet by period and route, validated and binned
 """
+from gridcounter.application.readings._counter import (
+    CONFIRMED_NOTE,
+    CounterOutcome,
+    CounterReadingError,
+    NeedsConfirmation,
+    submit_counter_reading,
+    submit_counter_readings,
+)
 from gridcounter.application.readings._import import COLUMNS, ImportResult, import_readings
 from gridcounter.application.readings._intervals import (
     IntervalFileError,
@@ -20,7 +29,6 @@ from gridcounter.application.readings._intervals import (
 from gridcounter.application.readings._readings import (
     CatchUp,
     ClientKeyConflict,
-    CounterReadingError,
     CycleResult,
     EstimateRefused,
     NoHistoryForEstimate,
@@ -39,7 +47,6 @@ from gridcounter.application.readings._readings import (
     parse_read_at,
     parse_value,
     stored_findings,
-    submit_counter_reading,
     submit_reading,
     validate_cycle,
     validate_route_period,
@@ -47,6 +54,10 @@ from gridcounter.application.readings._readings import (
 )
 
 __all__ = [
+    "CONFIRMED_NOTE",
+    "CounterOutcome",
+    "NeedsConfirmation",
+    "submit_counter_readings",
     "COLUMNS",
     "CatchUp",
     "ClientKeyConflict",

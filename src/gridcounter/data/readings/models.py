@@ -48,6 +48,11 @@ class Reading(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
         verbose_name=_("supersedes"),
     )
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived",
+        verbose_name=_("derived from"),
+        help_text=_("The customer's reading this value was carried from to the fixed reading day."),
+    )
     import_batch = models.ForeignKey(
         "imports.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="readings",
         verbose_name=_("import batch"),
