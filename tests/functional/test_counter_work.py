@@ -154,9 +154,12 @@ def test_a_clerk_types_in_the_customers_reading_and_sees_the_result_at_once(page
     card = page.get_by_test_id("reading-entry")
     expect(card.get_by_role("heading")).to_have_text("录入客户报送的示数")
 
-    # When she types a reading lower than last month's
+    # When she types a reading lower than last month's, she is asked to confirm it with the customer first
     card.get_by_label("示数", exact=True).fill("350")
     card.get_by_role("button", name="校验并保存示数").click()
+    expect(page.get_by_test_id("reading-confirm")).to_contain_text("低于上次示数")
+    page.get_by_test_id("reading-entry").screenshot(path=str(artifacts_dir / "counter-reading-confirm-zh.png"))
+    page.get_by_role("button", name="客户已确认，保存示数").click()
 
     # Then the card says at once that it is held, and why, without leaving the customer screen
     outcome = page.get_by_test_id("reading-outcome")
