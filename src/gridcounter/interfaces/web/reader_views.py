@@ -11,10 +11,11 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -135,7 +136,20 @@ def _walks(*, user, day: date) -> list[RouteWalk]:
                 last_estimate=bool(previous and previous.is_estimate),
                 done=bool(previous and previous.read_date >= cycle_start[account.route_id])))
         by_route[account.route_id].append(Stop(account=account, meter=meter, registers=lines))
-    return [RouteWalk(route=r, fixed_date=days[r.reading_day], stops=by_route.get(r.pk, [])) for r in routes]
+    # unread stops first, each group in walking order (the sort is stable)
+    return [RouteWalk(route=r, fixed_date=days[r.reading_day],
+                      stops=sorted(by_route.get(r.pk, []), key=lambda stop: stop.done)) for r in routes]
+
+
+SERVICE_WORKER = Path(__file__).parent / "static" / "web" / "reader-sw.js"
+
+
+@require_GET
+def reader_service_worker(request):
+    """The route's service worker, served under /reader/ so that its scope is the route (it holds no data)."""
+    response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_GET
