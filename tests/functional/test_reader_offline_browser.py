@@ -6,6 +6,8 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
+from gridcounter.application.readings import set_access_note
+from gridcounter.data.audit.context import Actor
 from gridcounter.data.readings.models import Reading
 
 PHONE = {"width": 390, "height": 844}
@@ -50,6 +52,8 @@ def test_stops_already_read_this_cycle_come_after_the_unread(client, reader_rout
 @pytest.mark.parametrize("locale, title", [("zh-CN", "我的抄表段"), ("en-GB", "My route")])
 def test_the_route_opens_with_no_network_once_it_has_been_opened(browser: Browser, live_server, reader_route,
                                                                  artifacts_dir, locale, title):
+    set_access_note(meter=reader_route.stops[1][1], text="有狗，钥匙在邻居家", now=timezone.now(),
+                    actor=Actor(user=reader_route.reader, reason="test", channel="WEB"))
     context, page = _phone(browser, base=live_server.url, username="reader.east", password=reader_route.password,
                            locale=locale)
     try:
@@ -70,6 +74,7 @@ def test_the_route_opens_with_no_network_once_it_has_been_opened(browser: Browse
         expect(page.get_by_role("heading", level=1)).to_have_text(title)
         expect(page.get_by_test_id("stop")).to_have_count(3)
         expect(page.get_by_test_id("sync-status")).not_to_be_empty()
+        expect(page.get_by_test_id("access-note")).to_contain_text("有狗，钥匙在邻居家")
         page.screenshot(path=str(artifacts_dir / f"reader-offline-opened-{locale[:2]}.png"), full_page=True)
     finally:
         context.close()

@@ -1,10 +1,12 @@
 """Meter readings: taken one by one or imported, validated as they come in, estimated; 15-minute intervals.
 
+    _access_notes  how to reach a meter, per stop of the reader's route
     _counter    readings the customer brings: all registers at once, confirmed when in doubt, carried to the fixed day
     _readings   submitting, validating and estimating register readings; site visits
     _import     the readings file import: streamed, validated by the same rules, written in chunks
     _intervals  AMI 15-minute intervals: imported as Parquet by period and route, validated and binned
 """
+from gridcounter.application.readings._access_notes import access_notes, set_access_note
 from gridcounter.application.readings._counter import (
     CONFIRMED_NOTE,
     CounterOutcome,
@@ -73,6 +75,7 @@ __all__ = [
     "ReadingOutcome",
     "RouteValidation",
     "UnknownRoute",
+    "access_notes",
     "catch_up_for",
     "check_swaps",
     "estimate_missing",
@@ -89,6 +92,7 @@ __all__ = [
     "parse_value",
     "partition_dir",
     "scan_route",
+    "set_access_note",
     "stored_findings",
     "submit_counter_reading",
     "submit_reading",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("review/bills/<int:bill_id>/decide/", review_views.review_decide, name="review_decide"),
     path("reader/", reader_views.reader_route, name="reader_route"),
     path("reader/readings/", reader_views.reader_reading, name="reader_reading"),
+    path("reader/notes/", reader_views.reader_access_note, name="reader_access_note"),
     path("reader/sw.js", reader_views.reader_service_worker, name="reader_service_worker"),
     path("accounts/<str:number>/readings/", counter_views.enter_reading, name="enter_reading"),
     path("payments/<int:pk>/", counter_views.payment_done, name="payment_done"),
