@@ -9,19 +9,7 @@ from playwright.sync_api import Browser, expect
 from gridcounter.application.readings import set_access_note
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.readings.models import Reading
-
-PHONE = {"width": 390, "height": 844}
-
-
-def _phone(browser: Browser, *, base: str, username: str, password: str, locale: str):
-    context = browser.new_context(viewport=PHONE, locale=locale, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(password)
-    page.locator("form.stack button[type=submit]").click()
-    page.wait_for_url(f"{base}/")
-    return context, page
+from tests.factories.browser import phone
 
 
 @pytest.mark.django_db
@@ -54,7 +42,7 @@ def test_the_route_opens_with_no_network_once_it_has_been_opened(browser: Browse
                                                                  artifacts_dir, locale, title):
     set_access_note(meter=reader_route.stops[1][1], text="有狗，钥匙在邻居家", now=timezone.now(),
                     actor=Actor(user=reader_route.reader, reason="test", channel="WEB"))
-    context, page = _phone(browser, base=live_server.url, username="reader.east", password=reader_route.password,
+    context, page = phone(browser, base=live_server.url, username="reader.east", password=reader_route.password,
                            locale=locale)
     try:
         if locale.startswith("en"):
