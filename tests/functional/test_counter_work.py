@@ -38,9 +38,11 @@ def to_english(page: Page) -> None:
 
 # --- a reading the customer brings to the counter --------------------------------------------------------------
 
-def _enter(client, account, *, meter, value, read_date=None, htmx=True, language="zh-hans"):
+def _enter(client, account, *, meter, value, read_date=None, htmx=True, language="zh-hans", confirmed=False):
     data = {"meter": meter.asset_number, "register": "TOTAL", "value": value,
             "read_date": (read_date or timezone.localdate()).isoformat(), "client_key": f"t-{meter.pk}-{value}"}
+    if confirmed:
+        data["confirmed"] = "1"
     extra = {**(HTMX if htmx else {}), "HTTP_ACCEPT_LANGUAGE": language}
     return client.post(reverse("enter_reading", args=[account.number]), data, **extra)
 
@@ -61,17 +63,25 @@ def test_a_reading_the_customer_brings_is_accepted_and_shown_at_once(client, sma
 
 
 @pytest.mark.django_db
-def test_a_reading_lower_than_the_last_is_held_with_a_plain_reason(client, small_city):
+def test_a_reading_lower_than_the_last_is_confirmed_with_the_customer_then_held_with_a_plain_reason(
+        client, small_city):
     client.force_login(small_city.clerk)
     meter = Meter.objects.get(asset_number="ZJ2023000789")
 
-    response = _enter(client, small_city.neighbour, meter=meter, value="350", language="en")
+    asked = _enter(client, small_city.neighbour, meter=meter, value="350", language="en").content.decode()
+
+    assert "Nothing stored yet. Read these values back to the customer" in asked
+    assert 'data-code="DECREASE"' in asked and 'name="confirmed" value="1"' in asked
+    assert not Reading.objects.filter(meter=meter, value=Decimal(350)).exists()
+
+    response = _enter(client, small_city.neighbour, meter=meter, value="350", language="en", confirmed=True)
 
     page = response.content.decode()
     assert "is held for review" in page
     assert 'data-code="DECREASE"' in page and "lower than the previous reading" in page
     reading = Reading.objects.get(meter=meter, value=Decimal(350))
-    assert (reading.source, reading.status, reading.codes) == ("CUSTOMER", "HELD", ["DECREASE"])
+    assert (reading.source, reading.status, reading.codes, reading.note) == ("CUSTOMER", "HELD", ["DECREASE"],
+                                                                           "CONFIRMED")
 
 
 @pytest.mark.django_db
@@ -144,9 +154,12 @@ def test_a_clerk_types_in_the_customers_reading_and_sees_the_result_at_once(page
     card = page.get_by_test_id("reading-entry")
     expect(card.get_by_role("heading")).to_have_text("录入客户报送的示数")
 
-    # When she types a reading lower than last month's
+    # When she types a reading lower than last month's, she is asked to confirm it with the customer first
     card.get_by_label("示数", exact=True).fill("350")
     card.get_by_role("button", name="校验并保存示数").click()
+    expect(page.get_by_test_id("reading-confirm")).to_contain_text("低于上次示数")
+    page.get_by_test_id("reading-entry").screenshot(path=str(artifacts_dir / "counter-reading-confirm-zh.png"))
+    page.get_by_role("button", name="客户已确认，保存示数").click()
 
     # Then the card says at once that it is held, and why, without leaving the customer screen
     outcome = page.get_by_test_id("reading-outcome")

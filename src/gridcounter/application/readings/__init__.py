@@ -1,9 +1,20 @@
 """Meter readings: taken one by one or imported, validated as they come in, estimated; 15-minute intervals.
 
+    _access_notes  how to reach a meter, per stop of the reader's route
+    _counter    readings the customer brings: all registers at once, confirmed when in doubt, carried to the fixed day
     _readings   submitting, validating and estimating register readings; site visits
     _import     the readings file import: streamed, validated by the same rules, written in chunks
     _intervals  AMI 15-minute intervals: imported as Parquet by period and route, validated and binned
 """
+from gridcounter.application.readings._access_notes import access_notes, set_access_note
+from gridcounter.application.readings._counter import (
+    CONFIRMED_NOTE,
+    CounterOutcome,
+    CounterReadingError,
+    NeedsConfirmation,
+    submit_counter_reading,
+    submit_counter_readings,
+)
 from gridcounter.application.readings._import import COLUMNS, ImportResult, import_readings
 from gridcounter.application.readings._intervals import (
     IntervalFileError,
@@ -20,7 +31,6 @@ from gridcounter.application.readings._intervals import (
 from gridcounter.application.readings._readings import (
     CatchUp,
     ClientKeyConflict,
-    CounterReadingError,
     CycleResult,
     EstimateRefused,
     NoHistoryForEstimate,
@@ -39,7 +49,6 @@ from gridcounter.application.readings._readings import (
     parse_read_at,
     parse_value,
     stored_findings,
-    submit_counter_reading,
     submit_reading,
     validate_cycle,
     validate_route_period,
@@ -47,6 +56,10 @@ from gridcounter.application.readings._readings import (
 )
 
 __all__ = [
+    "CONFIRMED_NOTE",
+    "CounterOutcome",
+    "NeedsConfirmation",
+    "submit_counter_readings",
     "COLUMNS",
     "CatchUp",
     "ClientKeyConflict",
@@ -62,6 +75,7 @@ __all__ = [
     "ReadingOutcome",
     "RouteValidation",
     "UnknownRoute",
+    "access_notes",
     "catch_up_for",
     "check_swaps",
     "estimate_missing",
@@ -78,6 +92,7 @@ __all__ = [
     "parse_value",
     "partition_dir",
     "scan_route",
+    "set_access_note",
     "stored_findings",
     "submit_counter_reading",
     "submit_reading",

@@ -373,59 +373,6 @@ def _store_reading(*, meter: Meter, register: str, read_at: datetime, value: Dec
     return ReadingOutcome(reading=reading, created=True, findings=findings)
 
 
-class CounterReadingError(ValueError):
-    """A field of the counter's reading form is wrong; ``field`` names it."""
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.field = field
-
-
-def _installed_meter(*, account: Account, asset_number: str, day: date):
-    installation = (Installation.objects.filter(account=account, meter__asset_number=asset_number,
-                                                installed_date__lte=day)
-                    .select_related("meter").order_by("-installed_date").first())
-    if installation is None or (installation.removed_date is not None and installation.removed_date <= day):
-        raise CounterReadingError(_("Meter: %(meter)s is not installed for this account on %(date)s.")
-                                  % {"meter": asset_number or "—", "date": day.isoformat()}, field="meter")
-    return installation.meter
-
-
-def _read_date(raw: str, *, today: date) -> date:
-    try:
-        day = date.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise CounterReadingError(_("Reading date: “%(value)s” is not a date like %(example)s.")
-                                  % {"value": raw, "example": today.isoformat()}, field="read_date")
-    if day > today:
-        raise CounterReadingError(_("Reading date: %(date)s is in the future.") % {"date": day.isoformat()},
-                                  field="read_date")
-    return day
-
-
-def submit_counter_reading(*, account: Account, asset_number: str, register: str, read_date: str, value: str,
-                           client_key: str, now: datetime, today: date, actor: Actor) -> ReadingOutcome:
-    """A reading the customer brought to the counter, as the clerk typed it: the date (`today` or earlier), the meter
-    installed for `account` that day, the value; then `submit_reading` with source CUSTOMER. Today's reading carries
-    the moment it was typed (`now`), an earlier day's noon of that day. The same form sent again (a double click, a
-    resubmitted page: the same `client_key`) reuses the moment the first one stored, so it is recognised as the
-    same reading and stored once.
-
-    Raises CounterReadingError or ReadingInputError (each naming its field), ClientKeyConflict.
-    """
-    day = _read_date(read_date, today=today)
-    meter = _installed_meter(account=account, asset_number=asset_number, day=day)
-    parsed = parse_value(value)
-    read_at = now if day == today else datetime.combine(day, time(12, 0), tzinfo=BUSINESS_TZ)
-    key = (client_key or "")[:64] or None
-    if key:
-        earlier = Reading.objects.filter(client_key=key, meter=meter, register=register,
-                                         read_date=day).values_list("read_at", flat=True).first()
-        read_at = earlier or read_at
-    return submit_reading(meter=meter, register=register, read_at=read_at, value=parsed,
-                          source=Reading.Source.CUSTOMER, client_key=key, actor=actor, received_at=now)
-
-
 def submit_reading(*, meter: Meter, register: str, read_at: datetime, value, source: str, actor: Actor,
                    client_key: str | None = None, note: str = "", received_at: datetime | None = None
                    ) -> ReadingOutcome:

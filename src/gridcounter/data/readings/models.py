@@ -48,6 +48,11 @@ class Reading(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
         verbose_name=_("supersedes"),
     )
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived",
+        verbose_name=_("derived from"),
+        help_text=_("The customer's reading this value was carried from to the fixed reading day."),
+    )
     import_batch = models.ForeignKey(
         "imports.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="readings",
         verbose_name=_("import batch"),
@@ -148,3 +153,20 @@ class ReviewItem(models.Model):
 
     def __str__(self):
         return f"{self.account} {self.register} {self.code} {self.fixed_date}"
+
+
+class AccessNote(models.Model):
+    """How to reach a meter (e.g. "dog, key at neighbour"): written by the reader, shown on the route."""
+
+    meter = models.OneToOneField("registry.Meter", on_delete=models.PROTECT, related_name="access_note",
+                                 verbose_name=_("meter"))
+    text = models.CharField(_("access note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated at"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("access note")
+        verbose_name_plural = _("access notes")
+
+    def __str__(self):
+        return f"{self.meter}: {self.text}"

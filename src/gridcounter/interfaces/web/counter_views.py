@@ -33,8 +33,9 @@ from gridcounter.application.ledger import (
 from gridcounter.application.readings import (
     ClientKeyConflict,
     CounterReadingError,
+    NeedsConfirmation,
     ReadingInputError,
-    submit_counter_reading,
+    submit_counter_readings,
 )
 from gridcounter.data.audit.context import Actor
 from gridcounter.data.readings.models import Reading
@@ -134,16 +135,23 @@ def _pdf_language(request) -> str:
 
 
 def reading_form(*, account: Account, today: date) -> dict:
-    """The counter's reading form: the meter in service and its registers prefilled, a fresh client key.
-
-    The key makes a double submission of the same form store the reading once.
+    """The counter's reading form: the meter in service, one field per register with its last reading and date
+    beside it, a fresh client key. The key makes a double submission of the same form store the readings once.
     """
     installations = list(Installation.objects.filter(account=account).select_related("meter")
                          .order_by("removed_date", "-installed_date"))
     in_service = [i for i in installations if i.removed_date is None or i.removed_date > today]
-    meters = [{"asset_number": i.meter.asset_number,
-               "registers": [(r, Reading.Register(r).label) for r in (i.meter.registers or ["TOTAL"])
-                             if r in Reading.Register.values]} for i in in_service]
+    meters = []
+    for i in in_service:
+        registers = []
+        for code in (i.meter.registers or ["TOTAL"]):
+            if code not in Reading.Register.values:
+                continue
+            last = (Reading.objects.filter(meter=i.meter, register=code, read_date__lte=today,
+                                           status__in=[Reading.Status.ACCEPTED, Reading.Status.HELD])
+                    .order_by("-read_at", "-id").only("value", "read_date", "is_estimate").first())
+            registers.append({"code": code, "label": Reading.Register(code).label, "last": last})
+        meters.append({"asset_number": i.meter.asset_number, "registers": registers})
     return {"meters": meters, "date": today.isoformat(), "client_key": f"counter-{uuid.uuid4().hex}"}
 
 
@@ -154,15 +162,20 @@ def enter_reading(request, number: str):
     account = access_account_by_number(user=request.user, number=number)
     now = timezone.now()
     today = timezone.localdate(now)
-    context = {"account": account, "form": reading_form(account=account, today=today)}
-    posted = {"meter": request.POST.get("meter", ""), "register": request.POST.get("register", ""),
-              "value": request.POST.get("value", ""), "read_date": request.POST.get("read_date", "")}
+    form = reading_form(account=account, today=today)
+    context = {"account": account, "form": form}
+    values = {key[len("value_"):]: text for key, text in request.POST.items()
+              if key.startswith("value_") and key[len("value_"):] in Reading.Register.values}
+    if not values:  # the one-field form: register and value
+        values = {request.POST.get("register") or "TOTAL": request.POST.get("value", "")}
+    posted = {"meter": request.POST.get("meter", ""), "values": values, "read_date": request.POST.get("read_date", ""),
+              "client_key": request.POST.get("client_key", "")}
+    language = translation.get_language() or "zh-hans"
     try:
-        outcome = submit_counter_reading(
-            account=account, asset_number=posted["meter"], register=posted["register"] or "TOTAL",
-            read_date=posted["read_date"], value=typed_value(posted["value"]),
-            client_key=request.POST.get("client_key", ""),
-            now=now, today=today,
+        results = submit_counter_readings(
+            account=account, asset_number=posted["meter"], read_date=posted["read_date"],
+            values={register: typed_value(text) for register, text in values.items()},
+            client_key=posted["client_key"], now=now, today=today, confirmed=request.POST.get("confirmed") == "1",
             actor=Actor(user=request.user, hall=request.user.hall, reason=_("reading brought to the counter"),
                         channel="WEB"))
     except (CounterReadingError, ReadingInputError) as error:
@@ -170,9 +183,18 @@ def enter_reading(request, number: str):
     except ClientKeyConflict:
         context.update(error=_("The form was out of date. Check the readings and enter the value again."),
                        posted=posted)
+    except NeedsConfirmation as doubt:
+        # nothing stored: the clerk reads the value back to the customer, then confirms or corrects it
+        form["client_key"] = posted["client_key"]
+        context.update(posted=posted, confirm=[{"register": o.reading.register, "value": o.reading.value,
+                                                "reasons": o.reasons(language)} for o in doubt.outcomes])
     else:
-        context["outcome"] = outcome
-        context["reasons"] = outcome.reasons(translation.get_language() or "zh-hans")
+        context["form"] = form = reading_form(account=account, today=today)  # the new readings are now the last
+        context["results"] = [{"outcome": r.outcome, "reasons": r.outcome.reasons(language), "carried": r.carried}
+                              for r in results]
+    for meter in form["meters"]:
+        for line in meter["registers"]:
+            line["posted"] = (posted.get("values") or {}).get(line["code"], "") if "posted" in context else ""
     template = "web/counter/_reading_card.html" if is_htmx(request) else "web/counter/reading_result.html"
     return render(request, template, context, status=422 if context.get("error") and not is_htmx(request) else 200)
 

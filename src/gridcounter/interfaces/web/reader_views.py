@@ -11,11 +11,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 
 from django.db import transaction
 from django.db.models import Q
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -31,10 +34,12 @@ from gridcounter.application.access import (
 from gridcounter.application.readings import (
     ClientKeyConflict,
     ReadingInputError,
+    access_notes,
     installation_at,
     local_date,
     parse_read_at,
     parse_value,
+    set_access_note,
     submit_reading,
 )
 from gridcounter.data.audit.context import Actor
@@ -75,6 +80,7 @@ class Stop:
     account: Account
     meter: Meter | None
     registers: list[RegisterLine] = field(default_factory=list)
+    access_note: str = ""
 
     @property
     def done(self) -> bool:
@@ -121,6 +127,7 @@ def _walks(*, user, day: date) -> list[RouteWalk]:
     )
     for reading in readings:
         last[(reading.meter_id, reading.register)] = reading
+    notes = access_notes(m.pk for m in meter_of.values())
     by_route: dict[int, list[Stop]] = defaultdict(list)
     cycle_start = {r.pk: days[r.reading_day] - timedelta(days=DAYS_AROUND) for r in routes}
     for account in accounts:
@@ -134,8 +141,22 @@ def _walks(*, user, day: date) -> list[RouteWalk]:
                 last_date=previous.read_date if previous else None,
                 last_estimate=bool(previous and previous.is_estimate),
                 done=bool(previous and previous.read_date >= cycle_start[account.route_id])))
-        by_route[account.route_id].append(Stop(account=account, meter=meter, registers=lines))
-    return [RouteWalk(route=r, fixed_date=days[r.reading_day], stops=by_route.get(r.pk, [])) for r in routes]
+        by_route[account.route_id].append(Stop(account=account, meter=meter, registers=lines,
+                                               access_note=notes.get(meter.pk, "") if meter else ""))
+    # unread stops first, each group in walking order (the sort is stable)
+    return [RouteWalk(route=r, fixed_date=days[r.reading_day],
+                      stops=sorted(by_route.get(r.pk, []), key=lambda stop: stop.done)) for r in routes]
+
+
+SERVICE_WORKER = Path(__file__).parent / "static" / "web" / "reader-sw.js"
+
+
+@require_GET
+def reader_service_worker(request):
+    """The route's service worker, served under /reader/ so that its scope is the route (it holds no data)."""
+    response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_GET
@@ -161,6 +182,31 @@ def reader_route(request):
         "texts": _reader_texts(),
     }
     return render(request, "web/reader/route.html", context)
+
+
+@require_POST
+@staff_required(*READER_ROLES)
+def reader_access_note(request):
+    """Write the access note of a stop's meter (form post: meter, text, date); back to the route."""
+    meter = Meter.objects.filter(asset_number=request.POST.get("meter", "")).first()
+    today = timezone.localdate()
+    installation = installation_at(meter=meter, day=today) if meter else None
+    try:
+        if installation is None:
+            raise ObjectHidden("meter not installed", rule="NOT_FOUND")
+        access_reading_account(user=request.user, account=installation.account)
+    except ObjectHidden:
+        raise Http404 from None
+    except AccessDenied:
+        return HttpResponseForbidden()
+    set_access_note(meter=meter, text=request.POST.get("text", ""), now=timezone.now(),
+                    actor=Actor(user=request.user, hall=request.user.hall, reason="access note on the route",
+                                channel="WEB"))
+    back = reverse("reader_route")
+    day = request.POST.get("date", "")
+    if day:
+        back += "?" + urlencode({"date": day})
+    return redirect(f"{back}#stop-{installation.account.number}")
 
 
 def _reader_texts() -> dict:

@@ -74,6 +74,18 @@ def _row_for_bill(bill: Bill, *, language: str) -> Row:
     return _row(held_bill(bill), language=language)
 
 
+COUNTER_NOTES = {
+    "CONFIRMED": gettext_lazy("Confirmed with the customer at the counter"),
+    "CARRIED_FROM_CUSTOMER": gettext_lazy("Carried to the fixed day from the customer's reading"),
+}
+
+
+def _note_label(reading: Reading) -> str:
+    if reading.source in (Reading.Source.CUSTOMER, Reading.Source.ESTIMATE) and reading.note in COUNTER_NOTES:
+        return str(COUNTER_NOTES[reading.note])
+    return str(NOTES.get(reading.note, reading.note))
+
+
 def _history(bill: Bill, *, language: str) -> dict[str, list[HistoryRow]]:
     """Per register of the bill: its last 13 cycles, newest first, each with the consumption it recorded."""
     registers = [k for k in (bill.readings or {}) if not k.startswith("_")] or [Reading.Register.TOTAL]
@@ -82,7 +94,7 @@ def _history(bill: Bill, *, language: str) -> dict[str, list[HistoryRow]]:
         readings = list(
             Reading.objects.filter(account_id=bill.account_id, register=register)
             .exclude(status=Reading.Status.SUPERSEDED)
-            .select_related("meter").order_by("-read_at", "-id")[:HISTORY_CYCLES + 1]
+            .select_related("meter", "derived_from").order_by("-read_at", "-id")[:HISTORY_CYCLES + 1]
         )
         readings.reverse()
         rows = []
@@ -91,7 +103,7 @@ def _history(bill: Bill, *, language: str) -> dict[str, list[HistoryRow]]:
             if before is not None and before.meter_id == after.meter_id:
                 kwh = (after.value - before.value) * after.meter.multiplier
             after.finding_texts = [finding_text(f, language=language) for f in after.findings or []]
-            rows.append(HistoryRow(reading=after, kwh=kwh, note_label=str(NOTES.get(after.note, after.note))))
+            rows.append(HistoryRow(reading=after, kwh=kwh, note_label=_note_label(after)))
         out[register] = list(reversed(rows))[:HISTORY_CYCLES]
     return out
 

@@ -9,6 +9,10 @@
     return;
   }
   var TEXTS = JSON.parse(document.getElementById("reader-texts").textContent);
+  // the route opens with no network once it has been opened: reader-sw.js keeps the page and our static files
+  if (navigator.serviceWorker && root.dataset.swUrl) {
+    navigator.serviceWorker.register(root.dataset.swUrl).catch(function () {});
+  }
   var KEY = "gridcounter.reader.queue." + root.dataset.user;
   var RETRY_MS = 10000;
   var flushing = false;

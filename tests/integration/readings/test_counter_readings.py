@@ -1,0 +1,99 @@
+"""Readings the customer brings to the counter: off the fixed day, in doubt, every register at once."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import pytest
+
+from gridcounter.application.readings import NeedsConfirmation, submit_counter_readings
+from gridcounter.data.audit.context import Actor
+from gridcounter.data.audit.models import AuditEvent
+from gridcounter.data.readings.models import Reading
+from gridcounter.domain.business_time import BUSINESS_TZ
+from tests.factories.readings import local, submit
+
+pytestmark = pytest.mark.django_db
+ACTOR = Actor(reason="reading brought to the counter", channel="WEB")
+DAY = date(2026, 11, 5)  # ten days before the route's fixed day, the 15th
+NOW = datetime.combine(DAY, time(10, 30), tzinfo=BUSINESS_TZ)
+
+
+def _bring(account, values, *, day=DAY, key="k1", confirmed=False):
+    return submit_counter_readings(account=account, asset_number=account.meter.asset_number, values=values,
+                                   read_date=day.isoformat(), client_key=key, now=NOW, today=DAY, actor=ACTOR,
+                                   confirmed=confirmed)
+
+
+def test_a_reading_off_the_fixed_day_is_accepted_and_carried_to_the_fixed_day(town):
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)  # the last actual on 15 Oct
+
+    [result] = _bring(account, {"TOTAL": str(last + 70)})
+
+    reading = result.outcome.reading
+    assert (reading.source, reading.status, reading.codes) == ("CUSTOMER", "ACCEPTED", ["OFF_SCHEDULE"])
+    carried = result.carried
+    assert (carried.read_date, carried.value, carried.is_estimate) == (date(2026, 11, 15), last + Decimal("103.33"),
+                                                                       True)
+    assert carried.derived_from == reading and carried.status == "ACCEPTED"
+    assert AuditEvent.objects.filter(action="READING_CARRIED", object_id=str(carried.pk)).exists()
+    assert not Reading.objects.filter(account=account, status="HELD").exists()  # nothing for the auditor
+
+
+def test_the_route_reading_on_the_fixed_day_supersedes_the_carried_value(town):
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)
+    [result] = _bring(account, {"TOTAL": str(last + 70)})
+
+    submit(meter=account.meter, value=last + 100, read_at=local(date(2026, 11, 15)), source="HANDHELD")
+
+    result.carried.refresh_from_db()
+    assert result.carried.status == "SUPERSEDED"
+    result.outcome.reading.refresh_from_db()
+    assert result.outcome.reading.status == "ACCEPTED"  # the customer's own reading is kept as it was read
+
+
+def test_a_value_in_doubt_is_stored_only_once_the_clerk_confirms_it(town):
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)
+
+    with pytest.raises(NeedsConfirmation) as asked:
+        _bring(account, {"TOTAL": str(last - 50)})
+
+    assert "DECREASE" in asked.value.outcomes[0].codes
+    assert not Reading.objects.filter(account=account, source="CUSTOMER").exists()
+
+    [result] = _bring(account, {"TOTAL": str(last - 50)}, confirmed=True)
+
+    reading = result.outcome.reading
+    assert (reading.status, reading.note) == ("HELD", "CONFIRMED") and "DECREASE" in reading.codes
+    assert result.carried is None  # a doubtful value is not carried anywhere
+
+
+def test_every_register_in_one_submit_and_none_stored_when_one_is_in_doubt(town):
+    account = town.account(registers=("PEAK", "VALLEY"))
+    peak = town.history(account, start_value=0, uses=[60] * 12, register="PEAK")
+    valley = town.history(account, start_value=0, uses=[40] * 12, register="VALLEY")
+
+    with pytest.raises(NeedsConfirmation):
+        _bring(account, {"PEAK": str(peak + 42), "VALLEY": str(valley - 10)})
+    assert not Reading.objects.filter(account=account, source="CUSTOMER").exists()
+
+    results = _bring(account, {"PEAK": str(peak + 42), "VALLEY": str(valley + 28)}, key="k2")
+
+    assert {r.register: r.outcome.reading.status for r in results} == {"PEAK": "ACCEPTED", "VALLEY": "ACCEPTED"}
+    assert {r.register: r.carried.value for r in results} == {"PEAK": peak + Decimal(62), "VALLEY": valley
+                                                              + Decimal("41.33")}
+
+
+def test_the_same_form_sent_twice_stores_each_register_once(town):
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)
+
+    _bring(account, {"TOTAL": str(last + 70)})
+    [again] = _bring(account, {"TOTAL": str(last + 70)})
+
+    assert again.outcome.created is False
+    assert Reading.objects.filter(account=account, source="CUSTOMER").count() == 1
+    assert Reading.objects.filter(account=account, derived_from__isnull=False).count() == 1
