@@ -128,6 +128,13 @@ def masked_phone(value) -> str:
 
 
 @register.simple_tag(takes_context=True)
+def may_search(context) -> bool:
+    """Whether the signed-in user finds customers (the search box of every counter page)."""
+    user = getattr(context.get("request"), "user", None)
+    return bool(user is not None and user.is_authenticated and may_serve_customers(user))
+
+
+@register.simple_tag(takes_context=True)
 def nav_items(context) -> list[dict]:
     """The navigation the signed-in user's roles open (access rules decide, this only lists)."""
     request = context.get("request")
