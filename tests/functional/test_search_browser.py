@@ -19,11 +19,11 @@ TEXT = {
 }
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_a_clerk_finds_a_customer_by_given_name_and_by_pinyin_initials(
-        page: Page, live_server, small_city, artifacts_dir, language):
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.browser
+def test_a_clerk_finds_a_customer_by_given_name_and_by_pinyin_initials(page: Page, live_server, small_city,
+                                                                       artifacts_dir, language):
     text = TEXT[language]
     registry.account(city=small_city.city, hall=small_city.east, number="1100077001", name="李涵丽",
                      address="示范市朝阳区阳光小区3栋2单元501", building="3栋", phone="13812345678")
