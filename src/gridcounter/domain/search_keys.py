@@ -6,7 +6,12 @@ pattern ``% q%``, which a trigram index answers even for two characters (the spa
 - a customer: the name, the given name (the name without its one-character surname), the name's pinyin
   without tones or spaces (``wanghanli``), the given name's pinyin (``hanli``), the initials (``whl``) and the
   given name's initials (``hl``);
-- a premise: the address and the building.
+- a premise: the address and the building;
+- for a Chinese name of three or four characters, one word per character: the name without it, after ``~`` and
+  its position (``~1王丽`` for 王涵丽 without 涵): a name typed with that one character wrong has the same word,
+  and ``% ~1王丽 %`` has trigrams of its own (a pattern ``王_丽`` would have only the surname's).
+
+The key ends with a space too, so that ``% word %`` matches a whole word.
 
 Text is normalised the same way for keys and for what the clerk types: NFKC (full-width letters and digits
 become half-width), lower case, whitespace removed inside a word.
@@ -42,7 +47,7 @@ def _words(*words: str) -> str:
     for word in words:
         if word and word not in seen:
             seen.append(word)
-    return "".join(" " + w for w in seen)[:MAX_KEY_LENGTH]
+    return ("".join(" " + w for w in seen) + " ")[:MAX_KEY_LENGTH]
 
 
 def customer_search_key(name: str) -> str:
@@ -58,6 +63,7 @@ def customer_search_key(name: str) -> str:
             given = full_name[1:]
             given_pinyin, given_initials = _pinyin(given)
             words += [given, given_pinyin, given_initials]
+        words += one_typo_words(full_name)
     return _words(*words)
 
 
@@ -66,9 +72,10 @@ def premise_search_key(address: str, building: str = "") -> str:
     return _words(normalise_text(address), normalise_text(building))
 
 
-def one_typo_patterns(text: str) -> list[str]:
-    """For a name of three or more characters: the LIKE patterns of the same name with one character wrong
-    (``_`` at each position in turn). Shorter text gives none: one wrong character in two is another name."""
-    if len(text) < 3 or not all(_is_han(c) for c in text):
+def one_typo_words(text: str) -> list[str]:
+    """For a Chinese name of three or four characters: one word per character, the name without it after ``~``
+    and its position. Two names of the same length with one character different share the word of that
+    position. Other text gives none: one wrong character in two is another name."""
+    if not 3 <= len(text) <= 4 or not all(_is_han(c) for c in text):
         return []
-    return [text[:i] + "_" + text[i + 1:] for i in range(len(text))]
+    return [f"~{i}{text[:i]}{text[i + 1:]}" for i in range(len(text))]

@@ -15,8 +15,8 @@ collation orders by code point).
 
 Beyond prefixes, the probes read the customers' and premises' search keys (``domain.search_keys``: name, given
 name, pinyin, initials; address, building): text of two characters must start a word of the key (``% q%``),
-longer text may be anywhere in it (``%q%``), and a Chinese name of three or more characters may have one
-character wrong (``王_丽``). On PostgreSQL the trigram GIN indexes of migration ``registry.0005_search_keys``
+longer text may be anywhere in it (``%q%``), and a Chinese name of three or four characters may have one
+character wrong (the key's ``~`` words). On PostgreSQL the trigram GIN indexes of migration ``registry.0005_search_keys``
 answer these patterns (the leading space of a word pads its first trigram, so two characters are enough);
 such a probe stops after ``LIMIT`` matches in no particular order, and its matches are listed by account number.
 """
@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcounter.application.access import scoped_accounts
 from gridcounter.data.registry.models import Account, Installation
-from gridcounter.domain.search_keys import normalise_text, one_typo_patterns
+from gridcounter.domain.search_keys import normalise_text, one_typo_words
 
 LIMIT = 20
 MAX_QUERY_LENGTH = 64
@@ -88,8 +88,8 @@ def key_patterns(text: str) -> list[tuple[str, str, str]]:
     word = _escape_like(text)
     pattern = f"% {word}%" if len(text) == 2 else f"%{word}%"
     patterns = [(code, path, pattern) for code, path in KEY_FIELDS]
-    # The name is the key's first word (" 王涵丽 wanghanli …"): the same length, one character wrong.
-    patterns += [("NAME_SIMILAR", "customer__search_key", f" {similar} %") for similar in one_typo_patterns(text)]
+    # A name of the same length with one character wrong shares the word of that position (see search_keys).
+    patterns += [("NAME_SIMILAR", "customer__search_key", f"% {_escape_like(word)} %") for word in one_typo_words(text)]
     return patterns
 
 
