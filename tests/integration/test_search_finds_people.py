@@ -2,9 +2,16 @@
 phone, and the clerk's city only (the counter's search over HTTP, both databases)."""
 from __future__ import annotations
 
+import io
+from datetime import date
+
 import pytest
 
 from gridcounter.application import registry as use_cases
+from gridcounter.application.demo import seed_city
+from gridcounter.data.registry.models import Account
+from gridcounter.domain.search_keys import customer_search_key
+from gridcounter.interfaces.web.search import find_accounts
 from tests.factories import registry
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +82,13 @@ def test_a_renamed_customer_is_found_by_the_new_name(client, estate):
     use_cases.change_customer(customer=ours.customer, changes={"name": "李佳怡"}, actor=registry.ACTOR)
     assert ours.number in results(client, city.clerk, "jiayi")
     assert ours.number not in results(client, city.clerk, "hanli")
+
+
+def test_customers_written_by_the_bulk_seed_are_found_by_given_name_and_initials(small_city):
+    seed_city(accounts=40, city_code="SEEDT", as_of=date(2026, 11, 28), stdout=io.StringIO())
+    seeded = Account.objects.filter(city__code="SEEDT").select_related("customer")
+    account = next(a for a in seeded if len(a.customer.name) == 3)
+    initials = customer_search_key(account.customer.name).split()[2]
+    for typed in (account.customer.name[1:], initials):
+        numbers = [hit.account.number for hit in find_accounts(user=small_city.admin, query=typed)]
+        assert account.number in numbers, typed
