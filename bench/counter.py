@@ -67,7 +67,7 @@ def history_routes(*, history_accounts: int) -> list[str]:
     return [codes[int(i * step)] for i in range(wanted)]
 
 
-def prepare(*, accounts: int, months: int, history_accounts: int, payers: int) -> dict:
+def prepare(*, accounts: int, months: int, history_accounts: int, payers: int, search_only: bool = False) -> dict:
     """Seed the city, then give the accounts of evenly spaced routes a history: ``months`` + 1 monthly readings,
     ``months`` bill runs (the kernel, period by period) and, for ``payers`` of them, a payment every third bill.
     Each step runs only if it has not been done yet."""
@@ -87,6 +87,11 @@ def prepare(*, accounts: int, months: int, history_accounts: int, payers: int) -
         started = time.perf_counter()
         seed_city(accounts=accounts - have, city_code=CITY, as_of=AS_OF, stdout=open(os.devnull, "w"))
         out["seed_s"] = round(time.perf_counter() - started, 1)
+    if search_only:  # the search reads the registry alone: no history needed
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        out["city"] = city_counts()
+        return out
     routes = history_routes(history_accounts=history_accounts)
     out["history_routes"] = len(routes)
     out["history_accounts"] = Account.objects.filter(route__code__in=routes).count()
@@ -257,6 +262,29 @@ def queries_for_search(accounts, rng: random.Random) -> list[tuple[str, str]]:
             out.append(("meter", meter[: rng.randint(min(4, len(meter)), len(meter))]))
         address = account.premise.address
         out.append(("address", address[: rng.randint(3, min(12, len(address)))]))
+        out += beyond_prefixes(name, address, rng)
+    return out
+
+
+def beyond_prefixes(name: str, address: str, rng: random.Random) -> list[tuple[str, str]]:
+    """(kind, q) that no prefix finds: the given name, pinyin (full or of the given name), the initials, a part
+    of the address from its middle (an estate without its district), a three-character name with one wrong."""
+    from gridcounter.domain.search_keys import customer_search_key
+
+    out = []
+    words = customer_search_key(name).split(" ")[1:]
+    if len(name) >= 3:
+        out.append(("given_name", name[1:]))
+    if len(words) >= 3:
+        pinyin = rng.choice([w for w in words[1:] if w.isascii() and len(w) > 3] or [words[1]])
+        out.append(("pinyin", pinyin[: rng.randint(min(4, len(pinyin)), len(pinyin))]))
+        out.append(("initials", words[2]))
+    if len(address) > 8:
+        start = rng.randint(2, len(address) - 5)
+        out.append(("address_part", address[start:start + rng.randint(3, 6)]))
+    if len(name) == 3:
+        wrong = rng.randrange(3)
+        out.append(("typo", name[:wrong] + rng.choice("丽华明国军伟芳敏静") + name[wrong + 1:]))
     return out
 
 
@@ -284,7 +312,7 @@ def explain(sql: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def measure(*, requests: int, seed: int) -> dict:
+def measure(*, requests: int, seed: int, search_only: bool = False) -> dict:
     from urllib.parse import urlencode
 
     from django.db import connection
@@ -316,14 +344,15 @@ def measure(*, requests: int, seed: int) -> dict:
 
     for _kind, q in searches[:20]:  # warm-up: connections, template and translation caches
         timed(client, "/search/?" + urlencode({"q": q}), headers={"HX-Request": "true"})
-    for number in screens[:10]:
+    for number in [] if search_only else screens[:10]:
         timed(client, f"/accounts/{number}/")
 
     results = {}
     slowest = {}
+    screens_jobs = [] if search_only else [("customer_screen", [("screen", f"/accounts/{n}/", None) for n in screens])]
     for label, jobs in (
         ("search", [(kind, "/search/?" + urlencode({"q": q}), {"HX-Request": "true"}) for kind, q in searches]),
-        ("customer_screen", [("screen", f"/accounts/{n}/", None) for n in screens]),
+        *screens_jobs,
     ):
         times, counts, by_kind = [], [], {}
         worst = (0.0, "", [])
@@ -360,6 +389,8 @@ def main() -> None:
     parser.add_argument("--payers", type=int, default=300, help="history accounts that also get payments")
     parser.add_argument("--requests", type=int, default=300, help="measured requests per screen (at least 200)")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--search-only", action="store_true",
+                        help="seed the registry only and measure the search alone (no history, no customer screen)")
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
         raise SystemExit("set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/gc_cbench)")
@@ -368,8 +399,9 @@ def main() -> None:
            "load_avg": os.getloadavg()}
     if args.prepare:
         out["prepare"] = prepare(accounts=args.accounts, months=args.months,
-                                 history_accounts=args.history_accounts, payers=args.payers)
-    out.update(measure(requests=max(args.requests, 200), seed=args.seed))
+                                 history_accounts=args.history_accounts, payers=args.payers,
+                                 search_only=args.search_only)
+    out.update(measure(requests=max(args.requests, 200), seed=args.seed, search_only=args.search_only))
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
 
 

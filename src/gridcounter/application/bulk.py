@@ -12,6 +12,8 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import DateTimeField, JSONField
 
+from gridcounter.data.registry.models import fill_search_key
+
 __all__ = ["allocate_column_ids", "allocate_ids", "insert_rows", "json_text", "prepare_connection"]
 
 
@@ -72,10 +74,13 @@ def insert_rows(model, rows: list[dict], *, assign_ids: bool = False, batch_size
     given as text (`json_text`); missing fields get the model default; on SQLite aware datetimes are stored as
     naive UTC text, as Django stores them (text already in that form passes through). With `assign_ids` primary
     keys are allocated first, set in the rows and returned (for rows that others refer to); rows that carry their
-    own ids (from `allocate_ids`) keep them; otherwise the database numbers the rows. Call inside a transaction.
+    own ids (from `allocate_ids`) keep them; otherwise the database numbers the rows. Customers' and premises' search
+    keys are filled in (`fill_search_key`). Call inside a transaction.
     """
     if not rows:
         return []
+    for row in rows:  # customers and premises carry the search key that save() would give them
+        fill_search_key(model, row)
     pk = model._meta.pk
     ids: list[int] = []
     if assign_ids:

@@ -7,6 +7,18 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from gridcounter.data.audit.models import history
+from gridcounter.domain.search_keys import customer_search_key, premise_search_key
+
+
+def fill_search_key(model, row: dict) -> dict:
+    """The row (attname -> value) of a customer or premise with its ``search_key`` computed from its fields; any
+    other model's row as it is. The one place keys are made: ``save()`` and the bulk writers both call it."""
+    label = model._meta.label_lower
+    if label == "registry.customer":
+        row["search_key"] = customer_search_key(row.get("name", ""))
+    elif label == "registry.premise":
+        row["search_key"] = premise_search_key(row.get("address", ""), row.get("building", ""))
+    return row
 
 
 class Customer(models.Model):
@@ -29,6 +41,8 @@ class Customer(models.Model):
     id_number = models.CharField(_("ID number"), max_length=64, db_index=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
     phone_alt = models.CharField(_("second phone"), max_length=32, blank=True)
+    # Words the counter's search finds the customer by (name, given name, pinyin, initials); see fill_search_key.
+    search_key = models.CharField(_("search key"), max_length=600, blank=True, default="", editable=False)
     history = history()
 
     class Meta:
@@ -39,11 +53,19 @@ class Customer(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        self.search_key = fill_search_key(Customer, {"name": self.name})["search_key"]
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_key"}
+        super().save(*args, **kwargs)
+
 
 class Premise(models.Model):
     city = models.ForeignKey("org.City", on_delete=models.PROTECT, related_name="premises", verbose_name=_("city"))
     address = models.CharField(_("address"), max_length=300, db_index=True)
     building = models.CharField(_("building"), max_length=120, blank=True, db_index=True)
+    # Words the counter's search finds the premise by (address, building); see fill_search_key.
+    search_key = models.CharField(_("search key"), max_length=600, blank=True, default="", editable=False)
     history = history()
 
     class Meta:
@@ -53,6 +75,12 @@ class Premise(models.Model):
 
     def __str__(self):
         return self.address
+
+    def save(self, *args, **kwargs):
+        self.search_key = fill_search_key(Premise, {"address": self.address, "building": self.building})["search_key"]
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_key"}
+        super().save(*args, **kwargs)
 
 
 class Route(models.Model):

@@ -1,4 +1,5 @@
-"""Find a customer: prefix matches on indexed columns, limited to the accounts the user may see.
+"""Find a customer: prefix matches on indexed columns, then any part of a name or address, pinyin, initials and
+a name with one wrong character, limited to the accounts the user may see.
 
 Each field is probed with its own query so that every probe can use that column's index (an OR across
 joined tables cannot); the ids are then merged in a fixed priority order and the page shows at most
@@ -11,18 +12,27 @@ order), which the ``…_c`` expression indexes of migration ``registry.0003_sear
 ordered range scan. SQLite's LIKE is case-blind and cannot use an ordinary index, so there the prefix is
 written as the range ``q <= col < q + U+10FFFF``, which the column's index answers in order (binary
 collation orders by code point).
+
+Beyond prefixes, the probes read the customers' and premises' search keys (``domain.search_keys``: name, given
+name, pinyin, initials; address, building): text of two characters must start a word of the key (``% q%``),
+longer text may be anywhere in it (``%q%``), and a Chinese name of three or four characters may have one
+character wrong (the key's ``~`` words). On PostgreSQL the trigram GIN indexes of migration ``registry.0005_search_keys``
+answer these patterns (the leading space of a word pads its first trigram, so two characters are enough);
+such a probe stops after ``LIMIT`` matches in no particular order, and its matches are listed by account number.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Collate
+from django.db.models.lookups import Lookup
 from django.utils.translation import gettext_lazy as _
 
 from gridcounter.application.access import scoped_accounts
 from gridcounter.data.registry.models import Account, Installation
+from gridcounter.domain.search_keys import normalise_text, one_typo_words
 
 LIMIT = 20
 MAX_QUERY_LENGTH = 64
@@ -44,7 +54,43 @@ FIELD_LABELS = {
     "PHONE": _("phone"),
     "NAME": _("customer name"),
     "ADDRESS": _("address"),
+    "NAME_PART": _("part of the name or its pinyin"),
+    "ADDRESS_PART": _("part of the address"),
+    "NAME_SIMILAR": _("a similar name"),
 }
+
+# (field code, search key path from Account) of the probes that read the search keys, in the order listed.
+KEY_FIELDS = (
+    ("NAME_PART", "customer__search_key"),
+    ("ADDRESS_PART", "premise__search_key"),
+)
+
+
+class Like(Lookup):
+    """``lhs LIKE pattern``, the pattern as given (``%`` and ``_`` are wildcards; ``\\`` escapes them)."""
+
+    lookup_name = "gc_like"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def key_patterns(text: str) -> list[tuple[str, str, str]]:
+    """(field code, search key path, LIKE pattern) of the key probes for ``text``, normalised as keys are."""
+    if len(text) < 2:
+        return []  # one character: the prefix probes answer it (a surname alone)
+    word = _escape_like(text)
+    pattern = f"% {word}%" if len(text) == 2 else f"%{word}%"
+    patterns = [(code, path, pattern) for code, path in KEY_FIELDS]
+    # A name of the same length with one character wrong shares the word of that position (see search_keys).
+    patterns += [("NAME_SIMILAR", "customer__search_key", f"% {_escape_like(word)} %") for word in one_typo_words(text)]
+    return patterns
 
 
 @dataclass(frozen=True)
@@ -94,7 +140,8 @@ def field_probe(*, scope: QuerySet[Account], path: str, text: str) -> QuerySet:
 
 
 def find_accounts(*, user, query: str) -> list[Hit]:
-    """Accounts of the user's city whose number, meter, ID number, phone, name or address starts with ``query``."""
+    """Accounts of the user's city whose number, meter, ID number, phone, name or address starts with ``query``,
+    then those whose name or address contains it, in Chinese or pinyin, or whose name differs by one character."""
     text = normalise(query)
     if not text:
         return []
@@ -106,6 +153,12 @@ def find_accounts(*, user, query: str) -> list[Hit]:
         for variant in _variants(text):  # one probe each: an OR of two ranges would lose the index order
             for account_id, _value in field_probe(scope=scope, path=path, text=variant):
                 matched.setdefault(account_id, code)
+    for code, path, pattern in key_patterns(normalise_text(text)):
+        if len(matched) >= LIMIT:
+            break
+        found = scope.filter(Like(F(path), Value(pattern))).values_list("id", "number")[:LIMIT]
+        for account_id, _number in sorted(found, key=lambda row: row[1]):
+            matched.setdefault(account_id, code)
     current = Prefetch(
         "installations",
         queryset=Installation.objects.filter(removed_date__isnull=True).select_related("meter"),

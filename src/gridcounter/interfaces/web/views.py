@@ -23,6 +23,7 @@ from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
+from gridcounter.interfaces.web.recent import recent_accounts, remember
 from gridcounter.interfaces.web.search import LIMIT, find_accounts, normalise
 from gridcounter.interfaces.web.templatetags.counter import yuan
 
@@ -54,19 +55,22 @@ def search(request):
     if request.GET.get("go") and hits:
         # Enter in the search box: open the first result of exactly what was typed.
         return redirect("account", number=hits[0].account.number)
-    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT})
+    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT,
+                                             "recent": recent_accounts(request)})
 
 
 def _search_page(request):
     query = normalise(request.GET.get("q", ""))
     hits = find_accounts(user=request.user, query=query) if query else []
-    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT})
+    return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT,
+                                             "recent": recent_accounts(request)})
 
 
 @staff_required(*CUSTOMER_SERVICE_ROLES)
 def account_detail(request, number: str):
     """The customer screen. Another city's account answers 404 (see access.ObjectHidden)."""
     account = access_account_by_number(user=request.user, number=number)
+    remember(request, account)
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
     u = screen.usage
     chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,

@@ -118,6 +118,22 @@ def masked(value) -> str:
     return text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
+@register.filter
+def masked_phone(value) -> str:
+    """A phone number in a list of results, the middle hidden: 13800138000 → 138****8000."""
+    text = str(value or "")
+    if len(text) <= 7:
+        return text[:1] + "*" * (len(text) - 1) if text else ""
+    return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+@register.simple_tag(takes_context=True)
+def may_search(context) -> bool:
+    """Whether the signed-in user finds customers (the search box of every counter page)."""
+    user = getattr(context.get("request"), "user", None)
+    return bool(user is not None and user.is_authenticated and may_serve_customers(user))
+
+
 @register.simple_tag(takes_context=True)
 def nav_items(context) -> list[dict]:
     """The navigation the signed-in user's roles open (access rules decide, this only lists)."""

@@ -21,7 +21,7 @@
         return;
       }
     }
-    var search = document.getElementById("q");
+    var search = document.getElementById("q") || document.getElementById("topq");
     if (event.key === "/" && !typingIn(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
       if (search) {
         event.preventDefault();
