@@ -9,12 +9,13 @@ the same rules: a reading is *clear* when
 - it has an account and a route day the schedule rule can place (1–28), and is within
   ``schedule_tolerance_days`` of the nearest fixed day (no OFF_SCHEDULE, no INACTIVE_METER), and
 - it has no previous reading, or is not after it (the reference stops there), or it advances (kwh > 0: no
-  DECREASE, ROLLOVER or ZERO_STREAK) and the expected consumption, from the recent-average basis, leaves it
+  DECREASE, ROLLOVER or ZERO_STREAK) and the expected consumption (recent average, or the same month last year
+  scaled by the capped trend, computed exactly as a fraction of Int128 integers) leaves it
   certainly below the SPIKE limit and certainly inside the HIGH / LOW band, with a margin of 2 (0.01 kWh) around
   every rounded figure, or the rule does not apply (too few cycles, expectation under ``band_min_expected_kwh``).
 
-Everything else is *not clear* and left to the reference: the same-month-last-year basis, a zero advance, a decrease,
-values with more than two decimals or too large for Int64 centi-units, odd thresholds (``typical_cycles`` < 1).
+Everything else is *not clear* and left to the reference: a zero advance, a decrease, a reading off schedule or
+without an account, values with more than two decimals or above 10^10, odd thresholds (``typical_cycles`` < 1).
 `tests/unit/domain/readings/test_validation_frame.py` checks that the two agree reading by reading.
 
 Units: energy and register values in 0.01 (``*_c`` columns, Int64); sums and products in Int128.
@@ -30,7 +31,7 @@ from .codes import Finding
 from .validation import ReadingCheck, Thresholds, validate_reading
 
 CENTS = Decimal(100)
-MAX_C = 10**15  # centi-units above this are left to the reference (products stay far inside Int128)
+MAX_C = 10**12  # centi-units above this are left to the reference (products stay far inside Int128)
 
 CHECK_SCHEMA = {
     "read_date": pl.Date, "value_c": pl.Int64, "prev_date": pl.Date, "prev_value_c": pl.Int64,
@@ -97,21 +98,37 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
         return pl.Series("clear", [False] * n, dtype=pl.Boolean)
     frame = checks.with_row_index("row")
     prior = frame.select("row", "prev_date", "read_date")
-    # The expectation's inputs: actual cycles ending by the previous reading, the recent ones, same month last year.
+    # The expectation's inputs (`validation.expected_consumption`): the actual cycles ending by the previous reading,
+    # the recent ones, the same month last year, and for each recent cycle its own month a year before.
+    ym = pl.col("end_date").dt.year().cast(pl.Int32) * 12 + pl.col("end_date").dt.month().cast(pl.Int32)
     actual = (cycles.join(prior, on="row")
               .filter(~pl.col("is_estimate") & (pl.col("end_date") <= pl.col("prev_date")))
               .sort("row", "seq")
               .with_columns(days=pl.max_horizontal((pl.col("end_date") - pl.col("start_date")).dt.total_days(),
                                                    pl.lit(1)).cast(pl.Int128),
-                            last_year=(pl.col("end_date").dt.year() == pl.col("read_date").dt.year() - 1)
-                            & (pl.col("end_date").dt.month() == pl.col("read_date").dt.month())))
+                            kwh=pl.col("kwh_c").cast(pl.Int128), ym=ym,
+                            read_ym=pl.col("read_date").dt.year().cast(pl.Int32) * 12
+                            + pl.col("read_date").dt.month().cast(pl.Int32))
+              .with_columns(recent=pl.int_range(pl.len(), dtype=pl.Int64).over("row")
+                            >= pl.len().over("row").cast(pl.Int64) - rules.typical_cycles)
+              .select("row", "seq", "days", "kwh", "ym", "read_ym", "recent"))
+    latest = actual.select("row", "ym", "seq", "kwh", "days")
+    last_year = (actual.filter(pl.col("ym") == pl.col("read_ym") - 12).group_by("row")
+                 .agg(ly_c=pl.col("kwh").sort_by("seq").last(), ly_days=pl.col("days").sort_by("seq").last()))
+    before = (actual.filter("recent").select("row", pl.col("seq").alias("of"), (pl.col("ym") - 12).alias("ym"))
+              .join(latest, on=["row", "ym"], how="left")
+              .group_by("row", "of")
+              .agg(then_c=pl.col("kwh").sort_by("seq").last(), then_days=pl.col("days").sort_by("seq").last())
+              .group_by("row")
+              .agg(every=pl.col("then_c").is_not_null().all(), then_c=pl.col("then_c").sum(),
+                   then_days=pl.col("then_days").sum()))
     expect = actual.group_by("row").agg(
         cycles=pl.len(),
-        recent_c=pl.col("kwh_c").cast(pl.Int128).tail(rules.typical_cycles).sum(),
-        recent_days=pl.col("days").tail(rules.typical_cycles).sum(),
-        last_year=pl.col("last_year").any(),
+        recent_c=pl.col("kwh").filter("recent").sum(),
+        recent_days=pl.col("days").filter("recent").sum(),
     )
-    frame = frame.join(expect, on="row", how="left").sort("row")
+    frame = (frame.join(expect, on="row", how="left").join(last_year, on="row", how="left")
+             .join(before, on="row", how="left").sort("row"))
 
     tolerance = rules.schedule_tolerance_days
     sp, sq = _ratio(rules.spike_factor)
@@ -130,16 +147,31 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
 
     kwh = (pl.col("value_c") - pl.col("prev_value_c")).cast(pl.Int128)
     days = (pl.col("read_date") - pl.col("prev_date")).dt.total_days().cast(pl.Int128)
-    # expected kWh (0.01) = A / D exactly; the reference's rounded figures lie within ±1.5 of it
-    a = pl.col("recent_c") * days
-    d = pl.col("recent_days")
+    # expected kWh (0.01) over the new cycle = a / d exactly; the reference's rounded figures lie within ±1 of it
+    mp, mq = _ratio(rules.max_trend)
+    r_c, r_d = pl.col("recent_c"), pl.col("recent_days")
+    ly_c, ly_d = pl.col("ly_c"), pl.col("ly_days")
+    t_c, t_d = pl.col("then_c"), pl.col("then_days")
+    trended = pl.col("every").fill_null(False) & (t_c > 0)
+    up = r_c * t_d * mq > mp * r_d * t_c  # the trend capped at max_trend
+    down = r_c * t_d * mp < mq * r_d * t_c  # and at 1 / max_trend
+    a = (pl.when(ly_c.is_null()).then(r_c * days)
+         .when(~trended).then(ly_c * days)
+         .when(up).then(ly_c * mp * days)
+         .when(down).then(ly_c * mq * days)
+         .otherwise(ly_c * r_c * t_d * days))
+    d = (pl.when(ly_c.is_null()).then(r_d)
+         .when(~trended).then(ly_d)
+         .when(up).then(ly_d * mq)
+         .when(down).then(ly_d * mp)
+         .otherwise(ly_d * r_d * t_c))
     cycles_n = pl.col("cycles").fill_null(0)
     no_expectation = cycles_n == 0
     no_spike = ((cycles_n < rules.min_cycles_for_spike) | (kwh <= spike_min_c)
                 | (kwh * sq * d <= sp * a - 2 * sq * d))
     no_band = ((cycles_n < rules.min_cycles_for_band) | (a <= (band_min_c - 2) * d)
                | ((kwh * hq * d <= hp * (a - 2 * d)) & (kwh * lq * d >= lp * (a + 2 * d))))
-    fits = (kwh > 0) & (no_expectation | (~pl.col("last_year") & no_spike & no_band))
+    fits = (kwh > 0) & (no_expectation | ((d > 0) & no_spike & no_band))
     small = (pl.col("value_c").abs() <= MAX_C) & (pl.col("prev_value_c").abs() <= MAX_C)
     clear = (pl.col("representable") & pl.col("has_account") & schedule_ok
              & (no_rules | (small & fits).fill_null(False)))
