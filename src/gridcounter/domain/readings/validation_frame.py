@@ -6,7 +6,7 @@ So every finding, with its numbers and its zh/en sentences, is made by the refer
 `codes.finding` with `codes.REASONS`); this module only proves absence. It reads the same `Thresholds` and applies
 the same rules: a reading is *clear* when
 
-- it has an account and a route day the schedule rule can place (1–28), and is within
+- it has an account, and no route day or one the schedule rule can place (1–28) and is within
   ``schedule_tolerance_days`` of the nearest fixed day (no OFF_SCHEDULE, no INACTIVE_METER), and
 - it has no previous reading, or is not after it (the reference stops there), or it advances (kwh > 0: no
   DECREASE, ROLLOVER or ZERO_STREAK) and the expected consumption (recent average, or the same month last year
