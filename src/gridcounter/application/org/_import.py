@@ -20,6 +20,7 @@ from gridcounter.application.cells import nul_columns, nul_reason, text_problem
 from gridcounter.application.registry import ImportResult, ensure_roles, finish_import
 from gridcounter.application.tabular import Row, open_tabular
 from gridcounter.data.audit.context import Actor, acting_as
+from gridcounter.data.imports.models import ImportBatch
 from gridcounter.data.org.models import City, Company, Hall, Role, StaffUser
 
 __all__ = ["BATCH_KIND", "COLUMNS", "KINDS", "import_org"]
@@ -29,7 +30,7 @@ OPTIONAL_COLUMNS = ["province", "hall_kind", "address", "roles", "email"]
 KINDS = ["company", "city", "hall", "staff"]
 KIND_ALIASES = {"公司": "company", "城市": "city", "地市": "city", "营业厅": "hall", "供电所": "hall", "员工": "staff",
                 "人员": "staff"}
-BATCH_KIND = "ORG"
+BATCH_KIND = ImportBatch.Kind.ORG
 CHUNK_ROWS = 200
 TEXT_FIELDS = {
     "company": {"code": (Company, "code"), "name": (Company, "name")},

@@ -13,6 +13,7 @@ class ImportBatch(models.Model):
     class Kind(models.TextChoices):
         REGISTRY = "REGISTRY", _("Registry")
         READINGS = "READINGS", _("Readings")
+        ORG = "ORG", _("Organisation")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     file_name = models.CharField(_("file name"), max_length=300)
