@@ -97,6 +97,17 @@ def _amount_text() -> str:
 AMOUNT_TEXT = _amount_text()
 
 
+def _too_large_as_written(text: str) -> bool:
+    """Whether refused text still plainly means a number above MAX_TYPED_YUAN ("99,999,999,999.99", "1e12",
+    full-width digits too), so that the refusal says "too large" rather than "not an amount"."""
+    loose = written.fold(text.replace(",", "").replace("，", "").replace("_", ""))
+    try:
+        amount = Decimal(loose)
+    except ArithmeticError:
+        return False
+    return amount.is_finite() and amount > MAX_TYPED_YUAN
+
+
 def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
     """A positive amount written as yuan ("123.45", "１２３．４５": gridcounter.domain.written's rule) → fen.
 
@@ -115,6 +126,9 @@ def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
     try:
         amount = written.decimal_from_text(text[1:] if negative else text)
     except written.NotWritten:
+        if _too_large_as_written(text):
+            raise InvalidAmount(field=field, message=f"\"{text}\" is larger than {MAX_TYPED_YUAN} yuan",
+                                code=InvalidAmount.TOO_LARGE)
         raise InvalidAmount(field=field, message=f"\"{text}\" is not an amount in yuan such as \"123.45\"",
                             code=InvalidAmount.NOT_A_NUMBER)
     if negative or amount <= 0:

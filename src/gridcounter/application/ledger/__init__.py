@@ -40,6 +40,8 @@ from gridcounter.application.ledger._locks import (
     retrying,
 )
 from gridcounter.application.ledger._payments import (
+    COUNTER_CHANNELS,
+    ChannelNotAtCounter,
     IdempotencyKeyReused,
     InvalidAmount,
     InvalidIdempotencyKey,
@@ -65,6 +67,8 @@ from gridcounter.application.ledger._queries import (
 )
 
 __all__ = [
+    "COUNTER_CHANNELS",
+    "ChannelNotAtCounter",
     "DaySummary",
     "HallDay",
     "NON_CASH",
