@@ -328,3 +328,22 @@ def entry_digest(*, key: bytes, previous: str, entry: Mapping[str, Any],
                                  for code, account_id, amount in postings)],
                          ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+# --- the till ---------------------------------------------------------------------------------------------
+
+# Renminbi notes and coins a clerk counts at day's end, in fen: 100, 50, 20, 10, 5, 1, 0.5, 0.1 yuan.
+DENOMINATIONS_FEN = (10000, 5000, 2000, 1000, 500, 100, 50, 10)
+
+
+def counted_cash_fen(counts: dict[int, int]) -> int:
+    """Cash counted: pieces per denomination (fen → pieces) → fen. Raises ValueError for an unknown denomination
+    or a negative or non-whole count."""
+    total = 0
+    for denomination, pieces in counts.items():
+        if denomination not in DENOMINATIONS_FEN:
+            raise ValueError(f"{denomination} fen is not a denomination")
+        if not isinstance(pieces, int) or isinstance(pieces, bool) or pieces < 0:
+            raise ValueError(f"pieces of {denomination} fen must be a whole number ≥ 0, not {pieces!r}")
+        total += denomination * pieces
+    return total

@@ -19,6 +19,7 @@ from gridcounter.application.ledger._ledger import (
     post_entry,
 )
 from gridcounter.application.ledger._locks import lock_account, retrying
+from gridcounter.application.ledger._till import check_till_open
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence, Reversal
@@ -141,7 +142,7 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
 
     ``at_counter``: a clerk typed it (web counter, API); only COUNTER_CHANNELS are taken, else ChannelNotAtCounter.
 
-    Raises: Contention (after retries), InvalidAmount, UnknownChannel, ChannelNotAtCounter, InvalidIdempotencyKey,
+    Raises: Contention (after retries), InvalidAmount, UnknownChannel, ChannelNotAtCounter, TillClosed, InvalidIdempotencyKey,
     PaymentOutsideCity, IdempotencyKeyReused.
     """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
@@ -164,6 +165,8 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
         if replay is not None:
             return replay
         day = business_date(taken_at)
+        if at_counter:
+            check_till_open(clerk=clerk, hall=hall, day=day)
         try:
             with transaction.atomic():
                 receipt = next_receipt_number(hall=hall, business_day=day)

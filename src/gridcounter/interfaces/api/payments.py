@@ -25,6 +25,7 @@ from gridcounter.application.ledger import (
     PaymentOutsideCity,
     ReasonRequired,
     ReversalNotAllowed,
+    TillClosed,
     UnknownChannel,
     balance_fen,
     open_bills,
@@ -197,7 +198,7 @@ def post_payment(request, payload: PaymentIn,
     """201 a new payment, 200 the same request again (the key books once). Another city's account is answered as
     an unknown one (404). 422 IDEMPOTENCY_KEY_REQUIRED without a key, IDEMPOTENCY_KEY_MISMATCH when the header and
     the body name two, CHANNEL_NOT_AT_COUNTER for BANK_WITHHOLDING, ONLINE or PREPAY_DEPOSIT (only their own import
-    or callback books them)."""
+    or callback books them). 409 TILL_CLOSED once the clerk has closed the day (日结) at the hall."""
     user = request.user
     try:
         require_role(user, *PAYMENT_ROLES)
@@ -234,6 +235,8 @@ def post_payment(request, payload: PaymentIn,
     except UnknownChannel:
         return error(422, "UNKNOWN_CHANNEL", _("Unknown payment channel %(channel)s.") % {"channel": payload.channel},
                      "channel")
+    except TillClosed as error_:
+        return error(409, "TILL_CLOSED", error_)
     except ChannelNotAtCounter as error_:
         return error(422, "CHANNEL_NOT_AT_COUNTER", error_, "channel")
     except InvalidIdempotencyKey:

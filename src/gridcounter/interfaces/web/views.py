@@ -23,6 +23,7 @@ from gridcounter.application.ledger import (
     ChannelNotAtCounter,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
+    TillClosed,
     take_payment,
 )
 from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
@@ -122,6 +123,8 @@ def take_payment_view(request, number: str):
         return _account_page(request, account, status=400, payment_error={
             **refused, "amount_error": _("Payment not booked. Amount (yuan): %(problem)s") % {
                 "problem": _amount_problem(typed, problem.code)}})
+    except TillClosed as problem:
+        return _account_page(request, account, status=409, payment_error={**refused, "form_error": str(problem)})
     except ChannelNotAtCounter as problem:
         return _account_page(request, account, status=400, payment_error={**refused, "channel_error": str(problem)})
     except (InvalidIdempotencyKey, IdempotencyKeyReused):
