@@ -32,7 +32,7 @@ MATRIX = {
     "logout":          (405, 405, 405, 405, 405, 405, 405, 405, 405),  # GET: signing out is a POST
     "search":          (200, 403, 200, 403, 200, 200, 200, 200, 302),
     "account":         (200, 403, 200, 403, 200, 200, 200, 404, 302),
-    "take_payment":    (302, 403, 403, 403, 403, 302, 403, 404, 302),  # the admin works at no hall
+    "take_payment":    (400, 403, 403, 403, 403, 400, 403, 404, 302),  # the admin works at no hall
     "review_queue":    (403, 403, 200, 403, 403, 200, 200, 403, 302),
     "review_bill":     (403, 403, 200, 403, 403, 200, 200, 403, 302),
     "review_decide":   (403, 403, 200, 403, 403, 200, 200, 403, 302),
@@ -44,6 +44,11 @@ MATRIX = {
     "reverse_payment": (403, 403, 403, 403, 403, 302, 302, 403, 302),
     "bill_pdf":        (200, 403, 200, 403, 200, 200, 200, 404, 302),
     "supervisor_day":  (403, 403, 403, 403, 403, 200, 200, 403, 302),
+    "till":            (200, 403, 403, 403, 403, 200, 403, 200, 302),
+    "till_close":      (400, 403, 403, 403, 403, 302, 403, 302, 302),  # the clerk is short: no reason given
+    "till_hand_over":  (404, 403, 403, 403, 403, 404, 403, 404, 302),  # no such close of theirs
+    "till_closes":     (403, 403, 403, 403, 403, 200, 200, 403, 302),
+    "till_sign_off":   (403, 403, 403, 403, 403, 404, 404, 403, 302),
 }
 CASES = [(name, role, MATRIX[name][i]) for name in MATRIX for i, role in enumerate(ROLES)]
 
@@ -66,7 +71,7 @@ def request(client: Client, name: str, objs: dict):
         "review_queue": reverse("review_queue"), "review_bill": reverse("review_bill", args=[bill_id]),
         "reader_route": reverse("reader_route"), "payment_done": reverse("payment_done", args=[payment_id]),
         "receipt_pdf": reverse("receipt_pdf", args=[payment_id]), "bill_pdf": reverse("bill_pdf", args=[bill_id]),
-        "supervisor_day": reverse("supervisor_day"),
+        "supervisor_day": reverse("supervisor_day"), "till": reverse("till"), "till_closes": reverse("till_closes"),
     }
     if name in get:
         return client.get(get[name])
@@ -81,6 +86,10 @@ def request(client: Client, name: str, objs: dict):
         return client.post(reverse("enter_reading", args=[number]),
                            {"meter": "ZJ2024000456", "register": "TOTAL", "value": "abc",
                             "read_date": timezone.localdate().isoformat()})
+    if name == "till_close":  # nothing counted, no reason
+        return client.post(reverse("till_close"), {"reason": ""})
+    if name in ("till_hand_over", "till_sign_off"):
+        return client.post(reverse(name, args=[999_999]), {"slip_number": "X"})
     if name == "reverse_payment":  # no reason: refused with a message, nothing reversed
         return client.post(reverse("reverse_payment", args=[payment_id]), {"reason": ""})
     raise AssertionError(f"no request for {name}")

@@ -97,6 +97,17 @@ def _amount_text() -> str:
 AMOUNT_TEXT = _amount_text()
 
 
+def _too_large_as_written(text: str) -> bool:
+    """Whether refused text still plainly means a number above MAX_TYPED_YUAN ("99,999,999,999.99", "1e12",
+    full-width digits too), so that the refusal says "too large" rather than "not an amount"."""
+    loose = written.fold(text.replace(",", "").replace("，", "").replace("_", ""))
+    try:
+        amount = Decimal(loose)
+    except ArithmeticError:
+        return False
+    return amount.is_finite() and amount > MAX_TYPED_YUAN
+
+
 def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
     """A positive amount written as yuan ("123.45", "１２３．４５": gridcounter.domain.written's rule) → fen.
 
@@ -115,6 +126,9 @@ def parse_yuan_amount(text: Any, *, field: str = "amount") -> int:
     try:
         amount = written.decimal_from_text(text[1:] if negative else text)
     except written.NotWritten:
+        if _too_large_as_written(text):
+            raise InvalidAmount(field=field, message=f"\"{text}\" is larger than {MAX_TYPED_YUAN} yuan",
+                                code=InvalidAmount.TOO_LARGE)
         raise InvalidAmount(field=field, message=f"\"{text}\" is not an amount in yuan such as \"123.45\"",
                             code=InvalidAmount.NOT_A_NUMBER)
     if negative or amount <= 0:
@@ -314,3 +328,22 @@ def entry_digest(*, key: bytes, previous: str, entry: Mapping[str, Any],
                                  for code, account_id, amount in postings)],
                          ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+# --- the till ---------------------------------------------------------------------------------------------
+
+# Renminbi notes and coins a clerk counts at day's end, in fen: 100, 50, 20, 10, 5, 1, 0.5, 0.1 yuan.
+DENOMINATIONS_FEN = (10000, 5000, 2000, 1000, 500, 100, 50, 10)
+
+
+def counted_cash_fen(counts: dict[int, int]) -> int:
+    """Cash counted: pieces per denomination (fen → pieces) → fen. Raises ValueError for an unknown denomination
+    or a negative or non-whole count."""
+    total = 0
+    for denomination, pieces in counts.items():
+        if denomination not in DENOMINATIONS_FEN:
+            raise ValueError(f"{denomination} fen is not a denomination")
+        if not isinstance(pieces, int) or isinstance(pieces, bool) or pieces < 0:
+            raise ValueError(f"pieces of {denomination} fen must be a whole number ≥ 0, not {pieces!r}")
+        total += denomination * pieces
+    return total

@@ -3,6 +3,7 @@
     _ledger    journal entries and postings, allocation of payments to bills, credit, cancellation, the check
     _locks     the lock order (route, account, bill, payment, allocation) and the retry of refused transactions
     _payments  taking and reversing a payment, idempotently, at any hall of the account's city
+    _till      the clerk's day at the till: the close (日结), over and short, sign-off, hand-over to the bank
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
 """
 from gridcounter.application.ledger._ledger import (
@@ -40,6 +41,8 @@ from gridcounter.application.ledger._locks import (
     retrying,
 )
 from gridcounter.application.ledger._payments import (
+    COUNTER_CHANNELS,
+    ChannelNotAtCounter,
     IdempotencyKeyReused,
     InvalidAmount,
     InvalidIdempotencyKey,
@@ -63,8 +66,22 @@ from gridcounter.application.ledger._queries import (
     receipt_for,
     share_percent,
 )
+from gridcounter.application.ledger._till import (
+    TillClosed,
+    TillError,
+    TillLine,
+    TillSheet,
+    close_day,
+    hall_closes,
+    hand_over,
+    is_closed,
+    sign_off,
+    till_sheet,
+)
 
 __all__ = [
+    "COUNTER_CHANNELS",
+    "ChannelNotAtCounter",
     "DaySummary",
     "HallDay",
     "NON_CASH",
@@ -115,4 +132,14 @@ __all__ = [
     "seal_written",
     "reverse_payment",
     "take_payment",
+    "TillClosed",
+    "TillError",
+    "TillLine",
+    "TillSheet",
+    "close_day",
+    "hall_closes",
+    "hand_over",
+    "is_closed",
+    "sign_off",
+    "till_sheet",
 ]

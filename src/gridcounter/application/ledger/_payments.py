@@ -19,6 +19,7 @@ from gridcounter.application.ledger._ledger import (
     post_entry,
 )
 from gridcounter.application.ledger._locks import lock_account, retrying
+from gridcounter.application.ledger._till import check_till_open
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence, Reversal
@@ -30,7 +31,7 @@ from gridcounter.domain.ledger import InvalidAmount
 IDEMPOTENCY_KEY_MAX_LENGTH = 80
 
 __all__ = [
-    "IdempotencyKeyReused", "InvalidAmount", "InvalidIdempotencyKey", "PaymentOutsideCity", "PaymentResult",
+    "COUNTER_CHANNELS", "ChannelNotAtCounter", "IdempotencyKeyReused", "InvalidAmount", "InvalidIdempotencyKey", "PaymentOutsideCity", "PaymentResult",
     "ReasonRequired", "ReversalNotAllowed", "ReversalResult", "UnknownChannel", "next_receipt_number",
     "reverse_payment", "take_payment",
 ]
@@ -68,6 +69,21 @@ class InvalidIdempotencyKey(ValueError):
 
 class UnknownChannel(ValueError):
     """The payment channel is not one of CASH, CARD, PREPAY_DEPOSIT, BANK_WITHHOLDING, ONLINE."""
+
+
+# Money a clerk takes across a counter. Bank withholding and online payments arrive only through their own
+# importers and callbacks, never typed by a clerk.
+COUNTER_CHANNELS = (Payment.Channel.CASH, Payment.Channel.CARD)
+
+
+class ChannelNotAtCounter(ValueError):
+    """A clerk booked a channel that only its importer or callback may book (BANK_WITHHOLDING, ONLINE…)."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+        super().__init__(
+            _("{channel} payments arrive only through their own import or callback; at the counter take cash or a "
+              "bank card").format(channel=Payment.Channel(channel).label))
 
 
 class ReversalNotAllowed(Exception):
@@ -116,7 +132,7 @@ def _replay(*, key: str, account: Account, amount_fen: int, channel: str) -> Pay
 
 @retrying
 def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall, clerk, idempotency_key: str,
-                 taken_at: datetime) -> PaymentResult:
+                 taken_at: datetime, at_counter: bool = False) -> PaymentResult:
     """Book money received at ``hall`` for ``account``: a receipt, a PAYMENT entry, oldest bills settled first.
 
     Any surplus stays as credit. A retry with the same key returns the first payment (``replayed=True``).
@@ -124,12 +140,17 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
     payments for one account queue up, the same key never books twice, and a bill run writing the account's bill
     is waited for (its bill is then settled) or has already seen this payment (`_locks`).
 
-    Raises: Contention (after retries), InvalidAmount, UnknownChannel, InvalidIdempotencyKey, PaymentOutsideCity, IdempotencyKeyReused.
+    ``at_counter``: a clerk typed it (web counter, API); only COUNTER_CHANNELS are taken, else ChannelNotAtCounter.
+
+    Raises: Contention (after retries), InvalidAmount, UnknownChannel, ChannelNotAtCounter, TillClosed, InvalidIdempotencyKey,
+    PaymentOutsideCity, IdempotencyKeyReused.
     """
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise InvalidAmount(field="amount", message="must be greater than zero")
     if channel not in Payment.Channel.values:
         raise UnknownChannel(f"channel {channel!r} is not one of {', '.join(Payment.Channel.values)}")
+    if at_counter and channel not in COUNTER_CHANNELS:
+        raise ChannelNotAtCounter(channel)
     key = (idempotency_key or "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise InvalidIdempotencyKey(f"an idempotency key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters is required")
@@ -144,6 +165,8 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
         if replay is not None:
             return replay
         day = business_date(taken_at)
+        if at_counter:
+            check_till_open(clerk=clerk, hall=hall, day=day)
         try:
             with transaction.atomic():
                 receipt = next_receipt_number(hall=hall, business_day=day)

@@ -11,7 +11,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from gridcounter.data.billing.models import Bill
-from gridcounter.data.ledger.models import LedgerAccount, Payment, Posting
+from gridcounter.data.ledger.models import LedgerAccount, Payment, PaymentAllocation, Posting
 from gridcounter.data.org.models import StaffUser
 from gridcounter.data.readings.models import Reading, ReviewItem
 from gridcounter.domain.business_time import BUSINESS_TZ
@@ -30,6 +30,11 @@ class PaidOff:
     bill_amount_fen: int
     amount_fen: int
     released: bool  # given back since (payment reversed, bill cancelled)
+    still_owed_fen: int = 0  # what was left of the bill right after this payment
+
+    @property
+    def settled(self) -> bool:
+        return self.still_owed_fen <= 0
 
 
 @dataclass
@@ -45,13 +50,27 @@ class Receipt:
     def reversed(self) -> bool:
         return self.payment.status == Payment.Status.REVERSED
 
+    @property
+    def still_owed_fen(self) -> int:
+        """What the customer still owed right after this payment (0 when in credit)."""
+        return max(self.balance_after_fen, 0)
+
+
+def _paid_by(bill_id: int, *, at: datetime) -> int:
+    """What had been paid of a bill at ``at``: its allocations made by then and not released by then."""
+    held = (PaymentAllocation.objects.filter(bill_id=bill_id, allocated_at__lte=at)
+            .exclude(released_at__lte=at).aggregate(total=Sum("amount_fen"))["total"])
+    return int(held or 0)
+
 
 def receipt_for(payment: Payment) -> Receipt:
     """What the receipt says: the bills this payment settled when it was taken and the balance right after."""
     allocations = list(payment.allocations.select_related("bill").filter(allocated_at=payment.taken_at)
                        .order_by("bill__period", "id"))
     paid_off = [PaidOff(period=a.bill.period, bill_amount_fen=a.bill.amount_fen, amount_fen=a.amount_fen,
-                        released=a.released_at is not None) for a in allocations]
+                        released=a.released_at is not None,
+                        still_owed_fen=a.bill.amount_fen - _paid_by(a.bill_id, at=payment.taken_at))
+                for a in allocations]
     balance = Posting.objects.filter(account_id=payment.account_id, ledger_account=LedgerAccount.RECEIVABLE,
                                      entry_id__lte=payment.entry_id).aggregate(total=Sum("amount_fen"))["total"]
     return Receipt(

@@ -243,3 +243,46 @@ class EntrySeal(models.Model):
 
     def __str__(self):
         return f"{self.account_id}#{self.seq} {self.digest[:12]}"
+
+
+class TillDay(models.Model):
+    """A clerk's day at a hall's till, closed at day's end (日结): cash counted by denomination and non-cash per
+    channel declared, compared with what was booked. An over or short (长短款) carries a reason and waits for a
+    supervisor's sign-off. A closed day takes no more payments for that clerk and hall. 解款: the bank's slip."""
+
+    class Status(models.TextChoices):
+        CLOSED = "CLOSED", _("Closed, balanced")
+        AWAITING_SIGN_OFF = "AWAITING_SIGN_OFF", _("Closed, over or short awaits sign-off")
+        SIGNED_OFF = "SIGNED_OFF", _("Closed, over or short signed off")
+
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("clerk"))
+    hall = models.ForeignKey("org.Hall", on_delete=models.PROTECT, related_name="+", verbose_name=_("hall"))
+    business_date = models.DateField(_("business date"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    cash_counted = models.JSONField(_("cash counted by denomination (fen → pieces)"), default=dict)
+    cash_declared_fen = models.BigIntegerField(_("cash declared (fen)"))
+    non_cash_declared = models.JSONField(_("non-cash declared per channel (fen)"), default=dict)
+    booked = models.JSONField(_("booked per channel (fen)"), default=dict)
+    difference_fen = models.BigIntegerField(_("over (+) or short (−) (fen)"))
+    reason = models.TextField(_("reason"), blank=True)
+    closed_at = models.DateTimeField(_("closed at"))
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+", verbose_name=_("signed off by"))
+    signed_off_at = models.DateTimeField(_("signed off at"), null=True, blank=True)
+    bank_slip_number = models.CharField(_("bank slip number"), max_length=64, blank=True)
+    handed_over_fen = models.BigIntegerField(_("handed over to the bank (fen)"), null=True, blank=True)
+    handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    history = history()
+
+    class Meta:
+        verbose_name = _("till day")
+        verbose_name_plural = _("till days")
+        ordering = ["-business_date", "hall_id", "clerk_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clerk", "hall", "business_date"], name="till_day_one_per_clerk_hall_day"),
+            models.CheckConstraint(condition=Q(difference_fen=0) | ~Q(reason=""), name="till_day_difference_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.hall} {self.clerk} {self.business_date}"

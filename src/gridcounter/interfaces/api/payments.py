@@ -18,11 +18,14 @@ from gridcounter.application.access import (
     require_role,
 )
 from gridcounter.application.ledger import (
+    COUNTER_CHANNELS,
+    ChannelNotAtCounter,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     PaymentOutsideCity,
     ReasonRequired,
     ReversalNotAllowed,
+    TillClosed,
     UnknownChannel,
     balance_fen,
     open_bills,
@@ -53,7 +56,10 @@ LEDGER_LIMIT = limit_query(default=200, largest=1000)
 class PaymentIn(Schema):
     account: str = text(min_length=1, max_length=32, description="account number (户号)")
     amount: AmountFen
-    channel: Literal[tuple(Payment.Channel.values)] = Field("CASH", description="how the customer pays")
+    channel: Literal[tuple(Payment.Channel.values)] = Field(
+        "CASH", description=f"how the customer pays; at the counter only {', '.join(COUNTER_CHANNELS)}: the others "
+                            "arrive through their own import or callback and are refused with 422 "
+                            "CHANNEL_NOT_AT_COUNTER")
     idempotency_key: str | None = text(min_length=1, max_length=80, default=None,
                                        description="or the Idempotency-Key header: a retried request books once")
 
@@ -191,7 +197,8 @@ def post_payment(request, payload: PaymentIn,
                                                       pattern=NO_NUL)):
     """201 a new payment, 200 the same request again (the key books once). Another city's account is answered as
     an unknown one (404). 422 IDEMPOTENCY_KEY_REQUIRED without a key, IDEMPOTENCY_KEY_MISMATCH when the header and
-    the body name two."""
+    the body name two, CHANNEL_NOT_AT_COUNTER for BANK_WITHHOLDING, ONLINE or PREPAY_DEPOSIT (only their own import
+    or callback books them). 409 TILL_CLOSED once the clerk has closed the day (日结) at the hall."""
     user = request.user
     try:
         require_role(user, *PAYMENT_ROLES)
@@ -219,7 +226,8 @@ def post_payment(request, payload: PaymentIn,
     try:
         with acting_as(actor):
             result = take_payment(account=account, amount_fen=payload.amount, channel=payload.channel,
-                                  hall=user.hall, clerk=user, idempotency_key=key, taken_at=timezone.now())
+                                  hall=user.hall, clerk=user, idempotency_key=key, taken_at=timezone.now(),
+                                  at_counter=True)
     except PaymentOutsideCity as error_:  # only an ADMIN at another city's hall sees the account to get here
         return error(409, "PAYMENT_OUTSIDE_CITY", error_, "account")
     except IdempotencyKeyReused as error_:
@@ -227,6 +235,10 @@ def post_payment(request, payload: PaymentIn,
     except UnknownChannel:
         return error(422, "UNKNOWN_CHANNEL", _("Unknown payment channel %(channel)s.") % {"channel": payload.channel},
                      "channel")
+    except TillClosed as error_:
+        return error(409, "TILL_CLOSED", error_)
+    except ChannelNotAtCounter as error_:
+        return error(422, "CHANNEL_NOT_AT_COUNTER", error_, "channel")
     except InvalidIdempotencyKey:
         return error(422, "INVALID_IDEMPOTENCY_KEY", _("The idempotency key must be 1 to 80 characters."),
                      "idempotency_key")

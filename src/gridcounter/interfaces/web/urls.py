@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gridcounter.interfaces.web import counter_views, reader_views, review_views, views
+from gridcounter.interfaces.web import counter_views, reader_views, review_views, till_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,4 +22,9 @@ urlpatterns = [
     path("payments/<int:pk>/reverse/", counter_views.reverse_payment_view, name="reverse_payment"),
     path("bills/<int:pk>.pdf", counter_views.bill_pdf, name="bill_pdf"),
     path("supervisor/day/", counter_views.supervisor_day, name="supervisor_day"),
+    path("till/", till_views.till, name="till"),
+    path("till/close/", till_views.till_close, name="till_close"),
+    path("till/<int:pk>/hand-over/", till_views.till_hand_over, name="till_hand_over"),
+    path("supervisor/tills/", till_views.till_closes, name="till_closes"),
+    path("supervisor/tills/<int:pk>/sign-off/", till_views.till_sign_off, name="till_sign_off"),
 ]

@@ -18,9 +18,15 @@ from gridcounter.application.access import (
     require_payment_taker,
 )
 from gridcounter.application.counter import customer_screen
-from gridcounter.application.ledger import IdempotencyKeyReused, InvalidIdempotencyKey, take_payment
-from gridcounter.data.ledger.models import Payment
-from gridcounter.domain.ledger import InvalidAmount, format_fen, parse_yuan_amount
+from gridcounter.application.ledger import (
+    COUNTER_CHANNELS,
+    ChannelNotAtCounter,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    TillClosed,
+    take_payment,
+)
+from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.recent import recent_accounts, remember
@@ -71,47 +77,64 @@ def account_detail(request, number: str):
     """The customer screen. Another city's account answers 404 (see access.ObjectHidden)."""
     account = access_account_by_number(user=request.user, number=number)
     remember(request, account)
+    return _account_page(request, account)
+
+
+def _account_page(request, account, *, payment_error: dict | None = None, status: int = 200):
+    """The customer screen; after a refused payment, the form keeps what was typed and says beside it why."""
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
     u = screen.usage
     chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,
                         last_period=u.last_period, months=CHART_MONTHS, source=u.source, read_periods=u.read_periods)
     context = {"screen": screen, "account": account, "chart": chart}
     if may_take_payments(request.user):
+        typed = payment_error or {}
         # A fresh key per form: submitting the same form twice books the payment once.
-        context["payment"] = {"idempotency_key": f"web-{uuid.uuid4().hex}", "channels": [(c.value, c.label) for c in COUNTER_CHANNELS],
-                              "amount": format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""}
-    return render(request, "web/account.html", context)
+        context["payment"] = {
+            "idempotency_key": f"web-{uuid.uuid4().hex}", "channels": [(c.value, c.label) for c in COUNTER_CHANNELS],
+            "amount": typed["amount"] if "amount" in typed else (
+                format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""),
+            "channel": typed.get("channel", COUNTER_CHANNELS[0].value),
+            "amount_error": typed.get("amount_error", ""), "channel_error": typed.get("channel_error", ""),
+            "form_error": typed.get("form_error", ""),
+        }
+    return render(request, "web/account.html", context, status=status)
 
 
 CHART_MONTHS = 24  # months of the customer screen's usage chart
-
-# Money taken across a counter; bank withholding and online payments arrive through their own channels.
-COUNTER_CHANNELS = (Payment.Channel.CASH, Payment.Channel.CARD)
 
 
 @require_POST
 @staff_required(*CUSTOMER_SERVICE_ROLES)
 def take_payment_view(request, number: str):
-    """Book a payment typed at the counter, then back to the customer screen with the receipt number."""
+    """Book a payment typed at the counter, then to the receipt. A refused one shows the form again as typed, the
+    reason beside the field (400)."""
     account = access_account_by_number(user=request.user, number=number)
     require_payment_taker(request.user)
     channel = request.POST.get("channel", "")
+    typed = request.POST.get("amount", "")
+    refused = {"amount": typed, "channel": channel}
     if channel not in COUNTER_CHANNELS:
-        messages.error(request, _("Payment not booked. Payment method: choose cash or bank card."))
-        return redirect("account", number=account.number)
+        return _account_page(request, account, status=400, payment_error={
+            **refused, "channel_error": _("Payment not booked. Payment method: choose cash or bank card.")})
     try:
-        amount_fen = parse_yuan_amount(request.POST.get("amount", "").strip(), field="amount")
+        amount_fen = parse_yuan_amount(typed.strip(), field="amount")
         result = take_payment(
             account=account, amount_fen=amount_fen, channel=channel, hall=request.user.hall, clerk=request.user,
-            idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(),
+            idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(), at_counter=True,
         )
-    except InvalidAmount:
-        messages.error(request, _("Payment not booked. Amount (yuan): %(problem)s") % {
-            "problem": _amount_problem(request.POST.get("amount", ""))})
-        return redirect("account", number=account.number)
+    except InvalidAmount as problem:
+        return _account_page(request, account, status=400, payment_error={
+            **refused, "amount_error": _("Payment not booked. Amount (yuan): %(problem)s") % {
+                "problem": _amount_problem(typed, problem.code)}})
+    except TillClosed as problem:
+        return _account_page(request, account, status=409, payment_error={**refused, "form_error": str(problem)})
+    except ChannelNotAtCounter as problem:
+        return _account_page(request, account, status=400, payment_error={**refused, "channel_error": str(problem)})
     except (InvalidIdempotencyKey, IdempotencyKeyReused):
-        messages.error(request, _("Payment not booked: the form was out of date. Check the balance and try again."))
-        return redirect("account", number=account.number)
+        return _account_page(request, account, status=400, payment_error={
+            **refused, "form_error": _("Payment not booked: the form was out of date. Check the balance and try "
+                                       "again.")})
     receipt = result.payment.receipt_number
     # As on the screen beside it: ¥14,800,284.04, not 14800284.04.
     amount = yuan(result.payment.amount_fen)
@@ -119,14 +142,25 @@ def take_payment_view(request, number: str):
         messages.info(request, _("Receipt %(receipt)s for %(amount)s yuan was already booked; nothing was charged "
                                  "again.") % {"receipt": receipt, "amount": amount})
     else:
-        messages.success(request, _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
-            "receipt": receipt, "amount": amount, "balance": yuan(result.balance_fen)})
+        messages.success(request, booked_message(receipt=receipt, amount=amount, balance_fen=result.balance_fen))
     return redirect("payment_done", pk=result.payment.pk)
 
 
-def _amount_problem(raw: str) -> str:
+def booked_message(*, receipt: str, amount: str, balance_fen: int) -> str:
+    """The flash after a booking; credit is said as credit, never as a negative balance."""
+    if balance_fen < 0:
+        return _("Receipt %(receipt)s: %(amount)s yuan booked. Now %(credit)s yuan in credit.") % {
+            "receipt": receipt, "amount": amount, "credit": yuan(-balance_fen)}
+    return _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
+        "receipt": receipt, "amount": amount, "balance": yuan(balance_fen)}
+
+
+def _amount_problem(raw: str, code: str) -> str:
     text = (raw or "").strip()
-    if not text:
+    if not text or code == InvalidAmount.REQUIRED:
         return _("enter the amount in yuan, e.g. 123.45")
+    if code == InvalidAmount.TOO_LARGE:
+        return _("“%(text)s” is more than %(largest)s yuan; check the amount") % {
+            "text": text, "largest": yuan(int(MAX_TYPED_YUAN) * 100)}
     return _("“%(text)s” is not an amount in yuan greater than zero with at most two decimals, e.g. 123.45") % {
         "text": text}

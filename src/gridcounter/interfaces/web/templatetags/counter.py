@@ -16,6 +16,7 @@ from gridcounter.application.access import (
     may_review_bills,
     may_see_day_view,
     may_serve_customers,
+    may_take_payments,
 )
 from gridcounter.data.readings.models import Reading
 from gridcounter.domain.ledger import format_fen
@@ -148,8 +149,12 @@ def nav_items(context) -> list[dict]:
         items.append({"url": reverse("review_queue"), "label": _("Review queue"), "key": "review_queue", "accesskey": "r"})
     if may_read_meters(user):
         items.append({"url": reverse("reader_route"), "label": _("My route"), "key": "reader_route", "accesskey": "m"})
+    if may_take_payments(user):
+        items.append({"url": reverse("till"), "label": _("My till"), "key": "till", "accesskey": "t"})
     if may_see_day_view(user):
         items.append({"url": reverse("supervisor_day"), "label": _("Day view"), "key": "supervisor_day", "accesskey": "d"})
+        items.append({"url": reverse("till_closes"), "label": _("Till closes"), "key": "till_closes",
+                      "accesskey": "c"})
     if may_administer(user):
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "key": "admin",
                       "accesskey": "a"})

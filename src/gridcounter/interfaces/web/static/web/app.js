@@ -51,3 +51,11 @@
     }
   });
 })();
+
+// --- the till: a form with data-confirm asks before it is sent (close the day, sign off) ---
+document.addEventListener("submit", function (event) {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+}, true);
