@@ -2,6 +2,7 @@
 picture of the first page saved under test-artifacts/ (rendered with poppler's pdftoppm)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -151,6 +152,7 @@ def test_the_bill_pdf_in_chinese_has_its_lines_explanation_and_usage_chart(
     assert "近 24 个月月度用电量" in text and "去年同月" in text  # the chart and its legend
     assert "3550" in text and "3240" in text  # the readings used
     assert "城东营业厅" in text  # printed at the clerk's hall
+    assert re.search(r"（\d+ 天）", text), "the period's days wrap inside their brackets"
     assert_chinese_fonts_embedded(pdf_fonts(response.content, tmp_path, "bill-zh"))
     png = save_png(response.content, tmp_path, artifacts_dir, "bill-pdf-zh")
     assert ink_share(png) > 0.02
@@ -167,6 +169,7 @@ def test_the_bill_pdf_in_english(client, small_city, bill_with_lines, tmp_path, 
     assert "are now in price tier 2" in text  # the explanation in English
     assert "Monthly consumption over 24 months" in text and "same month last year" in text
     assert "王建国" in text  # the customer's name stays in Chinese and readable
+    assert re.search(r"\(\d+ days\)", text), "the period's days wrap inside their brackets"
     assert_chinese_fonts_embedded(pdf_fonts(response.content, tmp_path, "bill-en"))
     png = save_png(response.content, tmp_path, artifacts_dir, "bill-pdf-en")
     assert ink_share(png) > 0.02

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "gridcounter.data.ledger",
     "gridcounter.interfaces.web",
     "gridcounter.interfaces.cli",
+    "ninja",  # serves Swagger UI for /api/docs from its own static files, not from a public CDN
 ]
 
 MIDDLEWARE = [
@@ -50,9 +51,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gridcounter.interfaces.web.middleware.SecurityHeadersMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# Everything the pages load comes from this site: no public CDN, no inline script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 ROOT_URLCONF = "gridcounter.config.urls"
 WSGI_APPLICATION = "gridcounter.config.wsgi.application"

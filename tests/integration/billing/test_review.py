@@ -141,3 +141,34 @@ def test_correcting_an_issued_reading_cancels_and_reissues_both_bills_it_touched
         9766, 12208, 2442)
     assert balance_fen(clean) == 9766 + 12208 + 7325
     assert monthly_reading.pk  # the April reading itself is untouched
+
+
+@pytest.fixture
+def duplicate(city):
+    """A bill of 2025-03 held on DUPLICATE: two different values read at the same moment."""
+    account, meter = city.account()
+    city.read(meter, account, date(2025, 1, 15), 1000)
+    city.read(meter, account, date(2025, 2, 15), 1200)
+    dup = [{"code": "DUPLICATE", "numbers": {"other_value": "1450", "value": "1400"}}]
+    city.read(meter, account, date(2025, 3, 15), 1400, status="HELD", codes=["DUPLICATE"], findings=dup)
+    city.read(meter, account, date(2025, 3, 15), 1450, status="HELD", codes=["DUPLICATE"], findings=dup)
+    run("2025-02")
+    run("2025-03")
+    return account
+
+
+@pytest.mark.parametrize("value", ["1400", "1450"])
+def test_correcting_a_duplicate_with_either_value_read_issues_a_bill_from_a_new_reading(duplicate, city, value):
+    held = live(duplicate, "2025-03")
+    assert held.status == "HELD" and "DUPLICATE" in held.hold_codes
+    with acting_as(Actor(user=city.auditor, hall=city.hall, reason="checked on site", channel="WEB")):
+        decision = correct_reading(bill=held, register="TOTAL", value=value, reason="checked on site",
+                                   decided_at=NOW, as_of=AS_OF)
+    new = decision.new_bill
+    assert new.status == "ISSUED" and new.kwh == Decimal(value) - 1200
+    march = Reading.objects.filter(account=duplicate, read_date=date(2025, 3, 15))
+    assert sorted((r.value, r.status) for r in march.exclude(source="CORRECTION")) == [
+        (Decimal(1400), "SUPERSEDED"), (Decimal(1450), "SUPERSEDED")]
+    correction = march.get(source="CORRECTION")
+    assert correction.value == Decimal(value) and correction.status == "ACCEPTED" and correction.supersedes_id
+    assert AuditEvent.objects.filter(action="REVIEW_CORRECT_READING", object_id=str(held.pk)).exists()

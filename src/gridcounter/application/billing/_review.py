@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from gridcounter.application import ledger
 from gridcounter.application.billing._run import (
@@ -38,7 +40,14 @@ class ReasonRequired(ValueError):
 
 
 class CorrectionRefused(ValueError):
-    """The corrected reading cannot be used: unknown register, unreadable or negative value, nothing to estimate."""
+    """The corrected reading cannot be used: unknown register, unreadable or negative value, nothing to estimate.
+
+    The message is in the active language and names the field; ``field`` is the form's or API's field name.
+    """
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -169,8 +178,10 @@ def _current_reading(bill: Bill, register: str) -> Reading | None:
 def _meter_for(bill: Bill, register: str) -> Meter:
     entries = (bill.readings or {}).get(register) or []
     if not entries:
-        raise CorrectionRefused(f"bill {bill.pk} has no register {register}; it has "
-                                f"{', '.join(k for k in (bill.readings or {}) if not k.startswith('_')) or 'none'}")
+        raise CorrectionRefused(_("Register: the bill has no register %(register)s; it has %(registers)s.") % {
+            "register": register,
+            "registers": ", ".join(k for k in (bill.readings or {}) if not k.startswith("_")) or "—"},
+            field="register")
     return Meter.objects.get(asset_number=entries[-1]["meter"])
 
 
@@ -178,9 +189,11 @@ def _parse_value(value) -> Decimal:
     try:
         parsed = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise CorrectionRefused(f"value: not a number: {value!r}")
+        raise CorrectionRefused(_("Corrected reading: “%(value)s” is not a number.") % {"value": value},
+                                field="value")
     if not parsed.is_finite() or parsed < 0:
-        raise CorrectionRefused(f"value: must be zero or more, got {value!r}")
+        raise CorrectionRefused(_("Corrected reading: %(value)s is not possible; it must be zero or more.")
+                                % {"value": value}, field="value")
     return parsed.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
@@ -191,11 +204,23 @@ def _replace_reading(*, bill: Bill, register: str, value: Decimal, source: str, 
     meter = old.meter if old else _meter_for(bill, register)
     if old is not None:
         if old.value == value and old.source == source:
-            raise CorrectionRefused(f"value: the reading is {value} already")
-        read_at, read_date = old.read_at, old.read_date
-        old.status = Reading.Status.SUPERSEDED
-        old._change_reason = reason[:100]
-        old.save(update_fields=["status"])
+            raise CorrectionRefused(_("Corrected reading: the reading is %(value)s already.") % {"value": value},
+                                    field="value")
+        read_date = old.read_date
+        # Every live reading of that moment goes (a DUPLICATE's twin too), and the correction is a new row:
+        # a value read already at that moment is taken a microsecond later, so the old rows stay as they were.
+        same_time = list(Reading.objects.select_for_update().filter(
+            meter=meter, register=register, read_at=old.read_at).order_by("pk"))
+        read_at = old.read_at
+        if any(r.value == value for r in same_time):
+            read_at = max(r.read_at for r in Reading.objects.filter(
+                meter=meter, register=register, read_date=read_date)) + timedelta(microseconds=1)
+        for r in same_time:
+            if r.status in (Reading.Status.ACCEPTED, Reading.Status.HELD):
+                r.status = Reading.Status.SUPERSEDED
+                r._change_reason = reason[:100]
+                r.save(update_fields=["status"])
+        old.refresh_from_db()
     else:  # a missed reading: the correction is the fixed day's reading
         read_date = bill.end_date
         read_at = datetime.combine(read_date, time(12, 0), tzinfo=BUSINESS_TZ)
@@ -240,9 +265,10 @@ def correct_issued_reading(*, reading: Reading, value, reason: str, corrected_at
             ledger.lock_account(account_id)  # before the reading and the bills (the ledger's lock order)
         reading = Reading.objects.select_for_update().select_related("meter").get(pk=reading.pk)
         if reading.status == Reading.Status.SUPERSEDED:
-            raise CorrectionRefused(f"reading {reading.pk} was superseded already")
+            raise CorrectionRefused(_("This reading was corrected already."), field="value")
         if reading.value == value:
-            raise CorrectionRefused(f"value: the reading is {value} already")
+            raise CorrectionRefused(_("Corrected reading: the reading is %(value)s already.") % {"value": value},
+                                    field="value")
         account_id = reading.account_id
         affected = bills_using_readings(reading_ids=[reading.pk], account_id=account_id) if account_id else []
         reading.status = Reading.Status.SUPERSEDED
@@ -314,11 +340,12 @@ def _estimated_value(*, bill: Bill, register: str, old: Reading | None) -> Decim
     entries = (bill.readings or {}).get(register) or []
     previous = (entries[0].get("previous") or {}) if entries else {}
     if not previous.get("value"):
-        raise CorrectionRefused(f"register {register}: no previous reading to estimate from")
+        raise CorrectionRefused(_("Register %(register)s: no previous reading to estimate from.")
+                                % {"register": register}, field="register")
     earlier = (Bill.objects.filter(account_id=bill.account_id, period__lt=bill.period, is_estimate=False)
                .exclude(status=Bill.Status.CANCELLED).order_by("-period").first())
     if earlier is None:
-        raise CorrectionRefused("no earlier actual bill to estimate from")
+        raise CorrectionRefused(_("There is no earlier bill from an actual reading to estimate from."))
     past = (earlier.readings or {}).get(register) or []
     used = Decimal(0)
     for entry in past:
@@ -347,8 +374,10 @@ def estimate_reading(*, bill: Bill, reason: str, decided_at: datetime, as_of: da
         bill = _held(bill)
         if "ESTIMATE_STREAK" in (bill.hold_codes or []):
             streak = next((r for r in bill.explanation or [] if r.get("code") == "ESTIMATE_STREAK"), {})
-            raise CorrectionRefused(f"ESTIMATE_STREAK: {streak.get('text_en') or 'too many estimates in a row'} "
-                                    "Order a re-read or correct the reading with the on-site value.")
+            zh = (translation.get_language() or "").lower().startswith("zh")
+            said = streak.get("text_zh" if zh else "text_en") or _("Too many estimates in a row.")
+            raise CorrectionRefused(_("%(why)s Order a re-read or correct the reading with the on-site value.")
+                                    % {"why": said}, field="decision")
         registers = [register.upper()] if register else [k for k in (bill.readings or {})
                                                          if not k.startswith("_") and k != "REACTIVE"]
         old_readings, new_readings = [], []
@@ -386,11 +415,12 @@ def decide(*, bill: Bill, decision: str, reason: str, decided_at: datetime, as_o
         return release_bill(bill=bill, reason=reason, decided_at=decided_at, as_of=as_of)
     if decision == Decision.CORRECT_READING:
         if value in (None, ""):
-            raise CorrectionRefused("value: a corrected reading needs a value")
+            raise CorrectionRefused(_("Corrected reading: give the value read on the meter."), field="value")
         return correct_reading(bill=bill, register=register or "TOTAL", value=value, reason=reason,
                                decided_at=decided_at, as_of=as_of)
     if decision == Decision.ORDER_REREAD:
         return order_reread(bill=bill, reason=reason, decided_at=decided_at, as_of=as_of)
     if decision == Decision.ESTIMATE:
         return estimate_reading(bill=bill, reason=reason, decided_at=decided_at, as_of=as_of, register=register)
-    raise CorrectionRefused(f"decision: must be one of {', '.join(Decision.values)}, got {decision!r}")
+    raise CorrectionRefused(_("Decision: “%(value)s” is not one of %(allowed)s.")
+                            % {"value": decision, "allowed": ", ".join(Decision.values)}, field="decision")

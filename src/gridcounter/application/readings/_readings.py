@@ -270,7 +270,7 @@ def reading_check(*, meter: Meter, read_date: date, value: Decimal, priors: list
         history=cycles_from_readings(priors, digits=meter.digits),
         route_day=route_day, has_account=has_account,
         account_active=has_account and account_status == Account.Status.ACTIVE,
-        meter=meter.asset_number,
+        meter=meter.asset_number, multiplier=meter.multiplier,
     )
 
 

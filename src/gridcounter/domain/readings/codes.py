@@ -49,27 +49,27 @@ SEVERITY: dict[Code, Severity] = {
 # (zh, en) templates; placeholders are keys of Finding.numbers
 REASONS: dict[Code, tuple[str, str]] = {
     Code.DECREASE: (
-        "本次示数 {curr} 低于上次示数 {prev}，且不是表计翻转（{digits} 位表翻转需走字 {rollover_kwh} kWh，超出合理上限 {limit_kwh} kWh）。",
+        "本次示数 {curr} 低于上次示数 {prev}，且不是表计翻转（{digits} 位表翻转需走字 {rollover_kwh} 千瓦时，超出合理上限 {limit_kwh} 千瓦时）。",
         "The reading {curr} is lower than the previous reading {prev}, and a rollover of the {digits}-digit "
         "dial is not plausible (it would mean {rollover_kwh} kWh, above the plausible {limit_kwh} kWh).",
     ),
     Code.ROLLOVER: (
-        "表计示数翻转：上次 {prev}，本次 {curr}，{digits} 位表走字 {kwh} kWh，属合理范围，已接受。",
+        "表计示数翻转：上次 {prev}，本次 {curr}，{digits} 位表走字 {kwh} 千瓦时，属合理范围，已接受。",
         "Meter rollover: previous {prev}, now {curr}; the {digits}-digit dial went round, {kwh} kWh, "
         "which is plausible and accepted.",
     ),
     Code.SPIKE: (
-        "用电量 {kwh} kWh 是该户平常 {days} 天用量 {expected_kwh} kWh 的 {ratio} 倍（限 {limit} 倍），疑似小数点错位或抄错数字。",
+        "用电量 {kwh} 千瓦时是该户平常 {days} 天用量 {expected_kwh} 千瓦时的 {ratio} 倍（限 {limit} 倍），疑似小数点错位或抄错数字。",
         "Consumption of {kwh} kWh is {ratio} times the account's usual {expected_kwh} kWh for {days} days "
         "(limit {limit}×): looks like a shifted decimal point or a mistyped digit.",
     ),
     Code.HIGH: (
-        "用电量 {kwh} kWh 高于该户同期正常水平 {expected_kwh} kWh 的 {ratio} 倍（上限 {limit} 倍，{basis}）。",
+        "用电量 {kwh} 千瓦时高于该户同期正常水平 {expected_kwh} 千瓦时的 {ratio} 倍（上限 {limit} 倍，{basis}）。",
         "Consumption of {kwh} kWh is {ratio} times the account's expected {expected_kwh} kWh "
         "(upper limit {limit}×, {basis_en}).",
     ),
     Code.LOW: (
-        "用电量 {kwh} kWh 仅为该户同期正常水平 {expected_kwh} kWh 的 {ratio} 倍（下限 {limit} 倍，{basis}）。",
+        "用电量 {kwh} 千瓦时仅为该户同期正常水平 {expected_kwh} 千瓦时的 {ratio} 倍（下限 {limit} 倍，{basis}）。",
         "Consumption of {kwh} kWh is only {ratio} times the account's expected {expected_kwh} kWh "
         "(lower limit {limit}×, {basis_en}).",
     ),
@@ -99,7 +99,7 @@ REASONS: dict[Code, tuple[str, str]] = {
         "Already {estimates} estimates in a row (limit {limit}); no further estimate, an on-site reading is ordered.",
     ),
     Code.SWAP_SUSPECTED: (
-        "疑似与同楼户号 {other_account} 表计错接（串户）：互换后两户用量偏差 {swapped_kwh} kWh，远小于现状 {straight_kwh} kWh。",
+        "疑似与同楼户号 {other_account} 表计错接（串户）：互换后两户用量偏差 {swapped_kwh} 千瓦时，远小于现状 {straight_kwh} 千瓦时。",
         "Meter possibly swapped with account {other_account} in the same building: swapped, the two accounts' "
         "usage is off by {swapped_kwh} kWh instead of {straight_kwh} kWh.",
     ),

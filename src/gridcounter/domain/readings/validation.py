@@ -131,6 +131,7 @@ class ReadingCheck:
     has_account: bool = True
     account_active: bool = True
     meter: str = ""
+    multiplier: Decimal = Decimal(1)  # kWh per unit the register advances (a CT meter's ×21,000)
 
 
 @dataclass(frozen=True)
@@ -242,9 +243,19 @@ def spike_limit(*, expectation: Expectation | None, days: int, rules: Thresholds
     return max(_q(expectation.daily * days * rules.spike_factor), rules.spike_min_kwh)
 
 
+def in_kwh(advance: Decimal, multiplier: Decimal) -> Decimal:
+    """What an advance of the register (dial units) means in kWh: × the meter's multiplier, to 0.01."""
+    return _q(advance * multiplier)
+
+
 def validate_reading(check: ReadingCheck, *, rules: Thresholds) -> list[Finding]:
-    """All findings for one new reading: the rules of rules/validation.toml applied to ``check``."""
+    """All findings for one new reading: the rules of rules/validation.toml applied to ``check``.
+
+    The rules compare the register's advance (dial units); the findings state the dial values as read and the
+    consumption in kWh after the meter's multiplier (``in_kwh``), which the texts call kWh / 千瓦时.
+    """
     findings: list[Finding] = []
+    mult = check.multiplier
     if not check.has_account:
         findings.append(finding(Code.INACTIVE_METER, meter=check.meter, read_date=check.read_date.isoformat()))
     off = check_schedule(read_date=check.read_date, route_day=check.route_day, rules=rules)
@@ -264,21 +275,23 @@ def validate_reading(check: ReadingCheck, *, rules: Thresholds) -> list[Finding]
         rollover_limit = limit if limit is not None else rules.rollover_max_kwh_without_history
         if rollover_kwh <= rollover_limit:
             findings.append(finding(Code.ROLLOVER, prev=prev.value, curr=check.value, digits=check.digits,
-                                    kwh=rollover_kwh))
+                                    kwh=in_kwh(rollover_kwh, mult)))
             kwh = rollover_kwh
         else:
             findings.append(finding(Code.DECREASE, prev=prev.value, curr=check.value, digits=check.digits,
-                                    rollover_kwh=rollover_kwh, limit_kwh=rollover_limit))
+                                    rollover_kwh=in_kwh(rollover_kwh, mult), limit_kwh=in_kwh(rollover_limit, mult)))
             return findings
     spiked = False
     if limit is not None and kwh > limit and expectation.kwh > 0:
         spiked = True
-        findings.append(finding(Code.SPIKE, kwh=kwh, days=days, expected_kwh=expectation.kwh,
+        findings.append(finding(Code.SPIKE, kwh=in_kwh(kwh, mult), days=days,
+                                expected_kwh=in_kwh(expectation.kwh, mult),
                                 ratio=_q(kwh / expectation.kwh, RATIO), limit=rules.spike_factor))
     if (not spiked and expectation is not None and expectation.cycles >= rules.min_cycles_for_band
             and expectation.kwh >= rules.band_min_expected_kwh):
         ratio = kwh / expectation.kwh
-        common = dict(kwh=kwh, expected_kwh=expectation.kwh, ratio=_q(ratio, RATIO), basis=expectation.basis_zh,
+        common = dict(kwh=in_kwh(kwh, mult), expected_kwh=in_kwh(expectation.kwh, mult), ratio=_q(ratio, RATIO),
+                      basis=expectation.basis_zh,
                       basis_en=expectation.basis_en)
         if ratio > rules.high_factor:
             findings.append(finding(Code.HIGH, limit=rules.high_factor, **common))
@@ -351,7 +364,8 @@ def validate_cycle(*, account_id: int, registers: Sequence[str], previous: Mappi
             continue
         check = ReadingCheck(read_date=curr.read_date, value=curr.value, digits=digits,
                              previous=PriorReading(prev.read_date, prev.value, prev.is_estimate),
-                             history=history.get(register, ()), route_day=route_day, account_active=account_active)
+                             history=history.get(register, ()), route_day=route_day, account_active=account_active,
+                             multiplier=multiplier)
         found = validate_reading(check, rules=rules)
         seen = {f.code for f in found}
         found += [f for f in curr.findings if f.code not in seen]

@@ -126,8 +126,7 @@ def review_decision(request, payload: DecisionIn, bill_id: Id = ID_IN_PATH):
     except ReasonRequired:
         return error(422, "REASON_REQUIRED", _("Give a reason for the decision."), "reason")
     except CorrectionRefused as error_:
-        field = str(error_).split(":", 1)[0] if ":" in str(error_) else ""
-        return error(409, "DECISION_REFUSED", error_, field if field in ("value", "decision", "register") else "")
+        return error(409, "DECISION_REFUSED", error_, error_.field)
     bill.refresh_from_db()
     return Status(200, {"bill": bill.pk, "status": bill.status, "decision": row.decision, "review_decision": row.pk,
                  "new_bill": row.new_bill_id, "new_status": row.new_bill.status if row.new_bill_id else None})

@@ -192,3 +192,19 @@ def test_validate_cycle_gives_kwh_times_multiplier_and_missed_registers():
     assert result.registers["PEAK"].kwh == D("8020.00")
     assert result.codes == ["MISSED"]
     assert result.blocking
+
+
+def test_on_a_multiplier_meter_the_texts_state_kwh_after_the_multiplier_in_each_language():
+    # a ×21,000 current-transformer meter: the dial advances about 20 a month, i.e. some 420,000 kWh
+    history = monthly(100, [Decimal("20.00"), Decimal("21.00"), Decimal("20.00"), Decimal("21.00")])
+    check = ReadingCheck(**{**check_after(history, history[-1].value + Decimal("300.50")).__dict__,
+                            "multiplier": D(21000)})
+
+    (spike,) = validate_reading(check, rules=RULES)
+
+    assert spike.code == "SPIKE"
+    en, zh = spike.reason("en"), spike.reason("zh-hans")
+    assert "6310500 kWh" in en and "300.5 kWh" not in en
+    assert "6310500 千瓦时" in zh and "kWh" not in zh
+    assert spike.numbers["ratio"] == validate_reading(check_after(history, history[-1].value + Decimal("300.50")),
+                                                      rules=RULES)[0].numbers["ratio"]  # the rule itself is unchanged

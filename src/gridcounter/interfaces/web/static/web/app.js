@@ -22,7 +22,11 @@
       }
     }
     var search = document.getElementById("q") || document.getElementById("topq");
-    if (event.key === "/" && !typingIn(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    // In the search box itself "/" is the shortcut again (select what is there) when the box is empty or all
+    // of it is selected; otherwise it is typed (an address such as "3/2").
+    var again = search && event.target === search &&
+      (search.value === "" || (search.selectionStart === 0 && search.selectionEnd === search.value.length));
+    if (event.key === "/" && (again || !typingIn(event.target)) && !event.ctrlKey && !event.metaKey && !event.altKey) {
       if (search) {
         event.preventDefault();
         search.focus();
@@ -59,3 +63,40 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 }, true);
+
+/* A request htmx makes that fails (a server error, no network) says so where its answer would have gone,
+   instead of leaving the row unchanged. The words come from the page's language (body data-request-failed). */
+(function () {
+  "use strict";
+
+  function failed(event) {
+    var target = event.detail && event.detail.target;
+    if (!target) {
+      return;
+    }
+    var words = document.body.getAttribute("data-request-failed") || "The request failed.";
+    var status = event.detail.xhr && event.detail.xhr.status ? " (HTTP " + event.detail.xhr.status + ")" : "";
+    var old = target.querySelector(":scope > .request-failed");
+    if (old) {
+      old.remove();
+    }
+    var note = document.createElement("p");
+    note.className = "alert error";
+    note.setAttribute("role", "alert");
+    note.setAttribute("data-testid", "request-failed");
+    note.textContent = words + status;
+    var holder = note;
+    if (/^(TBODY|TABLE|THEAD)$/.test(target.tagName)) {  // a table row group gets a row of its own
+      holder = document.createElement("tr");
+      var cell = document.createElement("td");
+      cell.colSpan = 99;
+      cell.appendChild(note);
+      holder.appendChild(cell);
+    }
+    holder.classList.add("request-failed");
+    target.insertBefore(holder, target.firstChild);
+  }
+
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+})();
