@@ -38,6 +38,8 @@ MATRIX = {
     "review_decide":   (403, 403, 200, 403, 403, 200, 200, 403, 302),
     "reader_route":    (403, 200, 403, 403, 403, 403, 200, 403, 302),
     "reader_reading":  (403, 400, 403, 403, 403, 403, 400, 403, 302),
+    "reader_access_note": (403, 404, 403, 403, 403, 403, 404, 403, 302),  # no such meter installed
+    "reader_service_worker": (200, 200, 200, 200, 200, 200, 200, 200, 200),  # code only, no data: anyone
     "enter_reading":   (422, 403, 403, 403, 403, 422, 422, 404, 302),
     "payment_done":    (200, 403, 200, 403, 200, 200, 200, 404, 302),
     "receipt_pdf":     (200, 403, 200, 403, 200, 200, 200, 404, 302),
@@ -72,6 +74,7 @@ def request(client: Client, name: str, objs: dict):
         "reader_route": reverse("reader_route"), "payment_done": reverse("payment_done", args=[payment_id]),
         "receipt_pdf": reverse("receipt_pdf", args=[payment_id]), "bill_pdf": reverse("bill_pdf", args=[bill_id]),
         "supervisor_day": reverse("supervisor_day"), "till": reverse("till"), "till_closes": reverse("till_closes"),
+        "reader_service_worker": reverse("reader_service_worker"),
     }
     if name in get:
         return client.get(get[name])
@@ -82,6 +85,8 @@ def request(client: Client, name: str, objs: dict):
     if name == "reader_reading":  # no client key: refused naming the field
         return client.post(reverse("reader_reading"), data=json.dumps({"meter": "x"}),
                            content_type="application/json")
+    if name == "reader_access_note":  # a meter nobody installed: nothing written
+        return client.post(reverse("reader_access_note"), {"meter": "NO-SUCH-METER", "text": "dog"})
     if name == "enter_reading":  # not a number: refused naming the field
         return client.post(reverse("enter_reading", args=[number]),
                            {"meter": "ZJ2024000456", "register": "TOTAL", "value": "abc",

@@ -46,9 +46,9 @@ def nav_labels(page: Page) -> list[str]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("who, screens", [
-    ("clerk", ["查找客户"]),
+    ("clerk", ["查找客户", "我的日结"]),
     ("auditor", ["查找客户", "审核队列"]),
-    ("supervisor", ["查找客户", "审核队列", "当日概览"]),
+    ("supervisor", ["查找客户", "审核队列", "我的日结", "当日概览", "日结汇总"]),
     ("account_manager", ["查找客户"]),
     ("reader", ["我的抄表段"]),
     ("installer", []),

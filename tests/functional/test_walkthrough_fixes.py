@@ -231,9 +231,12 @@ def test_the_reader_sees_registers_by_name_and_what_is_already_read(client, smal
     assert '<span class="register">峰</span>' in page and '<span class="register">谷</span>' in page
     assert '<span class="register">PEAK</span>' not in page
     assert "1 块表待抄" in _text(page) and "1 块本期已抄" in _text(page)
-    done = page[page.index(f'data-account="{read.number}"'):page.index(f'data-account="{to_read.number}"')]
+    # unread stops first: the stop to read, then the one read already (its re-read folded away)
+    to_read_at, read_at = page.index(f'data-account="{to_read.number}"'), page.index(f'data-account="{read.number}"')
+    assert to_read_at < read_at
+    done = page[read_at:]
     assert "本期已抄" in done and '<details class="reread"><summary>重新抄读</summary>' in done  # folded away
-    assert "本期已抄" not in page[page.index(f'data-account="{to_read.number}"'):]
+    assert "本期已抄" not in page[to_read_at:read_at]
 
 
 # --- the printed bill --------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def test_rerunning_the_bill_run_and_reimporting_both_files_change_nothing(billed
 
 def test_a_third_estimate_in_a_row_is_refused_at_review(billed):
     held = bill("ESTIMATE_STREAK")
-    with pytest.raises(Exception, match="ESTIMATE_STREAK"):
+    with pytest.raises(Exception, match="已连续估抄 2 次"):
         run("review", "--estimate", str(held.pk), "--reason", "again", "--user", "hld_auditor", "--as-of",
             "2025-08-21")
     assert bill("ESTIMATE_STREAK").pk == held.pk and bill("ESTIMATE_STREAK").status == "HELD"
