@@ -126,3 +126,41 @@ def test_six_wrong_passwords_lock_the_sign_in(page: Page, live_server, small_cit
     expect(page.get_by_role("heading", name="登录已锁定")).to_be_visible()
     assert AuditEvent.objects.filter(action="SIGN_IN_LOCKED_OUT", username="clerk.east").exists()
     assert AuditEvent.objects.filter(action="SIGN_IN_FAILED", username="clerk.east").count() >= 5
+
+
+@pytest.mark.parametrize("lang, confirm_words, book_words, change_words", [
+    ("zh-hans", "客户已确认", "确认收费", "应找零 68.16 元"),
+    ("en", "The customer confirms", "Book payment", "give back 68.16 yuan change")])
+def test_cash_shows_the_change_as_the_clerk_types_and_a_far_larger_amount_is_confirmed_first(
+        page: Page, live_server, small_city, artifacts_dir, lang, confirm_words, book_words, change_words):
+    sign_in(page, base=live_server.url, username="clerk.east", password=small_city.password)
+    page.locator(f"form.langswitch button[value={lang}]").click()
+    expect(page.locator(f"form.langswitch button[value={lang}]")).to_have_attribute("aria-pressed", "true")
+    page.goto(f"{live_server.url}/accounts/1100012345/")
+    owed = page.locator("#pay-amount").input_value()  # the balance, offered as the amount
+    assert owed == "131.84"
+
+    # cash: the change appears as the clerk types what the customer hands over
+    page.locator("#pay-tendered").fill("200")
+    expect(page.get_by_test_id("change")).to_have_text("68.16")
+    page.locator("#pay-tendered").fill("100")
+    expect(page.get_by_test_id("change")).to_have_text("−31.84")  # not enough: said in red
+    page.locator("#pay-tendered").fill("200")
+    page.get_by_test_id("payment").screenshot(path=str(artifacts_dir / f"payment-change-{lang}.png"))
+    # bank card: no cash tendered, no change
+    page.locator("input[name=channel][value=CARD]").check()
+    expect(page.locator("#pay-tendered")).to_be_hidden()
+    page.locator("input[name=channel][value=CASH]").check()
+
+    # two extra digits: 13184 for 131.84 owed is not booked until the customer confirms it
+    page.locator("#pay-amount").fill("13184")
+    page.locator("#pay-tendered").fill("")
+    page.locator("form[action$='/payments/'] button[type=submit]").click()
+    expect(page.get_by_test_id("payment-confirm")).to_be_visible()
+    expect(page.get_by_test_id("payment-confirm-button")).to_contain_text(confirm_words)
+    expect(page.locator("#pay-amount")).to_have_value("13184")
+    page.get_by_test_id("payment").screenshot(path=str(artifacts_dir / f"payment-confirm-{lang}.png"))
+    page.locator("#pay-amount").fill("131.84")  # the clerk corrects it instead: booked without asking again
+    page.locator("#pay-tendered").fill("200")
+    page.get_by_test_id("payment").get_by_role("button", name=book_words, exact=True).click()
+    expect(page.locator("body")).to_contain_text(change_words)

@@ -30,11 +30,12 @@ def _form_key(client, account) -> str:
     return re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
 
 
-def _pay(client, city, amount: str, *, channel: str = "CASH", headers=ZH):
+def _pay(client, city, amount: str, *, channel: str = "CASH", headers=ZH, **fields):
     client.force_login(city.clerk)
     key = _form_key(client, city.account)
     return key, client.post(reverse("take_payment", args=[city.account.number]),
-                            {"amount": amount, "channel": channel, "idempotency_key": key}, follow=True, **headers)
+                            {"amount": amount, "channel": channel, "idempotency_key": key, **fields}, follow=True,
+                            **headers)
 
 
 def _partly_paid(city) -> Payment:
@@ -81,12 +82,49 @@ def test_the_receipt_pdf_of_a_partly_paid_bill_says_paid_and_still_owed_with_hal
 def test_an_overpayment_is_told_as_credit_not_as_a_negative_balance(client, small_city):
     owed = balance_fen(small_city.account)
     amount = owed + 1_156_919
-    _key, response = _pay(small_city_client := client, small_city, f"{amount // 100}.{amount % 100:02d}")
+    _key, response = _pay(small_city_client := client, small_city, f"{amount // 100}.{amount % 100:02d}",
+                          confirmed=str(amount))  # far above what is owed: confirmed with the customer (next test)
     page = _text(response.content.decode())
 
     assert "现预存余额 11,569.19 元" in page
     assert "-11,569.19" not in page
     assert small_city_client  # the same client saw it
+
+
+def test_a_payment_far_above_what_is_owed_is_confirmed_with_the_customer_before_it_is_booked(client, small_city):
+    owed = balance_fen(small_city.account)
+    typed = f"{owed * 11 // 100}.{owed * 11 % 100:02d}"  # eleven times the balance
+    before = Payment.objects.filter(account=small_city.account).count()
+
+    _key, response = _pay(client, small_city, typed, headers=EN)
+    page = _text(response.content.decode())
+
+    assert response.status_code == 200 and "Not booked yet" in page and "more than 10 times what is owed" in page
+    assert Payment.objects.filter(account=small_city.account).count() == before  # nothing booked
+    assert f'value="{typed}"' in response.content.decode()  # the amount as typed, to confirm or correct
+
+    _key, other = _pay(client, small_city, "9" + typed, headers=EN, confirmed=str(owed * 11))
+    assert "Not booked yet" in _text(other.content.decode())  # a confirmation is of the amount it was asked for
+    _key, confirmed = _pay(client, small_city, typed, headers=EN, confirmed=str(owed * 11))
+
+    assert Payment.objects.filter(account=small_city.account).count() == before + 1
+    assert "booked" in _text(confirmed.content.decode())
+
+
+def test_cash_tendered_gives_the_change_and_too_little_is_refused_beside_the_field(client, small_city):
+    before = Payment.objects.filter(account=small_city.account).count()
+
+    _key, short = _pay(client, small_city, "100.00", tendered="50")
+    page = short.content.decode()
+
+    assert short.status_code == 400 and 'data-testid="tendered-error"' in page
+    assert "实收现金 50 元少于收费金额" in _text(page)
+    assert Payment.objects.filter(account=small_city.account).count() == before
+
+    _key, paid = _pay(client, small_city, "100.00", tendered="１５０")
+
+    assert "实收现金 150.00 元，应找零 50.00 元" in _text(paid.content.decode())
+    assert Payment.objects.filter(account=small_city.account).count() == before + 1
 
 
 @pytest.mark.parametrize("typed", ["1e12", "99,999,999,999.99", "99999999999.99", "１０００００００００００"])

@@ -50,6 +50,7 @@ class InvalidAmount(ValueError):
     TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"
     NOT_POSITIVE = "NOT_POSITIVE"
     TOO_LARGE = "TOO_LARGE"
+    TOO_LITTLE = "TOO_LITTLE"  # less cash tendered than is being paid
 
     def __init__(self, *, field: str, message: str, code: str = NOT_POSITIVE):
         super().__init__(f"{field}: {message}")
@@ -347,3 +348,26 @@ def counted_cash_fen(counts: dict[int, int]) -> int:
             raise ValueError(f"pieces of {denomination} fen must be a whole number ≥ 0, not {pieces!r}")
         total += denomination * pieces
     return total
+
+
+# --- cash at the counter: the change, and a payment far above what is owed -----------------------------------------
+
+DEFAULT_CONFIRM_MULTIPLE = 10  # a payment above this many times what is owed asks the clerk to confirm it
+
+
+def change_fen(*, amount_fen: int, tendered_fen: int) -> int:
+    """The change to hand back for `tendered_fen` of cash on a payment of `amount_fen`.
+
+    Raises InvalidAmount (field "tendered", code TOO_LITTLE) when less was tendered than is being paid."""
+    if tendered_fen < amount_fen:
+        raise InvalidAmount(field="tendered", code=InvalidAmount.TOO_LITTLE,
+                            message=f"{format_fen(tendered_fen)} yuan tendered is less than the "
+                                    f"{format_fen(amount_fen)} yuan paid")
+    return tendered_fen - amount_fen
+
+
+def needs_confirmation(*, amount_fen: int, owed_fen: int, multiple: int = DEFAULT_CONFIRM_MULTIPLE) -> bool:
+    """A payment of more than `multiple` times what is owed (a balance of credit owes nothing) is confirmed with
+    the customer before it is booked: a typing error (an extra zero, the account number in the amount field) would
+    otherwise become credit that only a reversal takes back."""
+    return amount_fen > multiple * max(owed_fen, 0)

@@ -43,6 +43,7 @@ from gridcounter.application.ledger._locks import (
 from gridcounter.application.ledger._payments import (
     COUNTER_CHANNELS,
     ChannelNotAtCounter,
+    CounterCash,
     IdempotencyKeyReused,
     InvalidAmount,
     InvalidIdempotencyKey,
@@ -51,6 +52,8 @@ from gridcounter.application.ledger._payments import (
     ReversalNotAllowed,
     ReversalResult,
     UnknownChannel,
+    confirm_multiple,
+    counter_cash,
     next_receipt_number,
     reverse_payment,
     take_payment,
@@ -82,6 +85,9 @@ from gridcounter.application.ledger._till import (
 __all__ = [
     "COUNTER_CHANNELS",
     "ChannelNotAtCounter",
+    "CounterCash",
+    "confirm_multiple",
+    "counter_cash",
     "DaySummary",
     "HallDay",
     "NON_CASH",

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -26,9 +27,38 @@ from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocat
 from gridcounter.data.org.models import Hall, Role
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
-from gridcounter.domain.ledger import InvalidAmount
+from gridcounter.domain.ledger import DEFAULT_CONFIRM_MULTIPLE, InvalidAmount, change_fen, needs_confirmation
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class CounterCash:
+    """What the counter tells the clerk before a payment is booked: the change to hand back (cash with an amount
+    tendered), and whether the amount is so far above what is owed that the customer must confirm it first."""
+
+    change_fen: int | None
+    confirm: bool
+    owed_fen: int
+    multiple: int
+
+
+def confirm_multiple() -> int:
+    """How many times what is owed a counter payment may be before the clerk confirms it (setting
+    GRIDCOUNTER_PAYMENT_CONFIRM_MULTIPLE, default domain.ledger.DEFAULT_CONFIRM_MULTIPLE)."""
+    return int(getattr(settings, "GRIDCOUNTER_PAYMENT_CONFIRM_MULTIPLE", DEFAULT_CONFIRM_MULTIPLE))
+
+
+def counter_cash(*, account: Account, amount_fen: int, channel: str, tendered_fen: int | None) -> CounterCash:
+    """The change and the confirmation rule for a payment typed at the counter (`domain.ledger.change_fen`,
+    `needs_confirmation`). Raises InvalidAmount (field "tendered") when less cash was tendered than is paid."""
+    change = None
+    if channel == Payment.Channel.CASH and tendered_fen is not None:
+        change = change_fen(amount_fen=amount_fen, tendered_fen=tendered_fen)
+    owed, multiple = balance_fen(account), confirm_multiple()
+    return CounterCash(change_fen=change, confirm=needs_confirmation(amount_fen=amount_fen, owed_fen=owed,
+                                                                     multiple=multiple),
+                       owed_fen=max(owed, 0), multiple=multiple)
 
 __all__ = [
     "COUNTER_CHANNELS", "ChannelNotAtCounter", "IdempotencyKeyReused", "InvalidAmount", "InvalidIdempotencyKey", "PaymentOutsideCity", "PaymentResult",

@@ -24,8 +24,10 @@ from gridcounter.application.ledger import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     TillClosed,
+    counter_cash,
     take_payment,
 )
+from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
@@ -96,7 +98,8 @@ def _account_page(request, account, *, payment_error: dict | None = None, status
                 format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""),
             "channel": typed.get("channel", COUNTER_CHANNELS[0].value),
             "amount_error": typed.get("amount_error", ""), "channel_error": typed.get("channel_error", ""),
-            "form_error": typed.get("form_error", ""),
+            "form_error": typed.get("form_error", ""), "tendered": typed.get("tendered", ""),
+            "tendered_error": typed.get("tendered_error", ""), "confirm": typed.get("confirm"),
         }
     return render(request, "web/account.html", context, status=status)
 
@@ -113,17 +116,29 @@ def take_payment_view(request, number: str):
     require_payment_taker(request.user)
     channel = request.POST.get("channel", "")
     typed = request.POST.get("amount", "")
-    refused = {"amount": typed, "channel": channel}
+    tendered = request.POST.get("tendered", "").strip()
+    refused = {"amount": typed, "channel": channel, "tendered": tendered}
     if channel not in COUNTER_CHANNELS:
         return _account_page(request, account, status=400, payment_error={
             **refused, "channel_error": _("Payment not booked. Payment method: choose cash or bank card.")})
     try:
         amount_fen = parse_yuan_amount(typed.strip(), field="amount")
+        cash = counter_cash(account=account, amount_fen=amount_fen, channel=channel, tendered_fen=parse_yuan_amount(
+            tendered, field="tendered") if tendered and channel == Payment.Channel.CASH else None)
+        if cash.confirm and request.POST.get("confirmed") != str(amount_fen):
+            # nothing booked yet: the clerk checks the amount with the customer, then confirms that amount (a
+            # confirmation names the amount it confirms: one corrected after it is asked about again)
+            return _account_page(request, account, payment_error={**refused, "confirm": {
+                "amount": yuan(amount_fen), "amount_fen": amount_fen, "owed": yuan(cash.owed_fen),
+                "multiple": cash.multiple}})
         result = take_payment(
             account=account, amount_fen=amount_fen, channel=channel, hall=request.user.hall, clerk=request.user,
             idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(), at_counter=True,
         )
     except InvalidAmount as problem:
+        if problem.field == "tendered":
+            return _account_page(request, account, status=400, payment_error={
+                **refused, "tendered_error": _tendered_problem(tendered, problem.code)})
         return _account_page(request, account, status=400, payment_error={
             **refused, "amount_error": _("Payment not booked. Amount (yuan): %(problem)s") % {
                 "problem": _amount_problem(typed, problem.code)}})
@@ -143,6 +158,9 @@ def take_payment_view(request, number: str):
                                  "again.") % {"receipt": receipt, "amount": amount})
     else:
         messages.success(request, booked_message(receipt=receipt, amount=amount, balance_fen=result.balance_fen))
+        if cash.change_fen is not None:
+            messages.success(request, _("Cash tendered %(tendered)s yuan: give back %(change)s yuan change.") % {
+                "tendered": yuan(cash.change_fen + result.payment.amount_fen), "change": yuan(cash.change_fen)})
     return redirect("payment_done", pk=result.payment.pk)
 
 
@@ -153,6 +171,13 @@ def booked_message(*, receipt: str, amount: str, balance_fen: int) -> str:
             "receipt": receipt, "amount": amount, "credit": yuan(-balance_fen)}
     return _("Receipt %(receipt)s: %(amount)s yuan booked. Balance now %(balance)s yuan.") % {
         "receipt": receipt, "amount": amount, "balance": yuan(balance_fen)}
+
+
+def _tendered_problem(raw: str, code: str) -> str:
+    if code == InvalidAmount.TOO_LITTLE:
+        return _("Payment not booked. Cash tendered: %(tendered)s yuan is less than the amount paid.") % {
+            "tendered": raw}
+    return _("Payment not booked. Cash tendered (yuan): %(problem)s") % {"problem": _amount_problem(raw, code)}
 
 
 def _amount_problem(raw: str, code: str) -> str:

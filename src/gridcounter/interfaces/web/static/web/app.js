@@ -100,3 +100,63 @@ document.addEventListener("submit", function (event) {
   document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:sendError", failed);
 })();
+
+/* The change for cash at the counter, as the clerk types (the server says it again after booking): integer fen,
+   as the amounts are written ("123.45", full-width digits read as ASCII); nothing shown until both are amounts. */
+(function () {
+  "use strict";
+
+  function fen(text) {
+    var ascii = (text || "").trim().replace(/[\uff10-\uff19\uff0e]/g, function (ch) {
+      return ch === "\uff0e" ? "." : String.fromCharCode(ch.charCodeAt(0) - 0xfee0);
+    });
+    var match = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(ascii);
+    if (!match) {
+      return null;
+    }
+    return parseInt(match[1], 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
+  }
+
+  function update(form) {
+    var out = form.querySelector("#pay-change");
+    var cashOnly = form.querySelector("[data-cash-only]");
+    var channel = form.querySelector("input[name=channel]:checked");
+    var isCash = !channel || channel.value === "CASH";
+    if (cashOnly) {
+      cashOnly.hidden = !isCash;
+    }
+    if (!out) {
+      return;
+    }
+    var amount = fen(form.querySelector("#pay-amount").value);
+    var tendered = fen(form.querySelector("#pay-tendered").value);
+    if (amount === null || tendered === null || !isCash) {
+      out.textContent = "—";
+      out.classList.remove("short");
+      return;
+    }
+    var change = tendered - amount;
+    var text = (Math.abs(change) / 100).toFixed(2).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    out.textContent = (change < 0 ? "−" : "") + text;
+    out.classList.toggle("short", change < 0);
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (form && form.querySelector("#pay-change")) {
+      update(form);
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.querySelector("#pay-change")) {
+      update(form);
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var out = document.getElementById("pay-change");
+    if (out && out.form) {
+      update(out.form);
+    }
+  });
+})();
