@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import DateTimeField, JSONField
 
-from gridcounter.data.registry.models import fill_search_key
+from gridcounter.data.registry.models import SEARCH_KEYED, fill_search_key
 
 __all__ = ["allocate_column_ids", "allocate_ids", "insert_rows", "json_text", "prepare_connection"]
 
@@ -79,8 +79,9 @@ def insert_rows(model, rows: list[dict], *, assign_ids: bool = False, batch_size
     """
     if not rows:
         return []
-    for row in rows:  # customers and premises carry the search key that save() would give them
-        fill_search_key(model, row)
+    if model._meta.label_lower in SEARCH_KEYED:  # customers and premises carry the key save() would give them
+        for row in rows:
+            fill_search_key(model, row)
     pk = model._meta.pk
     ids: list[int] = []
     if assign_ids:

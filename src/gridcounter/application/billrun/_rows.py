@@ -368,11 +368,7 @@ def update_frame(table: str, frame: pl.DataFrame) -> None:
             stage = "gridcounter_update_stage"
             cursor.execute(f"CREATE TEMPORARY TABLE {stage} (LIKE {qn(table)})")
             try:
-                names = ", ".join(qn(n) for n in frame.columns)
-                data = frame.write_csv(include_header=False, null_value="\\N",
-                                       datetime_format="%Y-%m-%d %H:%M:%S%.f%z")
-                with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-                    copy.write(data.encode())
+                copy_frame(stage, frame)
                 assignments = ", ".join(f"{qn(n)} = s.{qn(n)}" for n in columns)
                 cursor.execute(f"UPDATE {qn(table)} AS t SET {assignments} FROM {stage} AS s WHERE t.id = s.id")
             finally:

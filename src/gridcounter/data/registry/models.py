@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from gridcounter.data.audit.models import history
 from gridcounter.domain.search_keys import customer_search_key, premise_search_key
 
+SEARCH_KEYED = frozenset({"registry.customer", "registry.premise"})  # the models whose rows carry a search_key
+
 
 def fill_search_key(model, row: dict) -> dict:
     """The row (attname -> value) of a customer or premise with its ``search_key`` computed from its fields; any
