@@ -8,15 +8,45 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 
 pytest_plugins = ["tests.factories.fixtures"]  # every world a test builds (tests/factories/), registered once
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# screenshots and pictures; scripts/test gives the SQLite and the PostgreSQL run a folder each, as they run at once
+ARTIFACTS = Path(os.environ.get("GRIDCOUNTER_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# GRIDCOUNTER_TEST_SHARD=heavy|rest runs one part of the suite (scripts/test runs the PostgreSQL tests as two such
+# processes at once, each on a test database of its own): "heavy" is the folders whose tests start processes, kill
+# them and bill whole cities; "rest" is everything else.
+HEAVY = ("/tests/integration/billrun/", "/tests/integration/imports/", "/tests/integration/cli/",
+         "/tests/integration/ledger/")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/tests/unit/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.nodb)
+    shard = os.environ.get("GRIDCOUNTER_TEST_SHARD")
+    if shard:
+        assert shard in ("heavy", "rest"), f"GRIDCOUNTER_TEST_SHARD={shard}: heavy or rest"
+        def is_heavy(item):
+            return any(part in str(item.fspath).replace(os.sep, "/") for part in HEAVY)
+
+        keep = [item for item in items if is_heavy(item) == (shard == "heavy")]
+        config.hook.pytest_deselected(items=[item for item in items if is_heavy(item) != (shard == "heavy")])
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A shard's test database is its own (test_<name>_<shard>), so that two shards can run at once."""
+    shard = os.environ.get("GRIDCOUNTER_TEST_SHARD")
+    if shard:
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        if db["ENGINE"].endswith("postgresql"):
+            test = db.setdefault("TEST", {})
+            test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{shard}"
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +56,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 

@@ -417,3 +417,22 @@ def test_a_clerk_of_another_city_cannot_pay_in_for_the_account(client, small_cit
                            {"amount": "10.00", "channel": "CASH", "idempotency_key": "web-other-city"})
     assert response.status_code == 404
     assert not Payment.objects.filter(idempotency_key="web-other-city").exists()
+
+
+def test_recent_customers_are_the_clerks_own_newest_first_and_outlive_the_sign_in(client, small_city):
+    """Each customer screen opened puts the account first in the clerk's recent customers; another clerk's
+    list is their own; the list is still there after signing out and in again."""
+    signed_in(client, small_city.clerk)
+    client.get(account_url(small_city.account))
+    client.get(account_url(small_city.neighbour))
+    client.get(account_url(small_city.account))  # opened again: first again, not twice
+    client.logout()
+    signed_in(client, small_city.clerk)
+
+    home = client.get("/")
+    assert [a.number for a in home.context["recent"]] == [small_city.account.number, small_city.neighbour.number]
+    assert small_city.neighbour.number in main_of(home)
+
+    other = client.__class__()
+    signed_in(other, small_city.clerk_west)
+    assert other.get("/").context["recent"] == []

@@ -60,3 +60,27 @@ def test_audit_log_is_read_only_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
     assert admin_client.get(reverse("admin:audit_auditevent_add")).status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).action == "TEST_EVENT"
+
+
+@pytest.mark.parametrize(("language", "more"), [("en", "more than 5"), ("zh-hans", "超过 5")])
+def test_audit_log_list_counts_no_further_than_needed_and_filters_by_action(admin_client, monkeypatch, language,
+                                                                          more):
+    """A large log's list says "more than N" instead of counting every row; the action filter offers the actions
+    the log holds and shows only that action's events, newest first."""
+    from gridcounter.data.audit import admin as audit_admin
+
+    monkeypatch.setattr(audit_admin, "COUNT_CAP", 5)
+    for i in range(6):
+        record_event(action="PAYMENT_TAKEN", object_id=f"P{i}")
+    record_event(action="PAYMENT_REVERSED", object_id="P0")
+    url = reverse("admin:audit_auditevent_changelist")
+    admin_client.cookies["django_language"] = language
+
+    page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert more in page
+    assert "?action=PAYMENT_REVERSED" in page and "?action=PAYMENT_TAKEN" in page  # the filter's choices
+
+    filtered = admin_client.get(url, {"action": "PAYMENT_REVERSED"}, HTTP_ACCEPT_LANGUAGE=language)
+    rows = filtered.context["cl"].result_list
+    assert [event.action for event in rows] == ["PAYMENT_REVERSED"]
+    assert "more than" not in filtered.content.decode() and "超过" not in filtered.content.decode()

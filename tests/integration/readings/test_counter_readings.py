@@ -97,3 +97,26 @@ def test_the_same_form_sent_twice_stores_each_register_once(town):
     assert again.outcome.created is False
     assert Reading.objects.filter(account=account, source="CUSTOMER").count() == 1
     assert Reading.objects.filter(account=account, derived_from__isnull=False).count() == 1
+
+
+def test_the_next_bill_runs_to_the_carried_value_and_says_it_is_an_estimate(town):
+    """The bill of the period ends on the fixed day at the carried value: billed as an estimate, its explanation
+    says so, and it is issued without waiting for the auditor."""
+    from gridcounter.application.billrun import run_bills
+    from gridcounter.data.audit.context import acting_as
+    from gridcounter.data.billing.models import Bill
+
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)
+    [result] = _bring(account, {"TOTAL": str(last + 70)})
+
+    with acting_as(Actor(reason="bill run", channel="SYSTEM")):
+        run_bills(period="2026-11", as_of=date(2026, 11, 20), created_at=town.now, route_codes=[town.route.code])
+
+    bill = Bill.objects.get(account=account, period="2026-11")
+    assert bill.status == Bill.Status.ISSUED and bill.is_estimate
+    assert (bill.start_date, bill.end_date) == (date(2026, 10, 15), date(2026, 11, 15))
+    assert bill.kwh == result.carried.value - last == Decimal("103.33")
+    text = " ".join(str(part) for part in bill.explanation) if isinstance(bill.explanation, list) else str(
+        bill.explanation)
+    assert "估" in text  # the customer reads that the usage is an estimate

@@ -6,13 +6,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+CHANNELS = ("WEB", "API", "CLI", "SYSTEM")  # where a change came from: a page, the REST API, a command, a job
+
 
 @dataclass(frozen=True)
 class Actor:
     user: Any = None  # a StaffUser, or None for a system job
     hall: Any = None  # the Hall acted from
     reason: str = ""
-    channel: str = "SYSTEM"  # WEB, API, CLI, SYSTEM
+    channel: str = "SYSTEM"  # one of CHANNELS
     name: str = ""  # who acts when no staff user does: the system account that ran a command
 
     @property

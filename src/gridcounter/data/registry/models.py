@@ -230,3 +230,25 @@ class Installation(models.Model):
 
     def __str__(self):
         return f"{self.meter} @ {self.account} [{self.installed_date}, {self.removed_date or '…'})"
+
+
+class RecentAccount(models.Model):
+    """An account a member of staff opened, and when it was last opened: the counter's "recent customers".
+
+    One row per (user, account), moved forward each time; kept in the database rather than in the session, since
+    the screens a clerk opens at once each save their session and the last to finish would drop the others' change.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    opened_at = models.DateTimeField(_("last opened at"))
+
+    class Meta:
+        verbose_name = _("recently opened account")
+        verbose_name_plural = _("recently opened accounts")
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="recent_account_once_per_user")]
+        indexes = [models.Index(fields=["user", "-opened_at"], name="recent_account_user_time")]
+
+    def __str__(self):
+        return f"{self.user_id} → {self.account_id} @ {self.opened_at:%Y-%m-%d %H:%M}"

@@ -120,26 +120,26 @@ REASONS: dict[IntervalCode, tuple[str, str]] = {
         "(longest run {longest}; at most {limit} in a row are interpolated): the bill is held.",
     ),
     IntervalCode.ESTIMATED: (
-        "{count} 个缺失的15分钟间隔按前后实测值线性插值估算，共 {kwh} kWh，账单上标为估算。",
+        "{count} 个缺失的15分钟间隔按前后实测值线性插值估算，共 {kwh} 千瓦时，账单上标为估算。",
         "{count} missing 15-minute intervals were estimated by linear interpolation between the measured "
         "neighbours, {kwh} kWh in all; the bill marks them as estimates.",
     ),
     IntervalCode.NEGATIVE: (
-        "{count} 个间隔电量为负（最小 {min_kwh} kWh，首个在 {first_at}），数据有误。",
+        "{count} 个间隔电量为负（最小 {min_kwh} 千瓦时，首个在 {first_at}），数据有误。",
         "{count} intervals hold negative energy (lowest {min_kwh} kWh, first at {first_at}): the data is wrong.",
     ),
     IntervalCode.SPIKE: (
-        "{count} 个间隔电量超过该户本期典型间隔 {typical_kwh} kWh 的 {limit} 倍（最大 {max_kwh} kWh，于 {max_at}），疑似数据错误。",
+        "{count} 个间隔电量超过该户本期典型间隔 {typical_kwh} 千瓦时 的 {limit} 倍（最大 {max_kwh} 千瓦时，于 {max_at}），疑似数据错误。",
         "{count} intervals exceed {limit} times the account's typical interval of {typical_kwh} kWh this "
         "period (highest {max_kwh} kWh at {max_at}): looks like bad data.",
     ),
     IntervalCode.SUM_MISMATCH: (
-        "间隔电量合计 {interval_kwh} kWh 与表计示数差×倍率 {register_kwh} kWh 相差 {diff_kwh} kWh，超出允许 {tolerance_kwh} kWh。",
+        "间隔电量合计 {interval_kwh} 千瓦时 与表计示数差×倍率 {register_kwh} 千瓦时 相差 {diff_kwh} 千瓦时，超出允许 {tolerance_kwh} 千瓦时。",
         "The intervals add up to {interval_kwh} kWh but the register advanced {register_kwh} kWh "
         "(× multiplier): {diff_kwh} kWh apart, more than the {tolerance_kwh} kWh allowed.",
     ),
     IntervalCode.REGISTER_MISSING: (
-        "期初或期末缺少总示数，间隔电量合计 {interval_kwh} kWh 未能与表计核对。",
+        "期初或期末缺少总示数，间隔电量合计 {interval_kwh} 千瓦时 未能与表计核对。",
         "No register reading at the start or the end of the period: the intervals' {interval_kwh} kWh "
         "could not be checked against the register.",
     ),

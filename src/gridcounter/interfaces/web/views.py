@@ -64,21 +64,21 @@ def search(request):
         # Enter in the search box: open the first result of exactly what was typed.
         return redirect("account", number=hits[0].account.number)
     return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT,
-                                             "recent": recent_accounts(request)})
+                                             "recent": recent_accounts(request.user)})
 
 
 def _search_page(request):
     query = normalise(request.GET.get("q", ""))
     hits = find_accounts(user=request.user, query=query) if query else []
     return render(request, "web/home.html", {"query": query, "hits": hits, "limit": LIMIT,
-                                             "recent": recent_accounts(request)})
+                                             "recent": recent_accounts(request.user)})
 
 
 @staff_required(*CUSTOMER_SERVICE_ROLES)
 def account_detail(request, number: str):
     """The customer screen. Another city's account answers 404 (see access.ObjectHidden)."""
     account = access_account_by_number(user=request.user, number=number)
-    remember(request, account)
+    remember(request.user, account, opened_at=timezone.now())
     return _account_page(request, account)
 
 

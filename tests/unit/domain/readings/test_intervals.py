@@ -161,7 +161,7 @@ def test_four_missing_intervals_are_interpolated_and_marked_estimated():
     # 1.0 → (1.2, 1.4, 1.6, 1.8) → 2.0: 6 kWh estimated, all valley
     assert row["estimated_intervals"] == 4 and row["missing_intervals"] == 0 and not row["held"]
     assert findings["ESTIMATED"].numbers == {"count": 4, "kwh": "6"}
-    assert "线性插值" in findings["ESTIMATED"].reason_zh
+    assert "线性插值" in findings["ESTIMATED"].reason_zh and "千瓦时" in findings["ESTIMATED"].reason_zh
     assert row["valley_c"] == 3500  # 27 measured intervals of 1 kWh, 3:00 at 2 kWh, and the 6 kWh filled
 
 
@@ -251,7 +251,7 @@ def test_intervals_off_the_register_by_more_than_the_tolerance_hold_the_bill():
     assert row["held"]
     assert findings["SUM_MISMATCH"].numbers == {"interval_kwh": "24", "register_kwh": "25", "diff_kwh": "1",
                                                 "tolerance_kwh": "0.5"}
-    assert "超出允许 0.5 kWh" in findings["SUM_MISMATCH"].reason_zh
+    assert "超出允许 0.5 千瓦时" in findings["SUM_MISMATCH"].reason_zh and "kWh" not in findings["SUM_MISMATCH"].reason_zh
 
 
 def test_a_difference_within_one_percent_passes():
