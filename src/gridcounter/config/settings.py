@@ -165,6 +165,8 @@ GRIDCOUNTER_VALIDATION_RULES = Path(os.environ.get("GRIDCOUNTER_VALIDATION_RULES
 # the back-billing rules after a meter test (Art. 80 and 81 of the Rules for Electricity Supply Business)
 GRIDCOUNTER_BACK_BILLING_RULES = Path(os.environ.get("GRIDCOUNTER_BACK_BILLING_RULES",
                                                      str(REPO_DIR / "rules" / "back-billing.toml")))
+# the late-payment penalty: rates, minimum, residential categories and the cap policy (Art. 98)
+GRIDCOUNTER_PENALTY_RULES = Path(os.environ.get("GRIDCOUNTER_PENALTY_RULES", str(REPO_DIR / "rules" / "penalty.toml")))
 # AMI 15-minute interval files (Parquet, by period and route), as `gridcounter import-intervals` stores them.
 GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))
 # the key of the journal entries' hash chain (data.ledger.guard.chain_key); empty: derived from SECRET_KEY

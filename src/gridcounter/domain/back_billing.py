@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 from gridcounter.domain.billing.sentences import WORDS, kwh_text
+from gridcounter.domain.invalid_input import InvalidInput
 
 KWH = Decimal("0.01")
 ROUNDING = ROUND_HALF_UP
@@ -44,15 +45,9 @@ class BackBillingRulesError(ValueError):
     """The back-billing rules file is missing a rule or a key, or holds a value of the wrong kind."""
 
 
-class InvalidBackBillingInput(ValueError):
+class InvalidBackBillingInput(InvalidInput):
     """An input of a back-billing calculation is out of range. `field` names it; the message is in both languages
     (`text_zh`, `text_en`); str() is `field: English message`."""
-
-    def __init__(self, *, field: str, text_zh: str, text_en: str):
-        super().__init__(f"{field}: {text_en}")
-        self.field = field
-        self.text_zh = text_zh
-        self.text_en = text_en
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""Ledger rules in pure Python: fen and yuan, balanced entries, oldest-first allocation, late-payment penalty."""
+"""Ledger rules in pure Python: fen and yuan, balanced entries, oldest-first allocation, the hash chain, the till.
+
+The late-payment penalty is gridcounter.domain.penalty."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -229,76 +230,6 @@ def allocate_oldest_first(*, amount_fen: int, open_items: Sequence[tuple[K, int]
         allocations.append((key, share))
         remaining -= share
     return allocations, remaining
-
-
-# --- late-payment penalty (供电营业规则 Art. 98) ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class PenaltyRule:
-    """Daily rates on the unpaid remainder, the minimum charge and an optional cap, with their source."""
-
-    residential_daily_rate: Decimal
-    current_year_daily_rate: Decimal
-    earlier_years_daily_rate: Decimal
-    minimum_fen: int
-    cap_ratio: Decimal | None
-    source: str
-
-
-PENALTY_RULE_1996 = PenaltyRule(
-    residential_daily_rate=Decimal("0.001"),
-    current_year_daily_rate=Decimal("0.002"),
-    earlier_years_daily_rate=Decimal("0.003"),
-    minimum_fen=100,
-    cap_ratio=Decimal("0.30"),
-    source="供电营业规则 (1996) Art. 98; 30 % cap: State Grid practice (one source)",
-)
-
-
-@dataclass(frozen=True)
-class Arrears:
-    """One overdue charge: the unpaid remainder, its due date and the calendar year it arose in."""
-
-    amount_fen: int
-    due_date: date
-    charge_year: int
-
-
-def penalty_days(*, due_date: date, paid_date: date) -> int:
-    """Days charged: from the day after the due date up to and including the day of payment."""
-    return max(0, (paid_date - due_date).days)
-
-
-def late_payment_penalty_fen(*, arrears: Sequence[Arrears], paid_date: date, residential: bool,
-                             rule: PenaltyRule) -> int:
-    """The late-payment penalty (电费违约金) in fen for paying ``arrears`` on ``paid_date``.
-
-    Per charge: remainder × daily rate × days, rounded half up to the fen, capped at ``cap_ratio`` of the
-    remainder when the rule has a cap. Residential customers pay the residential rate; others the
-    current-year rate on charges of ``paid_date``'s year and the earlier-years rate on older ones. Whenever
-    anything is overdue, a total below the minimum is charged as the minimum (the regulation wins over the cap).
-    """
-    total = 0
-    overdue = False
-    for item in arrears:
-        days = penalty_days(due_date=item.due_date, paid_date=paid_date)
-        if days == 0 or item.amount_fen <= 0:
-            continue
-        overdue = True
-        if residential:
-            rate = rule.residential_daily_rate
-        elif item.charge_year >= paid_date.year:
-            rate = rule.current_year_daily_rate
-        else:
-            rate = rule.earlier_years_daily_rate
-        penalty = (Decimal(item.amount_fen) * rate * days).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        if rule.cap_ratio is not None:
-            cap = (Decimal(item.amount_fen) * rule.cap_ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-            penalty = min(penalty, cap)
-        total += int(penalty)
-    if overdue and total < rule.minimum_fen:
-        total = rule.minimum_fen
-    return total
 
 
 # --- the entries' hash chain -------------------------------------------------------------------------------------

@@ -1,6 +1,4 @@
-"""Ledger rules without a database: yuan input, balanced entries, allocation, late-payment penalty."""
-from dataclasses import replace
-from datetime import date
+"""Ledger rules without a database: yuan input, balanced entries, allocation (the penalty: test_penalty.py)."""
 from decimal import Decimal
 
 import pytest
@@ -8,8 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridcounter.domain.ledger import (
-    PENALTY_RULE_1996,
-    Arrears,
     InvalidAmount,
     UnbalancedEntry,
     allocate_oldest_first,
@@ -17,7 +13,6 @@ from gridcounter.domain.ledger import (
     bill_posting_template,
     check_balanced,
     format_fen,
-    late_payment_penalty_fen,
     opposite_lines,
     parse_yuan_amount,
     payment_lines,
@@ -157,51 +152,3 @@ def test_allocation_never_over_pays_and_loses_nothing(amount, outstanding):
     assert surplus == 0 or all(share == outstanding[key] for key, share in allocations)
     paid_keys = [key for key, _s in allocations]
     assert paid_keys == sorted(paid_keys)
-
-
-# --- late-payment penalty ---------------------------------------------------------------------------------
-
-
-def test_residential_penalty_is_one_per_mille_a_day():
-    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 3, 20), charge_year=2026)]
-    # 10 days late on 1000 yuan: 1000 × 0.001 × 10 = 10 yuan
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 30), residential=True,
-                                    rule=PENALTY_RULE_1996) == 1000
-
-
-def test_paying_on_the_due_date_costs_nothing():
-    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 3, 20), charge_year=2026)]
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 20), residential=True,
-                                    rule=PENALTY_RULE_1996) == 0
-
-
-def test_non_residential_current_year_two_and_earlier_years_three_per_mille():
-    arrears = [Arrears(amount_fen=100_000, due_date=date(2026, 1, 20), charge_year=2026),
-               Arrears(amount_fen=100_000, due_date=date(2026, 1, 20), charge_year=2025)]
-    # 10 days: 1000 × 0.002 × 10 = 20 yuan; 1000 × 0.003 × 10 = 30 yuan
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 1, 30), residential=False,
-                                    rule=PENALTY_RULE_1996) == 5000
-
-
-def test_small_penalty_is_charged_as_one_yuan():
-    arrears = [Arrears(amount_fen=5_000, due_date=date(2026, 3, 20), charge_year=2026)]
-    # 50 yuan × 0.001 × 1 day = 0.05 yuan → 1 yuan
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 3, 21), residential=True,
-                                    rule=PENALTY_RULE_1996) == 100
-
-
-def test_penalty_is_capped_at_thirty_percent_and_the_cap_is_configurable():
-    arrears = [Arrears(amount_fen=100_000, due_date=date(2024, 1, 20), charge_year=2024)]
-    # 700 days × 0.003 = 210 % uncapped
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2025, 12, 20), residential=False,
-                                    rule=PENALTY_RULE_1996) == 30_000
-    no_cap = replace(PENALTY_RULE_1996, cap_ratio=None)
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2025, 12, 20), residential=False,
-                                    rule=no_cap) == 210_000
-
-
-def test_penalty_rounds_half_up_to_the_fen():
-    arrears = [Arrears(amount_fen=12_345, due_date=date(2026, 3, 20), charge_year=2026)]
-    # 123.45 yuan × 0.002 × 95 days = 23.4555 yuan → 2345.55 fen → 2346 fen
-    assert late_payment_penalty_fen(arrears=arrears, paid_date=date(2026, 6, 23), residential=False,
-                                    rule=PENALTY_RULE_1996) == 2346
