@@ -24,6 +24,7 @@ COMMANDS = [
     ("import-intervals", "import AMI 15-minute intervals (CSV or Parquet)"),
     ("workdays", "the due date of a time limit of N working days (Chinese calendar, holidays and adjusted days)"),
     ("back-bill", "the kWh to make up or refund after a meter test (Art. 80 meter error, Art. 81 wrong multiplier)"),
+    ("penalty", "the late-payment penalty on an overdue bill, with its working (Art. 98)"),
     ("migrate", "create or update the database's tables (run it first, and after each upgrade)"),
     ("createsuperuser", "create an administrator"),
     ("changepassword", "set a user's password"),
