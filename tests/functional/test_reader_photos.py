@@ -246,10 +246,10 @@ def test_the_auditor_sees_the_photo_beside_the_held_bill_and_in_its_reading_hist
 TEXT = {
     "zh": {"locale": "zh-CN", "save": "保存", "attached": "已附照片", "looks_wrong": "看起来有误",
            "fault": "电能表故障", "save_note": "连同此备注保存", "held": "已发送，待审核", "open": "展开",
-           "photo_title": "表计示数照片", "optional": "照片（可选）"},
+           "photo_title": "表计示数照片", "optional": "照片（可选）", "with_photo": "附照片"},
     "en": {"locale": "en-GB", "save": "Save", "attached": "Photo attached", "looks_wrong": "looks wrong",
            "fault": "Meter fault", "save_note": "Save with this note", "held": "held for review", "open": "Open",
-           "photo_title": "Photo of the register", "optional": "Photo (optional)"},
+           "photo_title": "Photo of the register", "optional": "Photo (optional)", "with_photo": "with photo"},
 }
 
 
@@ -285,11 +285,11 @@ def test_the_reader_sends_a_photo_with_a_reading_and_the_auditor_opens_it_beside
         state = form.get_by_test_id("reading-state")
         expect(state).to_contain_text(text["looks_wrong"], timeout=10_000)
         expect(state.get_by_test_id("photo-ask")).to_contain_text(text["attached"])
-        page.screenshot(path=str(artifacts_dir / f"reader-photo-check-{language}.png"))
+        page.screenshot(path=str(artifacts_dir / f"reader-photo-check-{language}.png"), full_page=True)
         state.get_by_label(text["fault"]).check()
         state.get_by_role("button", name=text["save_note"]).click()
         expect(state).to_contain_text(text["held"], timeout=10_000)
-        expect(state).to_contain_text("📷")
+        expect(state).to_contain_text(text["with_photo"])
         page.screenshot(path=str(artifacts_dir / f"reader-photo-sent-{language}.png"))
         reading = Reading.objects.get(meter=meter, value=last - 300)
         assert reading.status == "HELD" and reading.photos.count() == 1
@@ -331,3 +331,101 @@ def test_the_reader_sends_a_photo_with_a_reading_and_the_auditor_opens_it_beside
         assert bill.pk
     finally:
         auditor.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_taken_with_no_network_waits_on_the_phone_and_goes_with_its_reading(
+        browser: Browser, live_server, reader_route, photo_media, artifacts_dir):
+    _account, meter, last = reader_route.stops[1]
+    context, page = phone(browser, base=live_server.url, username="reader.east", password=reader_route.password)
+    try:
+        page.goto(f"{live_server.url}/reader/")
+        form = page.locator(f'form.reading[data-meter="{meter.asset_number}"]')
+        expect(page.get_by_test_id("sync-status")).to_have_text("全部读数已发送")
+
+        # Given the phone is offline in the stairwell, she reads the meter and takes its photo
+        context.set_offline(True)
+        form.get_by_test_id("reading-value").fill(str(last + 205))
+        form.get_by_test_id("reading-photo").set_input_files(
+            files=[{"name": "dial.jpg", "mimeType": "image/jpeg", "buffer": photos.jpeg(size=(800, 600))}])
+        form.get_by_role("button", name="保存", exact=True).click()
+
+        # Then the reading waits with its photo, the photo kept in IndexedDB, and nothing reached the server
+        expect(form.get_by_test_id("reading-state")).to_contain_text("等待发送")
+        expect(form.get_by_test_id("reading-state")).to_contain_text("附照片")
+        expect(form.get_by_test_id("reading-photo-chosen")).to_be_hidden()
+        kept = page.evaluate("""() => new Promise(resolve => {
+            const open = indexedDB.open('gridcounter-reader-photos-' + document.getElementById('reader').dataset.user);
+            open.onsuccess = () => {
+                const get = open.result.transaction('photos').objectStore('photos').getAll();
+                get.onsuccess = () => resolve(get.result.map(b => b.size));
+            };
+        })""")
+        assert len(kept) == 1 and kept[0] > 0
+        page.screenshot(path=str(artifacts_dir / "reader-photo-offline-zh.png"))
+        assert not Reading.objects.filter(meter=meter, value=last + 205).exists()
+
+        # When the network returns, the reading goes with its photo, once, and the phone lets go of the photo
+        context.set_offline(False)
+        expect(form.get_by_test_id("reading-state")).to_contain_text("已发送", timeout=20_000)
+        reading = Reading.objects.get(meter=meter, value=last + 205)
+        assert reading.photos.get().size_bytes == kept[0]
+        left = page.evaluate("""() => new Promise(resolve => {
+            const open = indexedDB.open('gridcounter-reader-photos-' + document.getElementById('reader').dataset.user);
+            open.onsuccess = () => {
+                const count = open.result.transaction('photos').objectStore('photos').count();
+                count.onsuccess = () => resolve(count.result);
+            };
+        })""")
+        assert left == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_refused_keeps_the_typed_reading_and_says_why(browser: Browser, live_server, reader_route,
+                                                              photo_media, artifacts_dir, settings):
+    settings.GRIDCOUNTER_READING_PHOTO_MAX_BYTES = 200_000
+    (_a, meter, last), (_b, meter2, last2) = reader_route.stops[1], reader_route.stops[2]
+    context, page = phone(browser, base=live_server.url, username="reader.east", password=reader_route.password,
+                          locale="en-GB")
+    try:
+        page.get_by_role("button", name="English").click()
+        page.goto(f"{live_server.url}/reader/")
+        form = page.locator(f'form.reading[data-meter="{meter.asset_number}"]')
+
+        # A file that is not a picture is refused on the phone, before anything is sent
+        form.get_by_test_id("reading-value").fill(str(last + 205))
+        form.get_by_test_id("reading-photo").set_input_files(
+            files=[{"name": "dial.gif", "mimeType": "image/gif", "buffer": photos.GIF}])
+        chosen = form.get_by_test_id("reading-photo-chosen")
+        expect(chosen).to_contain_text("photo: only JPEG, PNG or WebP pictures are kept")
+        # one over the limit too, with both sizes
+        form.get_by_test_id("reading-photo").set_input_files(
+            files=[{"name": "dial.png", "mimeType": "image/png", "buffer": photos.noisy_png(size=(300, 300))}])
+        expect(chosen).to_contain_text("is larger than the 195 KB allowed")
+        expect(form.get_by_test_id("reading-value")).to_have_value(str(last + 205))
+        page.screenshot(path=str(artifacts_dir / "reader-photo-refused-en.png"))
+
+        # A photo the phone took for a PNG but the server cannot open: the reading comes back into its box
+        form2 = page.locator(f'form.reading[data-meter="{meter2.asset_number}"]')
+        form2.get_by_test_id("reading-value").fill(str(last2 + 180))
+        form2.get_by_test_id("reading-photo").set_input_files(
+            files=[{"name": "dial.png", "mimeType": "image/png", "buffer": photos.truncated_png()}])
+        form2.get_by_role("button", name="Save", exact=True).click()
+        expect(form2.get_by_test_id("reading-state")).to_contain_text(f"The reading {last2 + 180} was not sent",
+                                                                      timeout=10_000)
+        expect(form2.get_by_test_id("reading-photo-chosen")).to_contain_text("the picture is damaged or incomplete")
+        expect(form2.get_by_test_id("reading-value")).to_have_value(str(last2 + 180))
+        form2.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / "reader-photo-damaged-en.png"))
+        assert not Reading.objects.filter(meter=meter2, value=last2 + 180).exists()
+
+        # Saved again without a photo, it is stored
+        form2.get_by_role("button", name="Save", exact=True).click()
+        expect(form2.get_by_test_id("reading-state")).to_contain_text("Sent:", timeout=10_000)
+        assert Reading.objects.filter(meter=meter2, value=last2 + 180).get().photos.count() == 0
+    finally:
+        context.close()

@@ -183,6 +183,7 @@
     });
     var ask = notes.querySelector(".photo-ask-state");
     if (item.photo) {
+      notes.querySelector(".photo-ask-text").hidden = true;
       ask.textContent = TEXTS.photo_attached + " " + (item.photo.name || "") + " (" + sizeText(item.photo.size) + ")";
     }
     notes.querySelector(".confirm-note").addEventListener("click", function (event) {
