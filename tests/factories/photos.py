@@ -47,3 +47,13 @@ def noisy_png(*, size: tuple[int, int] = (200, 200)) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def turned_jpeg(*, size: tuple[int, int] = (400, 200)) -> bytes:
+    """A JPEG stored landscape with EXIF orientation 6 (the phone was held upright): shown portrait."""
+    image = Image.open(io.BytesIO(jpeg(size=size)))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()

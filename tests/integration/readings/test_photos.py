@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from gridcounter.application.access import AccessDenied, ObjectHidden, access_reading_photo
 from gridcounter.application.readings import PhotoRefused, attach_photo, check_photo, submit_reading
@@ -79,7 +80,6 @@ def test_the_photo_is_stored_under_media_root_with_a_thumbnail_and_audited_once(
     stored = Path(photo_media) / photo.file.name
     assert stored.read_bytes() == checked.content  # kept as it came: its SHA-256 is the one recorded
     assert stored.is_relative_to(Path(photo_media) / "reading-photos")
-    from PIL import Image
     with Image.open(Path(photo_media) / photo.thumbnail.name) as thumb:
         assert max(thumb.size) == 320 and thumb.format == "JPEG"
     assert (photo.uploaded_by, photo.hall, photo.content_type, photo.size_bytes) == (
@@ -108,3 +108,15 @@ def test_readers_auditors_and_supervisors_of_the_city_open_a_photo_clerks_and_ot
     assert not isinstance(clerk.value, ObjectHidden)
     assert AuditEvent.objects.filter(action="ACCESS_DENIED", user=other_auditor).exists()
     assert AuditEvent.objects.filter(action="ACCESS_DENIED", user=reader_route.clerk).exists()
+
+
+@pytest.mark.django_db
+def test_the_thumbnail_is_turned_as_the_phone_was_held(reader_route, photo_media):
+    reading, actor = _reading(reader_route)
+    checked = check_photo(content=photos.turned_jpeg(size=(400, 200)))
+
+    photo, _created = attach_photo(reading=reading, photo=checked, actor=actor, now=timezone.now())
+
+    with Image.open(Path(photo_media) / photo.thumbnail.name) as thumb:
+        assert thumb.size == (160, 320)  # portrait, as the reader saw the dial
+    assert (photo.width, photo.height) == (400, 200)  # the file itself is kept as it came

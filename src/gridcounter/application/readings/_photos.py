@@ -143,8 +143,14 @@ def attach_photo(*, reading: Reading, photo: CheckedPhoto, actor: Actor, now: da
                        sha256=photo.sha256, width=photo.width, height=photo.height, uploaded_at=now,
                        uploaded_by=actor.user, hall=actor.hall)
     row.file.save(f"{stem}.{photo.extension}", ContentFile(photo.content), save=False)
-    row.thumbnail.save(f"{stem}-thumb.jpg", ContentFile(_thumbnail(photo.content)), save=False)
-    written = [row.file.name, row.thumbnail.name]
+    written = [row.file.name]
+    try:
+        thumbnail = _thumbnail(photo.content)
+    except Exception:  # an unusual colour mode Pillow cannot turn into a JPEG: the photo is kept, shown full size
+        thumbnail = None
+    if thumbnail is not None:
+        row.thumbnail.save(f"{stem}-thumb.jpg", ContentFile(thumbnail), save=False)
+        written.append(row.thumbnail.name)
     storage = row.file.storage
 
     def remove_files():

@@ -9,7 +9,12 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from gridcounter.application.access import READING_PHOTO_ROLES, access_reading_photo, may_review_bills
+from gridcounter.application.access import (
+    READING_PHOTO_ROLES,
+    access_reading_photo,
+    may_review_bills,
+    may_serve_customers,
+)
 from gridcounter.interfaces.web.decorators import staff_required
 from gridcounter.interfaces.web.reader_views import NOTES
 
@@ -26,6 +31,7 @@ def reading_photo(request, pk: int):
     return render(request, "web/readings/photo.html", {
         "photo": photo, "reading": reading, "note_label": str(NOTES.get(reading.note, reading.note)),
         "may_review": may_review_bills(request.user),
+        "may_open_account": may_serve_customers(request.user),
     })
 
 
@@ -36,7 +42,7 @@ def reading_photo_image(request, pk: int, size: str):
     photo = access_reading_photo(user=request.user, photo_id=pk)
     if size == "thumb" and photo.thumbnail:
         stored, content_type, suffix = photo.thumbnail, "image/jpeg", "-thumb.jpg"
-    elif size == "full":
+    elif size in ("full", "thumb"):  # no thumbnail could be made: the photo itself
         stored, content_type, suffix = photo.file, photo.content_type, "." + photo.file.name.rsplit(".", 1)[-1]
     else:
         raise Http404

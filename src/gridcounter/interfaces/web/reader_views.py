@@ -308,7 +308,10 @@ def reader_reading(request):
         return _error(403, _("You may not submit readings."))
     try:
         # the photo is checked before anything is stored: a refused photo leaves the reading unsent, on the phone
-        photo = check_photo(content=upload.read(photo_max_bytes() + 1), size=upload.size) if upload else None
+        photo = None
+        if upload is not None:  # one over the limit is refused on its size, never read into memory
+            content = upload.read(photo_max_bytes() + 1) if upload.size <= photo_max_bytes() else b""
+            photo = check_photo(content=content, size=upload.size)
     except PhotoRefused as exc:
         return _error(400, exc, field_name=exc.field)
     actor = Actor(user=request.user, hall=request.user.hall, reason="reading on the route", channel="WEB")
