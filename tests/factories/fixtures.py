@@ -85,3 +85,10 @@ def held_out_city(db):
 @pytest.fixture
 def paying_city(db):
     return cities.paying_city()
+
+
+@pytest.fixture
+def photo_media(settings, tmp_path):
+    """MEDIA_ROOT in the test's own folder: the photos a test stores are never left in the working tree."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

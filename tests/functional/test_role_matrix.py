@@ -14,12 +14,14 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from gridcounter.application.ledger import take_payment
+from gridcounter.application.readings import attach_photo, check_photo
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import Payment
+from gridcounter.data.readings.models import Reading
 from gridcounter.interfaces.web import urls as web_urls
-from tests.factories import billing
+from tests.factories import billing, photos
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +53,24 @@ MATRIX = {
     "till_hand_over":  (404, 403, 403, 403, 403, 404, 403, 404, 302),  # no such close of theirs
     "till_closes":     (403, 403, 403, 403, 403, 200, 200, 403, 302),
     "till_sign_off":   (403, 403, 403, 403, 403, 404, 404, 403, 302),
+    "reading_photo":   (403, 200, 200, 403, 403, 200, 200, 403, 302),  # the reader's photo of the register
+    "reading_photo_image": (403, 200, 200, 403, 403, 200, 200, 403, 302),
 }
 CASES = [(name, role, MATRIX[name][i]) for name in MATRIX for i, role in enumerate(ROLES)]
 
 
 @pytest.fixture
-def objects(small_city):
-    """A payment of Demo City taken today; ids of Demo City's objects go into every URL."""
+def objects(small_city, photo_media):
+    """A payment of Demo City taken today and a reader's photo of one of its readings; ids of Demo City's objects go
+    into every URL."""
     with acting_as(Actor(user=small_city.clerk, hall=small_city.east, channel="WEB")):
         payment = take_payment(account=small_city.account, amount_fen=1000, channel="CASH", hall=small_city.east,
                                clerk=small_city.clerk, idempotency_key="matrix-1", taken_at=timezone.now()).payment
-    return {"payment": payment, "bill": small_city.latest_bill, "account": small_city.account}
+    photo, _created = attach_photo(
+        reading=Reading.objects.filter(account=small_city.account).latest("read_at"),
+        photo=check_photo(content=photos.png()), now=timezone.now(),
+        actor=Actor(user=small_city.reader, hall=small_city.east, channel="WEB"))
+    return {"payment": payment, "bill": small_city.latest_bill, "account": small_city.account, "photo": photo}
 
 
 def request(client: Client, name: str, objs: dict):
@@ -76,6 +85,9 @@ def request(client: Client, name: str, objs: dict):
         "supervisor_day": reverse("supervisor_day"), "till": reverse("till"), "till_closes": reverse("till_closes"),
         "reader_service_worker": reverse("reader_service_worker"),
     }
+    if "photo" in objs:
+        get["reading_photo"] = reverse("reading_photo", args=[objs["photo"].pk])
+        get["reading_photo_image"] = reverse("reading_photo_image", args=[objs["photo"].pk, "thumb"])
     if name in get:
         return client.get(get[name])
     if name == "take_payment":  # no payment method chosen: refused with a message, nothing booked

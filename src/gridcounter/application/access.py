@@ -211,6 +211,38 @@ def access_reading_account(*, user, account: Account) -> Account:
     return access_account(user=user, account=account)
 
 
+# Roles that see the photos of meter registers sent with readings: the readers who take them, the auditors who
+# weigh them, their supervisors. Not the counter's clerks.
+READING_PHOTO_ROLES = (METER_READER, AUDITOR, SUPERVISOR)
+
+
+def may_see_reading_photos(user) -> bool:
+    """Whether the user's screens show reading photos (thumbnails, links). Not audited."""
+    return _may(user, READING_PHOTO_ROLES, needs_city=True)
+
+
+def access_reading_photo(*, user, photo_id: int):
+    """The reading photo, if the user may see it: a reader, auditor or supervisor of the city of the reading's
+    account; ADMIN anywhere.
+
+    Raises AccessDenied (role), ObjectHidden (no such photo, another city's, or a reading with no account).
+    """
+    from gridcounter.data.readings.models import ReadingPhoto
+
+    require_role(user, *READING_PHOTO_ROLES)
+    photo = (ReadingPhoto.objects.select_related("reading__account", "reading__meter", "uploaded_by", "hall")
+             .filter(pk=photo_id).first())
+    if photo is None:
+        raise ObjectHidden("no such photo", rule="NOT_FOUND")
+    account = photo.reading.account
+    if account is None:
+        if is_admin(user):
+            return photo
+        _refuse(user, rule="NO_ACCOUNT", obj=photo, hidden=True)
+    access_account(user=user, account=account)
+    return photo
+
+
 def _is_signed_in(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 

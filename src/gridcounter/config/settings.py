@@ -56,10 +56,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Everything the pages load comes from this site: no public CDN, no inline script.
+# Everything the pages load comes from this site: no public CDN, no inline script. blob: images: the preview of the
+# register photo a reader has just taken, shown on the phone before it is sent.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 
@@ -149,6 +150,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Uploaded files (the photos of meter registers readers take with a reading). Beside the SQLite file by default;
+# never served as /media/: every photo goes through its view, which checks role and city (MEDIA_URL routes nowhere).
+MEDIA_ROOT = Path(os.environ.get("GRIDCOUNTER_MEDIA_ROOT", str(Path.cwd() / "media")))
+MEDIA_URL = "/media/"
+# A photo of the register with a reading: its largest size, and when the phone must send one: OPTIONAL, FLAGGED
+# (a reading that breaks a rule is stored only with a photo), ALWAYS.
+GRIDCOUNTER_READING_PHOTO_MAX_BYTES = int(os.environ.get("GRIDCOUNTER_READING_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
+GRIDCOUNTER_READING_PHOTO_REQUIRED = os.environ.get("GRIDCOUNTER_READING_PHOTO_REQUIRED", "OPTIONAL").strip().upper()
 
 LOGGING = {
     "version": 1,

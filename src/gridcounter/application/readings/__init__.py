@@ -1,6 +1,7 @@
 """Meter readings: taken one by one or imported, validated as they come in, estimated; 15-minute intervals.
 
     _access_notes  how to reach a meter, per stop of the reader's route
+    _photos     photos of the register sent with a reading: checked by their bytes, stored, thumbnailed, audited
     _counter    readings the customer brings: all registers at once, confirmed when in doubt, carried to the fixed day
     _readings   submitting, validating and estimating register readings; site visits
     _import     the readings file import: streamed, validated by the same rules, written in chunks
@@ -27,6 +28,18 @@ from gridcounter.application.readings._intervals import (
     scan_route,
     sweep_interval_dir,
     write_part,
+)
+from gridcounter.application.readings._photos import (
+    PHOTO_FIELD,
+    CheckedPhoto,
+    PhotoRefused,
+    attach_photo,
+    check_photo,
+    photo_max_bytes,
+    photo_required,
+    photo_requirement,
+    photos_by_reading,
+    require_photo,
 )
 from gridcounter.application.readings._readings import (
     CatchUp,
@@ -56,6 +69,16 @@ from gridcounter.application.readings._readings import (
 )
 
 __all__ = [
+    "PHOTO_FIELD",
+    "CheckedPhoto",
+    "PhotoRefused",
+    "attach_photo",
+    "check_photo",
+    "photo_max_bytes",
+    "photo_required",
+    "photo_requirement",
+    "photos_by_reading",
+    "require_photo",
     "CONFIRMED_NOTE",
     "CounterOutcome",
     "NeedsConfirmation",

@@ -170,3 +170,41 @@ class AccessNote(models.Model):
 
     def __str__(self):
         return f"{self.meter}: {self.text}"
+
+
+def _photo_path(instance, filename: str) -> str:
+    # Names are never the phone's: reading id, a random part (two photos of one reading never collide) and the type.
+    return f"reading-photos/{instance.uploaded_at:%Y/%m}/{filename}"
+
+
+class ReadingPhoto(models.Model):
+    """A photo of the meter's register taken with the reading: the auditor's evidence. Served only through the
+    photo view (role and city checked), never as a public media URL. The file is kept as uploaded (its SHA-256
+    is the one recorded); the thumbnail is made from it."""
+
+    reading = models.ForeignKey(Reading, on_delete=models.PROTECT, related_name="photos", verbose_name=_("reading"))
+    file = models.FileField(_("photo"), upload_to=_photo_path, max_length=200)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=_photo_path, max_length=200, blank=True)
+    content_type = models.CharField(_("content type"), max_length=32)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    width = models.PositiveIntegerField(_("width (px)"))
+    height = models.PositiveIntegerField(_("height (px)"))
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+    uploaded_by = models.ForeignKey("org.StaffUser", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    hall = models.ForeignKey("org.Hall", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("hall"))
+    history = history()
+
+    class Meta:
+        verbose_name = _("reading photo")
+        verbose_name_plural = _("reading photos")
+        ordering = ["reading", "uploaded_at", "id"]
+        constraints = [
+            # the same photo resent with the same reading (a retry from the phone) is kept once
+            models.UniqueConstraint(fields=["reading", "sha256"], name="reading_photo_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.reading_id} {self.sha256[:12]}"

@@ -3,7 +3,9 @@
 The page works offline once loaded: ``static/web/reader.js`` keeps entered readings in ``localStorage``, each with
 a ``client_key``, and posts them to ``reader_reading`` when the connection returns; the key makes a resent
 reading count once. A reading with any finding is not stored until the reader has looked again and chosen a
-note (``NOTES``); then it is stored with that note.
+note (``NOTES``); then it is stored with that note. A reading may carry a photo of the register (multipart
+post, field ``photo``); it is kept with the reading for the auditor (``attach_photo``), waiting on the phone in
+IndexedDB while the reading waits in the queue.
 """
 from __future__ import annotations
 
@@ -32,13 +34,21 @@ from gridcounter.application.access import (
     is_admin,
 )
 from gridcounter.application.readings import (
+    PHOTO_FIELD,
     ClientKeyConflict,
+    PhotoRefused,
     ReadingInputError,
     access_notes,
+    attach_photo,
+    check_photo,
     installation_at,
     local_date,
     parse_read_at,
     parse_value,
+    photo_max_bytes,
+    photo_required,
+    photo_requirement,
+    require_photo,
     set_access_note,
     submit_reading,
 )
@@ -180,6 +190,8 @@ def reader_route(request):
         "stops_done": sum(1 for w in walks for stop in w.stops if stop.done),
         "notes": list(NOTES.items()),
         "texts": _reader_texts(),
+        "photo_max_bytes": photo_max_bytes(),
+        "photo_requirement": photo_requirement(),
     }
     return render(request, "web/reader/route.html", context)
 
@@ -224,6 +236,17 @@ def _reader_texts() -> dict:
         "bad_value": _("Enter the number shown on the meter (at most 2 decimals)."),
         "error": _("Not sent."),
         "signin": _("Sign in again to send the waiting readings."),
+        "photo_attached": _("Photo attached:"),
+        "photo_remove": _("Remove photo"),
+        "photo_type": _("photo: only JPEG, PNG or WebP pictures are kept; this file is none of them."),
+        "photo_large": _("photo: {size} is larger than the {limit} allowed; take it again at a lower resolution."),
+        "photo_needed": _("photo: take a photo of the register to send with the reading."),
+        "photo_needed_flagged": _("photo: this reading looks wrong; take a photo of the register to send with it."),
+        "photo_kept": _("The reading {value} was not sent and is still in the box: choose another photo, or save "
+                        "without one."),
+        "photo_store": _("This phone could not keep the photo; the reading was not saved. Try again, or save "
+                         "without the photo."),
+        "photo_sent": _("with photo"),
         "notes": {code: str(label) for code, label in NOTES.items()},
     }
 
@@ -247,10 +270,15 @@ def reader_reading(request):
     the reader looks again and resends with a note or another value), or ``{"status": "ERROR", "detail", "field"}``
     with 400 (bad field), 404 (unknown meter or another city's), 409 (client_key reused for another reading).
     """
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return _error(400, _("The request is not JSON."))
+    upload = None
+    if request.content_type == "multipart/form-data":  # a reading with a photo of the register
+        data = request.POST.dict()
+        upload = request.FILES.get(PHOTO_FIELD)
+    else:
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return _error(400, _("The request is not JSON."))
     if not isinstance(data, dict):
         return _error(400, _("The request is not JSON."))
     client_key = str(data.get("client_key") or "").strip()
@@ -278,8 +306,17 @@ def reader_reading(request):
         return _error(404, _("unknown meter “%(value)s”") % {"value": meter.asset_number}, field_name="meter")
     except AccessDenied:
         return _error(403, _("You may not submit readings."))
+    try:
+        # the photo is checked before anything is stored: a refused photo leaves the reading unsent, on the phone
+        photo = None
+        if upload is not None:  # one over the limit is refused on its size, never read into memory
+            content = upload.read(photo_max_bytes() + 1) if upload.size <= photo_max_bytes() else b""
+            photo = check_photo(content=content, size=upload.size)
+    except PhotoRefused as exc:
+        return _error(400, exc, field_name=exc.field)
     actor = Actor(user=request.user, hall=request.user.hall, reason="reading on the route", channel="WEB")
     register = str(data.get("register") or Reading.Register.TOTAL).upper()
+    photo_row = None
     try:
         with transaction.atomic():
             outcome = submit_reading(meter=meter, register=register, read_at=read_at, value=value,
@@ -288,8 +325,13 @@ def reader_reading(request):
                 # Look again before it counts: nothing of this attempt is kept until the reader notes what they saw.
                 transaction.set_rollback(True)
                 return JsonResponse({"status": "CHECK", "client_key": client_key, "codes": outcome.codes,
-                                     "findings": _findings(outcome)})
-    except ReadingInputError as exc:
+                                     "findings": _findings(outcome),
+                                     "photo_required": photo_required(flagged=True)})
+            if outcome.created and photo is None:
+                require_photo(flagged=bool(outcome.findings))
+            if photo is not None:
+                photo_row, _new = attach_photo(reading=outcome.reading, photo=photo, actor=actor, now=timezone.now())
+    except ReadingInputError as exc:  # PhotoRefused (a required photo missing) included: nothing was stored
         return _error(400, exc, field_name=exc.field)
     except ClientKeyConflict as exc:
         return _error(409, exc, field_name="client_key")
@@ -298,4 +340,5 @@ def reader_reading(request):
         "status": "STORED", "created": outcome.created, "id": reading.pk, "client_key": client_key,
         "reading_status": reading.status, "held": reading.status == Reading.Status.HELD,
         "note": reading.note, "codes": list(reading.codes or []), "findings": _findings(outcome),
+        "photo": reverse("reading_photo", args=[photo_row.pk]) if photo_row else None,
     }, status=201 if outcome.created else 200)

@@ -1,7 +1,7 @@
 """The auditor's review queue: held bills by rule, route and reader; reading history and decisions (htmx)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.shortcuts import render
@@ -23,6 +23,7 @@ from gridcounter.application.billing import (
     reason_text,
 )
 from gridcounter.application.counter import finding_text
+from gridcounter.application.readings import photos_by_reading
 from gridcounter.data.billing.models import Bill, ReviewDecision
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Route
@@ -54,6 +55,7 @@ class Row:
     kwh: str
     codes: list[str]
     reasons: list[dict]  # {"code", "text"}
+    photos: list = field(default_factory=list)  # photos of the register sent with the bill's readings, newest first
 
 
 @dataclass
@@ -71,7 +73,19 @@ def _row(item: HeldBill, *, language: str) -> Row:
 
 
 def _row_for_bill(bill: Bill, *, language: str) -> Row:
-    return _row(held_bill(bill), language=language)
+    row = _row(held_bill(bill), language=language)
+    _with_photos([row])
+    return row
+
+
+def _with_photos(rows: list[Row]) -> None:
+    """Give each row the photos of the readings its bill was built on (two queries for the page)."""
+    used = {pk: [i for i in (readings or {}).get("_reading_ids", []) if i]
+            for pk, readings in Bill.objects.filter(pk__in=[r.bill_id for r in rows]).values_list("pk", "readings")}
+    photos = photos_by_reading({i for ids in used.values() for i in ids})
+    for row in rows:
+        row.photos = sorted((p for i in used.get(row.bill_id, []) for p in photos.get(i, [])),
+                            key=lambda p: (p.uploaded_at, p.pk), reverse=True)
 
 
 COUNTER_NOTES = {
@@ -97,12 +111,14 @@ def _history(bill: Bill, *, language: str) -> dict[str, list[HistoryRow]]:
             .select_related("meter", "derived_from").order_by("-read_at", "-id")[:HISTORY_CYCLES + 1]
         )
         readings.reverse()
+        photos = photos_by_reading(r.pk for r in readings)
         rows = []
         for before, after in zip([None, *readings], readings, strict=False):
             kwh = None
             if before is not None and before.meter_id == after.meter_id:
                 kwh = (after.value - before.value) * after.meter.multiplier
             after.finding_texts = [finding_text(f, language=language) for f in after.findings or []]
+            after.photo_list = photos.get(after.pk, [])
             rows.append(HistoryRow(reading=after, kwh=kwh, note_label=_note_label(after)))
         out[register] = list(reversed(rows))[:HISTORY_CYCLES]
     return out
@@ -161,8 +177,10 @@ def review_queue(request):
         held_scope = held_scope.filter(account__city_id=city_id)
     rule_codes = sorted({c for codes in held_scope.values_list("hold_codes", flat=True) for c in codes or []})
     periods = sorted(set(held_scope.values_list("period", flat=True)), reverse=True)
+    rows = [_row(i, language=language) for i in items[:QUEUE_LIMIT]]
+    _with_photos(rows)
     context = {
-        "rows": [_row(i, language=language) for i in items[:QUEUE_LIMIT]],
+        "rows": rows,
         "total": len(items),
         "limit": QUEUE_LIMIT,
         "filters": {"period": period, "rule": rule, "route": route_code, "reader": reader},

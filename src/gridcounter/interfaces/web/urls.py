@@ -1,6 +1,13 @@
 from django.urls import path
 
-from gridcounter.interfaces.web import counter_views, reader_views, review_views, till_views, views
+from gridcounter.interfaces.web import (
+    counter_views,
+    photo_views,
+    reader_views,
+    review_views,
+    till_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +22,8 @@ urlpatterns = [
     path("reader/", reader_views.reader_route, name="reader_route"),
     path("reader/readings/", reader_views.reader_reading, name="reader_reading"),
     path("reader/notes/", reader_views.reader_access_note, name="reader_access_note"),
+    path("readings/photos/<int:pk>/", photo_views.reading_photo, name="reading_photo"),
+    path("readings/photos/<int:pk>/<str:size>/", photo_views.reading_photo_image, name="reading_photo_image"),
     path("reader/sw.js", reader_views.reader_service_worker, name="reader_service_worker"),
     path("accounts/<str:number>/readings/", counter_views.enter_reading, name="enter_reading"),
     path("payments/<int:pk>/", counter_views.payment_done, name="payment_done"),

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from gridcounter.application.access import (
     CUSTOMER_SERVICE_ROLES,
     access_account_by_number,
+    may_see_reading_photos,
     may_serve_customers,
     may_take_payments,
     require_payment_taker,
@@ -27,6 +28,7 @@ from gridcounter.application.ledger import (
     counter_cash,
     take_payment,
 )
+from gridcounter.application.readings import photos_by_reading
 from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
@@ -89,6 +91,10 @@ def _account_page(request, account, *, payment_error: dict | None = None, status
     chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,
                         last_period=u.last_period, months=CHART_MONTHS, source=u.source, read_periods=u.read_periods)
     context = {"screen": screen, "account": account, "chart": chart}
+    if may_see_reading_photos(request.user):  # auditors and supervisors; the counter's clerks do not see them
+        photos = photos_by_reading(view.reading.pk for view in screen.readings)
+        for view in screen.readings:
+            view.reading.photo_list = photos.get(view.reading.pk, [])
     if may_take_payments(request.user):
         typed = payment_error or {}
         # A fresh key per form: submitting the same form twice books the payment once.

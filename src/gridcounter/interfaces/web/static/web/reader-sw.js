@@ -4,7 +4,7 @@
    readings taken offline wait in reader.js's queue until the network returns. */
 "use strict";
 
-var CACHE = "gridcounter-reader-v1";
+var CACHE = "gridcounter-reader-v2";  // a new name with every change of reader.js or app.css
 var STATIC = self.registration.scope.replace(/reader\/$/, "static/");
 
 self.addEventListener("install", function (event) {

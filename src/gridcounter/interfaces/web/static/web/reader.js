@@ -1,6 +1,8 @@
 /* The reader's route on a phone: readings wait in localStorage (each with a client_key) until the server has them.
    A reading is taken off the queue only when the server answers STORED; a resend with the same client_key is
-   stored once. A CHECK answer keeps it on the phone until the reader corrects the value or chooses a note. */
+   stored once. A CHECK answer keeps it on the phone until the reader corrects the value or chooses a note.
+   A photo of the register waits beside its reading in IndexedDB (localStorage is too small for photos), under the
+   reading's client_key, and goes with it as a multipart post; it is deleted from the phone once the server has it. */
 (function () {
   "use strict";
 
@@ -41,6 +43,108 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
+  // ---- photos waiting on the phone (IndexedDB, one store, keyed by the reading's client_key) ----
+  var PHOTO_DB = "gridcounter-reader-photos-" + root.dataset.user;
+  var PHOTO_MAX = parseInt(root.dataset.photoMax || "0", 10);
+  var PHOTO_RULE = root.dataset.photoRequired || "OPTIONAL";
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var photoDb = null;
+
+  function openPhotos() {
+    if (!photoDb) {
+      photoDb = new Promise(function (resolve, reject) {
+        if (!window.indexedDB) { reject(new Error("no IndexedDB")); return; }
+        var request = window.indexedDB.open(PHOTO_DB, 1);
+        request.onupgradeneeded = function () { request.result.createObjectStore("photos"); };
+        request.onsuccess = function () { resolve(request.result); };
+        request.onerror = function () { reject(request.error); };
+      });
+    }
+    return photoDb;
+  }
+
+  function photoStore(mode, act) {
+    return openPhotos().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction("photos", mode);
+        var request = act(tx.objectStore("photos"));
+        tx.oncomplete = function () { resolve(request && request.result); };
+        tx.onerror = tx.onabort = function () { reject(tx.error); };
+      });
+    });
+  }
+
+  function putPhoto(key, file) {
+    return photoStore("readwrite", function (store) { return store.put(file, key); });
+  }
+
+  function getPhoto(key) {
+    return photoStore("readonly", function (store) { return store.get(key); }).catch(function () { return null; });
+  }
+
+  function dropPhoto(key) {
+    return photoStore("readwrite", function (store) { return store.delete(key); }).catch(function () {});
+  }
+
+  function sizeText(bytes) {
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+
+  // What is wrong with a chosen photo, in words naming the field; "" when it may go.
+  function photoProblem(file) {
+    if (PHOTO_TYPES.indexOf(file.type) < 0) {
+      return TEXTS.photo_type;
+    }
+    if (PHOTO_MAX && file.size > PHOTO_MAX) {
+      return TEXTS.photo_large.replace("{size}", sizeText(file.size)).replace("{limit}", sizeText(PHOTO_MAX));
+    }
+    return "";
+  }
+
+  function chosenPhoto(form) {
+    var input = form.querySelector("input.photo-input");
+    return input && input.files && input.files.length ? input.files[0] : null;
+  }
+
+  function showPhoto(form, file, problem) {
+    var box = form.querySelector(".photo-chosen");
+    var pick = form.querySelector("label.photo-pick");
+    if (!box) { return; }
+    if (box.dataset.preview) { URL.revokeObjectURL(box.dataset.preview); delete box.dataset.preview; }
+    box.textContent = "";
+    box.className = "photo-chosen" + (problem ? " error" : "");
+    box.removeAttribute("role");
+    pick.classList.toggle("has-photo", !!file && !problem);
+    if (!file && !problem) { box.hidden = true; return; }
+    box.hidden = false;
+    if (problem) {
+      box.setAttribute("role", "alert");
+      box.textContent = problem;
+      return;
+    }
+    var url = URL.createObjectURL(file);
+    box.dataset.preview = url;
+    var img = document.createElement("img");
+    img.src = url;
+    img.alt = "";
+    var name = document.createElement("span");
+    name.className = "photo-name";
+    name.textContent = TEXTS.photo_attached + " " + (file.name || "") + " (" + sizeText(file.size) + ")";
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = TEXTS.photo_remove;
+    remove.addEventListener("click", function () { clearPhoto(form); });
+    box.appendChild(img);
+    box.appendChild(name);
+    box.appendChild(remove);
+  }
+
+  function clearPhoto(form) {
+    var input = form.querySelector("input.photo-input");
+    if (input) { input.value = ""; }
+    showPhoto(form, null, "");
+  }
+
   function formFor(item) {
     return root.querySelector('form.reading[data-meter="' + CSS.escape(item.meter) + '"][data-register="' +
       CSS.escape(item.register) + '"]');
@@ -77,14 +181,39 @@
     notes.querySelectorAll("input[type=radio]").forEach(function (radio) {
       radio.name = "note-" + item.client_key;
     });
+    var ask = notes.querySelector(".photo-ask-state");
+    if (item.photo) {
+      notes.querySelector(".photo-ask-text").hidden = true;
+      ask.textContent = TEXTS.photo_attached + " " + (item.photo.name || "") + " (" + sizeText(item.photo.size) + ")";
+    }
     notes.querySelector(".confirm-note").addEventListener("click", function (event) {
       var chosen = event.target.closest("fieldset").querySelector("input[type=radio]:checked");
       if (!chosen) {
         window.alert(TEXTS.need_note);
         return;
       }
-      update(item.client_key, function (it) { it.note = chosen.value; it.state = "QUEUED"; });
-      flush();
+      var form = event.target.closest("form.reading");
+      var file = form ? chosenPhoto(form) : null;
+      if (file && photoProblem(file)) {
+        showPhoto(form, null, photoProblem(file));
+        return;
+      }
+      if (!file && !item.photo && (PHOTO_RULE !== "OPTIONAL" || item.photo_required)) {
+        showPhoto(form, null, TEXTS.photo_needed_flagged);
+        return;
+      }
+      var ready = file ? putPhoto(item.client_key, file) : Promise.resolve();
+      ready.then(function () {
+        if (file) { clearPhoto(form); }
+        update(item.client_key, function (it) {
+          it.note = chosen.value;
+          it.state = "QUEUED";
+          if (file) { it.photo = {name: file.name, size: file.size, type: file.type}; }
+        });
+        flush();
+      }, function () {
+        showPhoto(form, null, TEXTS.photo_store);
+      });
     });
     wrap.appendChild(notes);
     return wrap;
@@ -115,7 +244,8 @@
         setState(form, "error", item.message || TEXTS.error);
       } else {
         waiting += 1;
-        setState(form, "queued", TEXTS.waiting + " " + item.value + (item.note ? " · " + (TEXTS.notes[item.note] || item.note) : ""));
+        setState(form, "queued", TEXTS.waiting + " " + item.value + (item.note ? " · " + (TEXTS.notes[item.note] || item.note) : "") +
+                 (item.photo ? " · " + TEXTS.photo_sent : ""));
         if (form) { form.dataset.key = item.client_key; }
       }
     });
@@ -137,35 +267,69 @@
       input.focus();
       return;
     }
+    var file = chosenPhoto(form);
+    // A photo that cannot go, or a missing one that must: say so beside it and keep the typed value in the box.
+    if (file && photoProblem(file)) {
+      showPhoto(form, null, photoProblem(file));
+      return;
+    }
+    if (!file && PHOTO_RULE === "ALWAYS") {
+      showPhoto(form, null, TEXTS.photo_needed);
+      return;
+    }
+    var replaced = [];
     var queue = load().filter(function (it) {
       // A new value for the same register replaces one that was not stored (waiting, to check, refused).
-      return !(it.meter === form.dataset.meter && it.register === form.dataset.register);
+      var same = it.meter === form.dataset.meter && it.register === form.dataset.register;
+      if (same && it.photo) { replaced.push(it.client_key); }
+      return !same;
     });
-    queue.push({
+    var item = {
       client_key: uuid(), meter: form.dataset.meter, register: form.dataset.register, value: value,
       read_at: new Date().toISOString(), note: "", state: "QUEUED"
+    };
+    var ready = file ? putPhoto(item.client_key, file) : Promise.resolve();
+    ready.then(function () {
+      replaced.forEach(dropPhoto);
+      if (file) {
+        item.photo = {name: file.name, size: file.size, type: file.type};
+        clearPhoto(form);
+      }
+      queue.push(item);
+      save(queue);
+      input.value = "";
+      render();
+      flush();
+      // the next meter still to read: forms folded away under "Read again" (already read this cycle) are skipped
+      var forms = Array.prototype.slice.call(root.querySelectorAll("form.reading")).filter(function (f) {
+        return f === form || !f.closest("details:not([open])");
+      });
+      var next = forms[forms.indexOf(form) + 1];
+      if (next) {
+        next.querySelector("input[name=value]").focus();
+      }
+    }, function () {
+      showPhoto(form, null, TEXTS.photo_store);
     });
-    save(queue);
-    input.value = "";
-    render();
-    flush();
-    // the next meter still to read: forms folded away under "Read again" (already read this cycle) are skipped
-    var forms = Array.prototype.slice.call(root.querySelectorAll("form.reading")).filter(function (f) {
-      return f === form || !f.closest("details:not([open])");
-    });
-    var next = forms[forms.indexOf(form) + 1];
-    if (next) {
-      next.querySelector("input[name=value]").focus();
-    }
   }
 
   function send(item) {
-    return fetch(root.dataset.postUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf, "Accept": "application/json"},
-      body: JSON.stringify({client_key: item.client_key, meter: item.meter, register: item.register,
-                            value: item.value, read_at: item.read_at, note: item.note})
+    var fields = {client_key: item.client_key, meter: item.meter, register: item.register, value: item.value,
+                  read_at: item.read_at, note: item.note};
+    var body = item.photo ? getPhoto(item.client_key) : Promise.resolve(null);
+    return body.then(function (photo) {
+      var headers = {"X-CSRFToken": root.dataset.csrf, "Accept": "application/json"};
+      var payload;
+      if (photo) {
+        // multipart: the browser sets the Content-Type with its boundary
+        payload = new FormData();
+        Object.keys(fields).forEach(function (k) { payload.append(k, fields[k]); });
+        payload.append("photo", photo, item.photo.name || "photo");
+      } else {
+        headers["Content-Type"] = "application/json";
+        payload = JSON.stringify(fields);
+      }
+      return fetch(root.dataset.postUrl, {method: "POST", credentials: "same-origin", headers: headers, body: payload});
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (response.redirected || type.indexOf("application/json") < 0) {
@@ -192,11 +356,25 @@
       var form = formFor(item);
       if (body.status === "STORED") {
         save(load().filter(function (it) { return it.client_key !== item.client_key; }));
+        if (item.photo) { dropPhoto(item.client_key); }
         setState(form, body.held ? "held" : "sent",
-                 (body.held ? TEXTS.sent_held : TEXTS.sent) + " " + item.value);
+                 (body.held ? TEXTS.sent_held : TEXTS.sent) + " " + item.value + (body.photo ? " · " + TEXTS.photo_sent : ""));
         if (form) { delete form.dataset.key; }
       } else if (body.status === "CHECK") {
-        update(item.client_key, function (it) { it.state = "CHECK"; it.findings = body.findings; });
+        update(item.client_key, function (it) {
+          it.state = "CHECK"; it.findings = body.findings; it.photo_required = !!body.photo_required;
+        });
+      } else if (body.field === "photo") {
+        // The photo was refused (or a required one is missing): nothing was stored. The value goes back into its box
+        // and the reason shows beside the photo button, so that the reader re-sends with another photo or none.
+        save(load().filter(function (it) { return it.client_key !== item.client_key; }));
+        if (item.photo) { dropPhoto(item.client_key); }
+        if (form) {
+          delete form.dataset.key;
+          setState(form, "error", TEXTS.photo_kept.replace("{value}", item.value));
+          form.querySelector("input[name=value]").value = item.value;
+          showPhoto(form, null, body.detail);
+        }
       } else {
         update(item.client_key, function (it) { it.state = "ERROR"; it.message = body.detail; });
       }
@@ -221,6 +399,18 @@
       event.preventDefault();
       enqueue(form);
     }
+  });
+  root.addEventListener("change", function (event) {
+    if (!event.target.matches("input.photo-input")) {
+      return;
+    }
+    var form = event.target.closest("form.reading");
+    var file = chosenPhoto(form);
+    var problem = file ? photoProblem(file) : "";
+    if (problem) {
+      event.target.value = "";
+    }
+    showPhoto(form, problem ? null : file, problem);
   });
   window.addEventListener("online", flush);
   window.addEventListener("offline", render);
