@@ -8,7 +8,7 @@ from pathlib import Path
 
 GRIDCOUNTER = Path(sys.executable).parent / "gridcounter"
 LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-UNSET = ("GRIDCOUNTER_BACK_BILLING_RULES", "GRIDCOUNTER_PENALTY_RULES")
+UNSET = ("GRIDCOUNTER_BACK_BILLING_RULES", "GRIDCOUNTER_PENALTY_RULES", "GRIDCOUNTER_WORKING_CALENDAR")
 
 
 def gridcounter(command: str, *args: str, lang: str = "en_US.UTF-8", **environ: str) -> subprocess.CompletedProcess:

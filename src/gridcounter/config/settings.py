@@ -176,6 +176,9 @@ GRIDCOUNTER_BACK_BILLING_RULES = Path(os.environ.get("GRIDCOUNTER_BACK_BILLING_R
                                                      str(REPO_DIR / "rules" / "back-billing.toml")))
 # the late-payment penalty: rates, minimum, residential categories and the cap policy (Art. 98)
 GRIDCOUNTER_PENALTY_RULES = Path(os.environ.get("GRIDCOUNTER_PENALTY_RULES", str(REPO_DIR / "rules" / "penalty.toml")))
+# years of the working-day calendar the chinesecalendar package does not know yet (rules/working-calendar.toml)
+GRIDCOUNTER_WORKING_CALENDAR = Path(os.environ.get("GRIDCOUNTER_WORKING_CALENDAR",
+                                                   str(REPO_DIR / "rules" / "working-calendar.toml")))
 # AMI 15-minute interval files (Parquet, by period and route), as `gridcounter import-intervals` stores them.
 GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))
 # the key of the journal entries' hash chain (data.ledger.guard.chain_key); empty: derived from SECRET_KEY

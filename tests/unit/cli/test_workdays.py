@@ -52,3 +52,34 @@ def test_one_line_in_english_and_in_chinese():
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(args, lang, message):
     assert message in refusal(workdays(*args, "--json", lang=lang), "workdays")
+
+
+TEST_NOTICE = '''
+[[years]]
+year = 2027
+source = "a test's notice (not the State Council's): 1 January off, Saturday 2 January worked"
+days_off = ["2027-01-01"]
+weekend_days_worked = ["2027-01-02"]
+'''
+
+
+def test_a_year_entered_in_the_calendar_file_is_counted_on(tmp_path):
+    """The package ends with 2026; a 2027 notice entered in the file carries the count into 2027, as it says."""
+    calendar = tmp_path / "working-calendar.toml"
+    calendar.write_text(TEST_NOTICE, encoding="utf-8")
+
+    without = workdays("--from", "2026-12-30", "--days", "3", "--json")
+    entered = workdays("--from", "2026-12-30", "--days", "3", "--json", GRIDCOUNTER_WORKING_CALENDAR=str(calendar))
+
+    assert "2027" in refusal(without, "workdays")
+    # Thu 31 Dec 2026, then Sat 2 Jan 2027 (worked) and Mon 4 Jan; Fri 1 Jan is off
+    assert json.loads(entered.stdout) == {"from": "2026-12-30", "days": 3, "due": "2027-01-04"}
+
+
+def test_a_calendar_file_with_a_gap_is_refused_in_one_line(tmp_path):
+    calendar = tmp_path / "working-calendar.toml"
+    calendar.write_text(TEST_NOTICE.replace("2027", "2028"), encoding="utf-8")
+
+    line = refusal(workdays("--from", "2026-03-02", "--days", "1", GRIDCOUNTER_WORKING_CALENDAR=str(calendar)),
+                   "workdays")
+    assert "working-day calendar" in line and "2027 first" in line

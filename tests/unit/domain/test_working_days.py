@@ -11,6 +11,9 @@ from gridcounter.domain.working_days import (
     LAST_YEAR,
     NegativeTimeLimit,
     OutsideWorkingCalendar,
+    WorkingCalendar,
+    WorkingCalendarError,
+    YearNotice,
     due_date,
     is_working_day,
     next_working_day,
@@ -139,3 +142,43 @@ def test_a_non_working_start_counts_as_the_last_working_day_before_it(start, day
         last_working -= timedelta(days=1)
 
     assert due_date(start=start, days=days) == due_date(start=last_working, days=days)
+
+
+def _notice(year=2027, days_off=("2027-01-01",), worked=("2027-01-02",), source="a test's notice"):
+    return YearNotice(year=year, days_off=frozenset(date.fromisoformat(d) for d in days_off),
+                      weekend_days_worked=frozenset(date.fromisoformat(d) for d in worked), source=source)
+
+
+def test_a_year_entered_after_the_package_s_last_is_counted_as_its_notice_says():
+    calendar = WorkingCalendar(notices=(_notice(),))
+
+    assert calendar.last_year == LAST_YEAR + 1 == 2027
+    assert not is_working_day(date(2027, 1, 1), calendar=calendar)  # a Friday, off
+    assert is_working_day(date(2027, 1, 2), calendar=calendar)  # a Saturday, worked
+    assert not is_working_day(date(2027, 1, 9), calendar=calendar)  # an ordinary Saturday
+    assert due_date(start=date(2026, 12, 30), days=3, calendar=calendar) == date(2027, 1, 4)
+    assert working_days_between(date(2026, 12, 28), date(2027, 1, 5), calendar=calendar) == 6
+    with pytest.raises(OutsideWorkingCalendar) as raised:
+        is_working_day(date(2028, 1, 3), calendar=calendar)
+    assert "2004 to 2027" in raised.value.text_en and "working-calendar.toml" in raised.value.text_zh
+
+
+@pytest.mark.parametrize(("notices", "words"), [
+    ((_notice(year=2028, days_off=("2028-01-03",), worked=()),), "2027 first"),  # a gap
+    ((_notice(year=2026, days_off=("2026-01-05",), worked=()),), "2027 first"),  # a year the package knows
+    ((_notice(), _notice()), "repeat"),
+])
+def test_years_entered_must_follow_the_package_s_without_gap_or_repeat(notices, words):
+    with pytest.raises(WorkingCalendarError, match=words):
+        WorkingCalendar(notices=notices)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"days_off": ("2028-01-01",)}, "is not in 2027"),
+    ({"days_off": ("2027-01-02",)}, "both a day off and a day worked"),
+    ({"worked": ("2027-01-04",)}, "is a weekday"),
+    ({"source": " "}, "source"),
+])
+def test_a_notice_that_cannot_be_right_is_refused_naming_the_day(kwargs, words):
+    with pytest.raises(WorkingCalendarError, match=words):
+        _notice(**kwargs)

@@ -6,6 +6,7 @@ from datetime import date
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from gridcounter.application.working_calendar import working_calendar
 from gridcounter.domain.working_days import OutsideWorkingCalendar, due_date, in_calendar
 from gridcounter.interfaces.cli.refusals import OneLineCommand, about, in_chinese
 
@@ -27,9 +28,13 @@ class Command(OneLineCommand):
         start = self._start(options["start"])
         days = self._days(options["days"])
         try:
-            due = due_date(start=start, days=days)
+            calendar = working_calendar()
+        except (OSError, ValueError) as error:  # tomllib.TOMLDecodeError and WorkingCalendarError are ValueErrors
+            self.refuse(_("the working-day calendar file cannot be used: {error}").format(error=error))
+        try:
+            due = due_date(start=start, days=days, calendar=calendar)
         except OutsideWorkingCalendar as error:
-            option = "--from" if not in_calendar(start) else "--days"
+            option = "--from" if not in_calendar(start, calendar=calendar) else "--days"
             self.refuse(about(option, error.text_zh if in_chinese() else error.text_en))
         if options["json"]:
             self.stdout.write(json.dumps({"from": start.isoformat(), "days": days, "due": due.isoformat()}))
@@ -37,7 +42,7 @@ class Command(OneLineCommand):
             self.stdout.write(_("0 working days from {start}: due the same day, {due}.").format(
                 start=start.isoformat(), due=due.isoformat()))
         else:
-            first = due_date(start=start, days=1)
+            first = due_date(start=start, days=1, calendar=calendar)
             self.stdout.write(ngettext(
                 "{days} working day from {start}, counted from the next working day ({first}): due {due}.",
                 "{days} working days from {start}, counted from the next working day ({first}): due {due}.",
