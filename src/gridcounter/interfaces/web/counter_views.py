@@ -104,8 +104,9 @@ def _reverse_page(request, payment, *, kind: str = "", refusal: str = "", error:
         "reason_text": request.POST.get("reason", ""), "back": back if back in REVERSE_BACK else "",
         "back_url": _reverse_back(request, payment), "taken_local": timezone.localtime(payment.taken_at, BUSINESS_TZ),
     }
-    template = "web/counter/_reverse_confirm.html" if is_htmx(request) else "web/counter/reverse_confirm.html"
-    return render(request, template, context, status=status)
+    if is_htmx(request):  # htmx swaps only 2xx answers: the fragment itself says it is a refusal
+        return render(request, "web/counter/_reverse_confirm.html", context)
+    return render(request, "web/counter/reverse_confirm.html", context, status=status)
 
 
 def _typed_reason(request) -> str:
