@@ -214,7 +214,7 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
         record_event(
             action="PAYMENT_TAKEN", obj=payment, occurred_at=taken_at,
             detail={"account": locked.number, "amount_fen": amount_fen, "channel": channel, "receipt": receipt,
-                    "cash_tendered_fen": cash_tendered_fen,
+                    **({"cash_tendered_fen": cash_tendered_fen} if cash_tendered_fen is not None else {}),
                     "allocations": [{"bill_id": a.bill_id, "period": a.bill.period, "amount_fen": a.amount_fen}
                                     for a in allocations],
                     "balance_fen": balance},
