@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from gridcounter.application.ledger import take_payment
+from gridcounter.application.ledger import business_date, close_day, take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.ledger.models import Payment
@@ -102,8 +102,10 @@ def test_a_clerk_reverses_her_own_payment_through_the_confirm_step_and_not_anoth
 def test_a_supervisor_reverses_an_older_payment_with_a_reason(page: Page, live_server, small_city, artifacts_dir,
                                                               language):
     words = WORDS[language]
-    older = _pay_as(small_city, small_city.clerk, key=f"older-{language}", fen=4500,
-                    at=timezone.now() - timedelta(days=2))
+    two_days_ago = timezone.now() - timedelta(days=2)
+    older = _pay_as(small_city, small_city.clerk, key=f"older-{language}", fen=4500, at=two_days_ago)
+    closed = close_day(clerk=small_city.clerk, hall=small_city.east, day=business_date(two_days_ago),
+                       cash_counted={2000: 2, 500: 1}, non_cash={}, reason="", closed_at=two_days_ago)
     sign_in(page, base=live_server.url, username="supervisor.east", password=small_city.password)
     _choose(page, language)
 
@@ -121,7 +123,15 @@ def test_a_supervisor_reverses_an_older_payment_with_a_reason(page: Page, live_s
     expect(page.get_by_test_id("messages")).to_contain_text(older.receipt_number)
     older.refresh_from_db()
     assert older.status == "REVERSED" and older.reversal.reason == words["other"]
-    assert older.reversal.kind == "SUPERVISOR"
+    assert older.reversal.kind == "SUPERVISOR" and older.reversal.after_close
+    closed.refresh_from_db()
+    assert closed.booked == {"CASH": 4500}  # the closed day is left as it was
+
+    # And her own till of today shows it as a reversal after an earlier day's close, out of the cash expected
+    page.goto(f"{live_server.url}/till/")
+    expect(page.get_by_test_id("post-close")).to_contain_text(older.receipt_number)
+    expect(page.get_by_test_id("expected-cash")).to_have_text("−¥45.00")
+    page.screenshot(path=str(artifacts_dir / f"reversal-post-close-till-{language}.png"), full_page=True)
     page.goto(f"{live_server.url}/supervisor/tills/")
     expect(page.get_by_test_id("day-reversals")).to_contain_text(older.receipt_number)
     page.screenshot(path=str(artifacts_dir / f"reversal-day-list-{language}.png"), full_page=True)
