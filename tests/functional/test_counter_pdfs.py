@@ -187,3 +187,19 @@ def test_a_held_bill_prints_with_a_stamp_and_another_citys_bill_is_not_found(cli
     assert "待审核 — 尚未发行" in text
     client.force_login(small_city.other_clerk)
     assert client.get(reverse("bill_pdf", args=[bill_with_lines.pk])).status_code == 404
+
+
+def test_the_receipt_pdf_says_the_cash_received_and_the_change(client, small_city, tmp_path, artifacts_dir):
+    with acting_as(Actor(user=small_city.clerk, hall=small_city.east, channel="WEB")):
+        payment = take_payment(account=small_city.account, amount_fen=13184, channel="CASH", hall=small_city.east,
+                               clerk=small_city.clerk, idempotency_key="test-receipt-tendered",
+                               taken_at=timezone.now(), cash_tendered_fen=20000).payment
+    client.force_login(small_city.clerk)
+
+    zh = pdf_text(client.get(reverse("receipt_pdf", args=[payment.pk]) + "?lang=zh-hans").content, tmp_path, "zh")
+    en = pdf_text(client.get(reverse("receipt_pdf", args=[payment.pk]) + "?lang=en").content, tmp_path, "en")
+
+    assert re.search(r"实收现金\s+¥200\.00\s+·\s+找零\s+¥68\.16", zh), zh
+    assert "Cash received" in en and "¥68.16" in en
+    save_png(client.get(reverse("receipt_pdf", args=[payment.pk]) + "?lang=zh-hans").content, tmp_path,
+             artifacts_dir, "receipt-pdf-tendered-zh")

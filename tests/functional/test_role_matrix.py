@@ -45,7 +45,7 @@ MATRIX = {
     "enter_reading":   (422, 403, 403, 403, 403, 422, 422, 404, 302),
     "payment_done":    (200, 403, 200, 403, 200, 200, 200, 404, 302),
     "receipt_pdf":     (200, 403, 200, 403, 200, 200, 200, 404, 302),
-    "reverse_payment": (403, 403, 403, 403, 403, 302, 302, 403, 302),
+    "reverse_payment": (400, 403, 403, 403, 403, 400, 400, 404, 302),  # no reason given: asked again
     "bill_pdf":        (200, 403, 200, 403, 200, 200, 200, 404, 302),
     "supervisor_day":  (403, 403, 403, 403, 403, 200, 200, 403, 302),
     "till":            (200, 403, 403, 403, 403, 200, 403, 200, 302),
@@ -107,7 +107,7 @@ def request(client: Client, name: str, objs: dict):
         return client.post(reverse("till_close"), {"reason": ""})
     if name in ("till_hand_over", "till_sign_off"):
         return client.post(reverse(name, args=[999_999]), {"slip_number": "X"})
-    if name == "reverse_payment":  # no reason: refused with a message, nothing reversed
+    if name == "reverse_payment":  # no reason: the confirm step again, the reason asked for, nothing reversed
         return client.post(reverse("reverse_payment", args=[payment_id]), {"reason": ""})
     raise AssertionError(f"no request for {name}")
 

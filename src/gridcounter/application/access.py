@@ -316,8 +316,9 @@ def may_enter_counter_readings(user) -> bool:
 
 
 def may_reverse_payments(user) -> bool:
-    """Whether the user may reverse payments of their city: a SUPERVISOR (or ADMIN). Not audited."""
-    return _may(user, (SUPERVISOR,))
+    """Whether the user may reverse some payments: a CLERK (their own of the same open day) or a SUPERVISOR of the
+    city (or ADMIN); which ones is `application.ledger.reversal_kind`. Not audited."""
+    return _may(user, PAYMENT_ROLES)
 
 
 def may_see_day_view(user) -> bool:

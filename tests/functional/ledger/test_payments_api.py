@@ -150,11 +150,11 @@ def test_supervisor_reverses_with_a_reason_and_receipt_shows_it(world):
     assert receipt.json()["allocations"][0]["released"] is True
 
 
-def test_a_clerk_may_not_reverse(world):
+def test_a_reader_may_not_reverse(world):
     paid = post(client_for(world.clerk), "/api/payments",
                 {"account": world.account.number, "amount": "10.00", "idempotency_key": "k-1"}).json()
 
-    response = post(client_for(world.clerk), f"/api/payments/{paid['id']}/reversal", {"reason": "oops"})
+    response = post(client_for(world.reader), f"/api/payments/{paid['id']}/reversal", {"reason": "oops"})
 
     assert response.status_code == 403
     assert response.json()["code"] == "SUPERVISOR_REQUIRED"

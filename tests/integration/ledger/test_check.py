@@ -33,7 +33,7 @@ def busy_account(two_cities):
                            clerk=two_cities.clerk, idempotency_key="k-1", taken_at=AT).payment
     take_payment(account=two_cities.account, amount_fen=2500, channel="CARD", hall=two_cities.west_lake, clerk=two_cities.clerk,
                  idempotency_key="k-2", taken_at=AT)
-    reverse_payment(payment=payment, supervisor=two_cities.supervisor, reason="wrong account", reversed_at=AT)
+    reverse_payment(payment=payment, by=two_cities.supervisor, reason="wrong account", reversed_at=AT)
     cancel_bill(bill=bill, created_at=AT + timedelta(days=1), reason="wrong reading")
     Bill.objects.filter(pk=bill.pk).update(status=Bill.Status.CANCELLED)
     post_adjustment(account=two_cities.account, amount_fen=-300, effective_date=date(2026, 4, 1), created_at=AT,

@@ -69,7 +69,7 @@ def test_balance_is_bills_minus_payments_and_debits_equal_credits(metered, steps
                     payments.append(result.payment)
                 elif payments:
                     payment = payments[step[1] % len(payments)]
-                    reverse_payment(payment=payment, supervisor=supervisor, reason="customer's bank recalled it",
+                    reverse_payment(payment=payment, by=supervisor, reason="customer's bank recalled it",
                                     reversed_at=moment)
 
         issued = Bill.objects.filter(account=account, status=Bill.Status.ISSUED).aggregate(

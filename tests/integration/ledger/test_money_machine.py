@@ -184,7 +184,7 @@ class MoneyMachine(RuleBasedStateMachine):
         payment = self.payments[which % len(self.payments)]
         moment = self._tick()
         for _ in range(2 if twice else 1):
-            ledger.reverse_payment(payment=payment, supervisor=self.supervisor, reason="the bank recalled it",
+            ledger.reverse_payment(payment=payment, by=self.supervisor, reason="the bank recalled it",
                                    reversed_at=moment)
 
     @rule(i=accounts_, fen=st.integers(min_value=-30_000, max_value=30_000).filter(bool))

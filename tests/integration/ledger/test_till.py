@@ -39,7 +39,7 @@ def test_a_short_needs_a_reason_then_waits_for_the_supervisor_and_no_payment_fol
     _pay(small_city, 10000, "till-1")
     _pay(small_city, 2500, "till-2", channel="CARD")
     taken_back = _pay(small_city, 5000, "till-3")
-    reverse_payment(payment=taken_back, supervisor=small_city.supervisor, reason="typed twice", reversed_at=MORNING)
+    reverse_payment(payment=taken_back, by=small_city.supervisor, reason="typed twice", reversed_at=MORNING)
     day = business_date(MORNING)
 
     sheet = till_sheet(clerk=small_city.clerk, hall=small_city.east, day=day)

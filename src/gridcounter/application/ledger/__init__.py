@@ -2,7 +2,8 @@
 
     _ledger    journal entries and postings, allocation of payments to bills, credit, cancellation, the check
     _locks     the lock order (route, account, bill, payment, allocation) and the retry of refused transactions
-    _payments  taking and reversing a payment, idempotently, at any hall of the account's city
+    _payments  taking a payment, idempotently, at any hall of the account's city
+    _reversals reversing one: the clerk's own of the same open day, else a supervisor's; with a reason; audited
     _till      the clerk's day at the till: the close (日结), over and short, sign-off, hand-over to the bank
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
 """
@@ -49,13 +50,10 @@ from gridcounter.application.ledger._payments import (
     InvalidIdempotencyKey,
     PaymentOutsideCity,
     PaymentResult,
-    ReversalNotAllowed,
-    ReversalResult,
     UnknownChannel,
     confirm_multiple,
     counter_cash,
     next_receipt_number,
-    reverse_payment,
     take_payment,
 )
 from gridcounter.application.ledger._queries import (
@@ -69,6 +67,13 @@ from gridcounter.application.ledger._queries import (
     receipt_for,
     share_percent,
 )
+from gridcounter.application.ledger._reversals import (
+    REVERSAL_REASONS,
+    ReversalNotAllowed,
+    ReversalResult,
+    reversal_kind,
+    reverse_payment,
+)
 from gridcounter.application.ledger._till import (
     TillClosed,
     TillError,
@@ -78,6 +83,7 @@ from gridcounter.application.ledger._till import (
     hall_closes,
     hand_over,
     is_closed,
+    reversals_of_day,
     sign_off,
     till_sheet,
 )
@@ -114,6 +120,7 @@ __all__ = [
     "PaymentOutsideCity",
     "PaymentResult",
     "ReasonRequired",
+    "REVERSAL_REASONS",
     "ReversalNotAllowed",
     "ReversalResult",
     "UnbalancedEntry",
@@ -136,6 +143,7 @@ __all__ = [
     "post_rebill_difference",
     "seal_entries",
     "seal_written",
+    "reversal_kind",
     "reverse_payment",
     "take_payment",
     "TillClosed",
@@ -146,6 +154,7 @@ __all__ = [
     "hall_closes",
     "hand_over",
     "is_closed",
+    "reversals_of_day",
     "sign_off",
     "till_sheet",
 ]

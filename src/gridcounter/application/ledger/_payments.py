@@ -1,4 +1,4 @@
-"""Payment use cases: take a payment at any hall of the account's city, and reverse one (supervisor only)."""
+"""Payment use cases: take a payment at any hall of the account's city (reversal: `_reversals`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +12,7 @@ from django.utils.translation import gettext as _
 
 from gridcounter.application.ledger._ledger import (
     IdempotencyConflict,
-    ReasonRequired,
     allocate,
-    apply_credit,
     balance_fen,
     business_date,
     post_entry,
@@ -23,8 +21,8 @@ from gridcounter.application.ledger._locks import lock_account, retrying
 from gridcounter.application.ledger._till import check_till_open
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
-from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence, Reversal
-from gridcounter.data.org.models import Hall, Role
+from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence
+from gridcounter.data.org.models import Hall
 from gridcounter.data.registry.models import Account
 from gridcounter.domain import ledger as rules
 from gridcounter.domain.ledger import DEFAULT_CONFIRM_MULTIPLE, InvalidAmount, change_fen, needs_confirmation
@@ -62,8 +60,7 @@ def counter_cash(*, account: Account, amount_fen: int, channel: str, tendered_fe
 
 __all__ = [
     "COUNTER_CHANNELS", "ChannelNotAtCounter", "IdempotencyKeyReused", "InvalidAmount", "InvalidIdempotencyKey", "PaymentOutsideCity", "PaymentResult",
-    "ReasonRequired", "ReversalNotAllowed", "ReversalResult", "UnknownChannel", "next_receipt_number",
-    "reverse_payment", "take_payment",
+    "UnknownChannel", "next_receipt_number", "take_payment",
 ]
 
 
@@ -116,23 +113,12 @@ class ChannelNotAtCounter(ValueError):
               "bank card").format(channel=Payment.Channel(channel).label))
 
 
-class ReversalNotAllowed(Exception):
-    """Only a SUPERVISOR of the account's city (or an ADMIN) may reverse a payment."""
-
-
 @dataclass(frozen=True)
 class PaymentResult:
     payment: Payment
     allocations: list[PaymentAllocation]
     replayed: bool
     balance_fen: int  # after the payment; negative is credit
-
-
-@dataclass(frozen=True)
-class ReversalResult:
-    reversal: Reversal
-    replayed: bool
-    balance_fen: int
 
 
 def next_receipt_number(*, hall: Hall, business_day: date) -> str:
@@ -162,7 +148,7 @@ def _replay(*, key: str, account: Account, amount_fen: int, channel: str) -> Pay
 
 @retrying
 def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall, clerk, idempotency_key: str,
-                 taken_at: datetime, at_counter: bool = False) -> PaymentResult:
+                 taken_at: datetime, at_counter: bool = False, cash_tendered_fen: int | None = None) -> PaymentResult:
     """Book money received at ``hall`` for ``account``: a receipt, a PAYMENT entry, oldest bills settled first.
 
     Any surplus stays as credit. A retry with the same key returns the first payment (``replayed=True``).
@@ -171,6 +157,8 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
     is waited for (its bill is then settled) or has already seen this payment (`_locks`).
 
     ``at_counter``: a clerk typed it (web counter, API); only COUNTER_CHANNELS are taken, else ChannelNotAtCounter.
+    ``cash_tendered_fen``: the cash the customer handed over (收款), kept on the payment for the receipt's change
+    (找零); cash only, at least the amount (else InvalidAmount, field "tendered").
 
     Raises: Contention (after retries), InvalidAmount, UnknownChannel, ChannelNotAtCounter, TillClosed, InvalidIdempotencyKey,
     PaymentOutsideCity, IdempotencyKeyReused.
@@ -181,6 +169,10 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
         raise UnknownChannel(f"channel {channel!r} is not one of {', '.join(Payment.Channel.values)}")
     if at_counter and channel not in COUNTER_CHANNELS:
         raise ChannelNotAtCounter(channel)
+    if cash_tendered_fen is not None:
+        if channel != Payment.Channel.CASH:
+            raise InvalidAmount(field="tendered", message="cash tendered is kept for cash payments only")
+        change_fen(amount_fen=amount_fen, tendered_fen=cash_tendered_fen)
     key = (idempotency_key or "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise InvalidIdempotencyKey(f"an idempotency key of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters is required")
@@ -209,6 +201,7 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
                 payment = Payment.objects.create(
                     account=locked, amount_fen=amount_fen, channel=channel, hall=hall, clerk=clerk,
                     receipt_number=receipt, idempotency_key=key, taken_at=taken_at, taken_date=day, entry=entry,
+                    cash_tendered_fen=cash_tendered_fen,
                 )
         except (IntegrityError, IdempotencyConflict):
             # the same key committed meanwhile for another account (that account's lock did not stop it)
@@ -221,69 +214,9 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
         record_event(
             action="PAYMENT_TAKEN", obj=payment, occurred_at=taken_at,
             detail={"account": locked.number, "amount_fen": amount_fen, "channel": channel, "receipt": receipt,
+                    **({"cash_tendered_fen": cash_tendered_fen} if cash_tendered_fen is not None else {}),
                     "allocations": [{"bill_id": a.bill_id, "period": a.bill.period, "amount_fen": a.amount_fen}
                                     for a in allocations],
                     "balance_fen": balance},
         )
     return PaymentResult(payment=payment, allocations=allocations, replayed=False, balance_fen=balance)
-
-
-def _may_reverse(*, supervisor, account: Account) -> bool:
-    if supervisor is None or not supervisor.is_active:
-        return False
-    if supervisor.is_superuser or supervisor.has_role(Role.Code.ADMIN):
-        return True
-    return supervisor.has_role(Role.Code.SUPERVISOR) and supervisor.city_id == account.city_id
-
-
-@retrying
-def reverse_payment(*, payment: Payment, supervisor, reason: str, reversed_at: datetime) -> ReversalResult:
-    """Take a payment back: a REVERSAL entry opposite to the payment's, its bill settlements released.
-
-    Released money of other payments' credit then settles the reopened bills. Reversing twice returns
-    the first reversal (``replayed=True``).
-
-    Raises: ReasonRequired, ReversalNotAllowed.
-    """
-    if not reason or not reason.strip():
-        raise ReasonRequired(_("A reversal needs a reason."))
-    reason = reason.strip()
-    if not _may_reverse(supervisor=supervisor, account=payment.account):
-        raise ReversalNotAllowed(
-            _("Only a supervisor of {city} may reverse payment {receipt}").format(
-                city=payment.account.city.name, receipt=payment.receipt_number)
-        )
-    actor = dataclasses.replace(current_actor(), user=supervisor, hall=supervisor.hall, reason=reason)
-    with acting_as(actor), transaction.atomic():
-        lock_account(payment.account_id)  # the lock order: account, then payment (`_locks`)
-        account = Account.objects.get(pk=payment.account_id)
-        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
-        existing = Reversal.objects.filter(payment=payment).first()
-        if existing is not None:
-            return ReversalResult(reversal=existing, replayed=True, balance_fen=balance_fen(account))
-        original = payment.entry
-        lines = [(p.ledger_account, p.account, p.amount_fen) for p in original.postings.all()]
-        entry = post_entry(
-            kind=JournalEntry.Kind.REVERSAL, account=account, effective_date=business_date(reversed_at),
-            created_at=reversed_at, description=f"Reversal of payment {payment.receipt_number}",
-            postings=rules.opposite_lines(lines), source_type="ledger.Payment", source_id=payment.receipt_number,
-            idempotency_key=f"reversal:{payment.pk}", reason=reason, reverses=original,
-        )
-        reversal = Reversal.objects.create(payment=payment, entry=entry, supervisor=supervisor,
-                                           hall=supervisor.hall, reason=reason, reversed_at=reversed_at)
-        released = 0
-        for allocation in payment.allocations.select_for_update().filter(released_at__isnull=True):
-            allocation.released_at = reversed_at
-            allocation.release_reason = PaymentAllocation.Release.PAYMENT_REVERSED
-            allocation.save(update_fields=["released_at", "release_reason"])
-            released += allocation.amount_fen
-        payment.status = Payment.Status.REVERSED
-        payment.save(update_fields=["status"])
-        apply_credit(account=account, created_at=reversed_at)
-        balance = balance_fen(account)
-        record_event(
-            action="PAYMENT_REVERSED", obj=payment, occurred_at=reversed_at, reason=reason,
-            detail={"account": account.number, "amount_fen": payment.amount_fen, "receipt": payment.receipt_number,
-                    "released_fen": released, "balance_fen": balance},
-        )
-    return ReversalResult(reversal=reversal, replayed=False, balance_fen=balance)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
-from gridcounter.data.ledger.models import Payment, TillDay
+from gridcounter.data.ledger.models import Payment, Reversal, TillDay
 from gridcounter.data.org.models import Hall, Role
 from gridcounter.domain.ledger import counted_cash_fen, format_fen
 
@@ -37,11 +37,19 @@ class TillError(ValueError):
 class TillLine:
     payment: Payment
     reversed: bool
+    reversal: Reversal | None = None
+
+    @property
+    def reversed_after_close(self) -> bool:
+        """Reversed once the day was closed: still in the close's figures, taken out where the reversal was made."""
+        return self.reversal is not None and self.reversal.after_close
 
 
 @dataclass(frozen=True)
 class TillSheet:
-    """A clerk's day at a hall: the payments, what was booked per channel (reversed ones left out), the close."""
+    """A clerk's day at a hall: the payments, what was booked per channel (reversed ones left out, unless reversed
+    after the day was closed), the post-close reversals made this day of earlier closed days' payments, and the
+    close. What the drawer and the card terminal should hold is ``expected``: booked less those reversals."""
 
     clerk: object
     hall: Hall
@@ -49,10 +57,28 @@ class TillSheet:
     lines: list[TillLine]
     booked: dict[str, int]
     close: TillDay | None
+    post_close: list[Reversal] = dataclasses.field(default_factory=list)
 
     @property
     def booked_cash_fen(self) -> int:
         return self.booked.get(Payment.Channel.CASH, 0)
+
+    @property
+    def post_close_by_channel(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for reversal in self.post_close:
+            channel = reversal.payment.channel
+            out[channel] = out.get(channel, 0) + reversal.payment.amount_fen
+        return out
+
+    @property
+    def expected(self) -> dict[str, int]:
+        taken_out = self.post_close_by_channel
+        return {c: self.booked.get(c, 0) - taken_out.get(c, 0) for c in set(self.booked) | set(taken_out)}
+
+    @property
+    def expected_cash_fen(self) -> int:
+        return self.expected.get(Payment.Channel.CASH, 0)
 
 
 def is_closed(*, clerk, hall: Hall, day: date) -> bool:
@@ -67,20 +93,33 @@ def check_till_open(*, clerk, hall: Hall, day: date) -> None:
 
 def till_sheet(*, clerk, hall: Hall, day: date) -> TillSheet:
     payments = list(Payment.objects.filter(clerk=clerk, hall=hall, taken_date=day)
-                    .select_related("account").order_by("taken_at", "id"))
+                    .select_related("account", "reversal__reversed_by").order_by("taken_at", "id"))
+    lines = []
     booked: dict[str, int] = {}
     for p in payments:
-        if p.status != Payment.Status.REVERSED:
+        reversal = getattr(p, "reversal", None) if p.status == Payment.Status.REVERSED else None
+        line = TillLine(payment=p, reversed=reversal is not None, reversal=reversal)
+        lines.append(line)
+        if reversal is None or line.reversed_after_close:
             booked[p.channel] = booked.get(p.channel, 0) + p.amount_fen
-    return TillSheet(clerk=clerk, hall=hall, day=day,
-                     lines=[TillLine(payment=p, reversed=p.status == Payment.Status.REVERSED) for p in payments],
-                     booked=booked, close=TillDay.objects.filter(clerk=clerk, hall=hall, business_date=day).first())
+    post_close = list(Reversal.objects.filter(reversed_by=clerk, hall=hall, reversed_date=day, after_close=True)
+                      .select_related("payment__account", "payment__clerk", "payment__hall")
+                      .order_by("reversed_at", "id"))
+    return TillSheet(clerk=clerk, hall=hall, day=day, lines=lines, booked=booked, post_close=post_close,
+                     close=TillDay.objects.filter(clerk=clerk, hall=hall, business_date=day).first())
+
+
+def channel_differences(*, declared: dict[str, int], expected: dict[str, int]) -> dict[str, int]:
+    """Declared less expected, per channel: each channel is compared on its own, so a short in cash is never
+    hidden by an over on the card terminal."""
+    return {c: declared.get(c, 0) - expected.get(c, 0) for c in sorted(set(declared) | set(expected))}
 
 
 def close_day(*, clerk, hall: Hall, day: date, cash_counted: dict[int, int], non_cash: dict[str, int],
               reason: str, closed_at: datetime) -> TillDay:
     """Close the clerk's day at the hall: declared cash (by denomination) and non-cash (fen per channel) against
-    what was booked. A difference needs a reason and then waits for a supervisor's sign-off. Audited.
+    what is expected (booked, less the post-close reversals made this day), channel by channel. A difference in
+    any channel needs a reason and then waits for a supervisor's sign-off. Audited.
 
     Raises TillError (bad count, a difference without a reason, the day already closed)."""
     try:
@@ -96,25 +135,32 @@ def close_day(*, clerk, hall: Hall, day: date, cash_counted: dict[int, int], non
         if sheet.close is not None:
             raise TillError(_("The day %(day)s is already closed.") % {"day": day.isoformat()})
         declared = {Payment.Channel.CASH.value: cash_fen, **{k: v for k, v in non_cash.items() if v}}
-        channels = set(declared) | set(sheet.booked)
-        difference = sum(declared.get(c, 0) - sheet.booked.get(c, 0) for c in channels)
-        if difference and not reason:
-            raise TillError(_("The till is %(kind)s by %(amount)s yuan: say why (reason).") % {
-                "kind": _("over") if difference > 0 else _("short"), "amount": format_fen(abs(difference))},
-                field="reason")
+        expected = sheet.expected
+        differences = channel_differences(declared=declared, expected=expected)
+        difference = sum(differences.values())
+        uneven = any(differences.values())
+        if uneven and not reason:
+            if difference:
+                message = _("The till is %(kind)s by %(amount)s yuan: say why (reason).") % {
+                    "kind": _("over") if difference > 0 else _("short"), "amount": format_fen(abs(difference))}
+            else:
+                message = _("The channels do not match what was booked (one over, another short): say why (reason).")
+            raise TillError(message, field="reason")
         try:
             with transaction.atomic():
                 till = TillDay.objects.create(
                     clerk=clerk, hall=hall, business_date=day,
-                    status=TillDay.Status.AWAITING_SIGN_OFF if difference else TillDay.Status.CLOSED,
+                    status=TillDay.Status.AWAITING_SIGN_OFF if uneven else TillDay.Status.CLOSED,
                     cash_counted={str(k): v for k, v in cash_counted.items() if v}, cash_declared_fen=cash_fen,
                     non_cash_declared={k: v for k, v in non_cash.items() if v}, booked=sheet.booked,
+                    post_close_reversals=sheet.post_close_by_channel,
                     difference_fen=difference, reason=reason, closed_at=closed_at)
         except IntegrityError as clash:
             raise TillError(_("The day %(day)s is already closed.") % {"day": day.isoformat()}) from clash
         record_event(action="TILL_CLOSED", obj=till, occurred_at=closed_at, reason=reason,
                      detail={"day": day.isoformat(), "booked": sheet.booked, "declared": declared,
-                             "difference_fen": difference})
+                             "post_close_reversals": sheet.post_close_by_channel, "expected": expected,
+                             "differences": differences, "difference_fen": difference})
     return till
 
 
@@ -165,3 +211,11 @@ def hall_closes(*, halls, day: date) -> list[TillDay]:
     """Each clerk's close of ``day`` at ``halls``, for the supervisor."""
     return list(TillDay.objects.filter(hall__in=list(halls), business_date=day)
                 .select_related("clerk", "hall", "signed_off_by").order_by("hall__code", "clerk__username"))
+
+
+def reversals_of_day(*, halls, day: date) -> list[Reversal]:
+    """The reversals made on ``day`` of payments taken at ``halls`` (clerks' own and supervisors'), for the
+    supervisor; those after a close are marked ``after_close``."""
+    return list(Reversal.objects.filter(payment__hall__in=list(halls), reversed_date=day)
+                .select_related("payment__account", "payment__clerk", "payment__hall", "reversed_by")
+                .order_by("reversed_at", "id"))

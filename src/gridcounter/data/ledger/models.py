@@ -145,6 +145,8 @@ class Payment(models.Model):
         JournalEntry, on_delete=models.PROTECT, related_name="payment", verbose_name=_("journal entry")
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.POSTED)
+    # what the customer handed over in cash (收款), when the clerk typed it; the change (找零) is this less the amount
+    cash_tendered_fen = models.BigIntegerField(_("cash tendered (fen)"), null=True, blank=True)
     history = history()
 
     class Meta:
@@ -155,6 +157,10 @@ class Payment(models.Model):
 
     def __str__(self):
         return self.receipt_number
+
+    @property
+    def change_given_fen(self) -> int | None:
+        return None if self.cash_tendered_fen is None else self.cash_tendered_fen - self.amount_fen
 
 
 class PaymentAllocation(models.Model):
@@ -183,20 +189,30 @@ class PaymentAllocation(models.Model):
 
 
 class Reversal(models.Model):
-    """A payment taken back by a supervisor, with a reason; its journal entry reverses the payment's."""
+    """A payment taken back, with a reason: by the clerk who took it, the same open day at their hall, or by a
+    supervisor of the account's city. Its journal entry reverses the payment's (docs/till.md)."""
+
+    class Kind(models.TextChoices):
+        CLERK_SAME_DAY = "CLERK_SAME_DAY", _("Clerk's own payment, same open day")
+        SUPERVISOR = "SUPERVISOR", _("Supervisor")
 
     payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="reversal", verbose_name=_("payment"))
     entry = models.OneToOneField(
         JournalEntry, on_delete=models.PROTECT, related_name="payment_reversal", verbose_name=_("journal entry")
     )
-    supervisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("supervisor")
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reversed by")
     )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.SUPERVISOR)
     hall = models.ForeignKey(
         "org.Hall", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("hall")
     )
     reason = models.TextField(_("reason"))
     reversed_at = models.DateTimeField(_("reversed at"))
+    reversed_date = models.DateField(_("business date of the reversal"))
+    # the payment's till day was already closed: that close stays as it was; the reversal counts in the reverser's
+    # till of reversed_date as a post-close adjustment
+    after_close = models.BooleanField(_("after the close of the payment's day"), default=False)
 
     class Meta:
         verbose_name = _("payment reversal")
@@ -264,6 +280,9 @@ class TillDay(models.Model):
     cash_declared_fen = models.BigIntegerField(_("cash declared (fen)"))
     non_cash_declared = models.JSONField(_("non-cash declared per channel (fen)"), default=dict)
     booked = models.JSONField(_("booked per channel (fen)"), default=dict)
+    # reversals made this day, by this clerk at this hall, of payments of an earlier, closed day (fen per channel):
+    # what the drawer is expected to hold is booked less these
+    post_close_reversals = models.JSONField(_("post-close reversals per channel (fen)"), default=dict)
     difference_fen = models.BigIntegerField(_("over (+) or short (−) (fen)"))
     reason = models.TextField(_("reason"), blank=True)
     closed_at = models.DateTimeField(_("closed at"))

@@ -21,6 +21,7 @@ from gridcounter.application.ledger import (
     COUNTER_CHANNELS,
     ChannelNotAtCounter,
     IdempotencyKeyReused,
+    InvalidAmount,
     InvalidIdempotencyKey,
     PaymentOutsideCity,
     ReasonRequired,
@@ -62,6 +63,8 @@ class PaymentIn(Schema):
                             "CHANNEL_NOT_AT_COUNTER")
     idempotency_key: str | None = text(min_length=1, max_length=80, default=None,
                                        description="or the Idempotency-Key header: a retried request books once")
+    cash_tendered: AmountFen | None = Field(None, description="cash handed over (收款), CASH only, at least the "
+                                                               "amount; kept for the receipt's change (找零)")
 
 
 class AllocationOut(Schema):
@@ -85,6 +88,8 @@ class PaymentOut(Schema):
     taken_date: date
     status: str
     replayed: bool = False
+    cash_tendered: str | None = None
+    change: str | None = None
     allocations: list[AllocationOut]
     balance: str = Field(..., description="after this request; negative is credit")
     balance_fen: int
@@ -100,7 +105,10 @@ class ReversalOut(Schema):
     receipt_number: str
     amount: str
     reason: str
-    supervisor: str
+    supervisor: str = Field(..., description="who reversed it (kept for older clients; see reversed_by)")
+    reversed_by: str
+    kind: str = Field(..., description="CLERK_SAME_DAY (the clerk's own, same open day) or SUPERVISOR")
+    after_close: bool = Field(..., description="the payment's till day was closed: it counts in the reverser's till")
     reversed_at: datetime
     replayed: bool = False
     balance: str
@@ -174,6 +182,8 @@ def _payment_out(payment: Payment, *, allocations, replayed: bool, balance: int)
         "hall": payment.hall.code, "clerk": payment.clerk.username if payment.clerk_id else "",
         "taken_at": payment.taken_at, "taken_date": payment.taken_date, "status": payment.status,
         "replayed": replayed, "allocations": _allocations(payment, allocations),
+        "cash_tendered": None if payment.cash_tendered_fen is None else format_fen(payment.cash_tendered_fen),
+        "change": None if payment.change_given_fen is None else format_fen(payment.change_given_fen),
         "balance": format_fen(balance), "balance_fen": balance,
     }
 
@@ -227,7 +237,7 @@ def post_payment(request, payload: PaymentIn,
         with acting_as(actor):
             result = take_payment(account=account, amount_fen=payload.amount, channel=payload.channel,
                                   hall=user.hall, clerk=user, idempotency_key=key, taken_at=timezone.now(),
-                                  at_counter=True)
+                                  at_counter=True, cash_tendered_fen=payload.cash_tendered)
     except PaymentOutsideCity as error_:  # only an ADMIN at another city's hall sees the account to get here
         return error(409, "PAYMENT_OUTSIDE_CITY", error_, "account")
     except IdempotencyKeyReused as error_:
@@ -239,6 +249,10 @@ def post_payment(request, payload: PaymentIn,
         return error(409, "TILL_CLOSED", error_)
     except ChannelNotAtCounter as error_:
         return error(422, "CHANNEL_NOT_AT_COUNTER", error_, "channel")
+    except InvalidAmount as error_:
+        return error(422, "CASH_TENDERED_TOO_LITTLE" if error_.code == InvalidAmount.TOO_LITTLE
+                     else "CASH_TENDERED_NOT_CASH", _("Cash tendered must be at least the amount, and only for cash."),
+                     "cash_tendered")
     except InvalidIdempotencyKey:
         return error(422, "INVALID_IDEMPOTENCY_KEY", _("The idempotency key must be 1 to 80 characters."),
                      "idempotency_key")
@@ -276,33 +290,42 @@ def account_ledger(request, number: str = Path(..., min_length=1, max_length=32,
     })
 
 
-@router.post("/payments/{payment_id}/reversal", response=answers({200: ReversalOut, 201: ReversalOut}, 404, 503),
-             summary="Reverse a payment (supervisor of the account's city; reason required)")
+REVERSAL_REFUSALS = {  # ReversalNotAllowed.code → HTTP status; the code itself is the answer's code
+    "NOT_YOURS": 403, "NOT_TODAY": 403, "OTHER_HALL": 403, "DAY_CLOSED": 409, "OTHER_CITY": 403,
+    "SUPERVISOR_REQUIRED": 403,
+}
+
+
+@router.post("/payments/{payment_id}/reversal", response=answers({200: ReversalOut, 201: ReversalOut}, 404, 409, 503),
+             summary="Reverse a payment: the clerk's own of the same open day, else a supervisor's; reason required")
 def post_reversal(request, payload: ReversalIn, payment_id: Id = ID_IN_PATH):
+    """201 reversed, 200 already reversed (the first reversal). The clerk who took the payment may reverse it the
+    same business day at their hall while their till day is open; any other reversal is a supervisor's of the
+    account's city. Refusals: 403 NOT_YOURS, NOT_TODAY, OTHER_HALL, OTHER_CITY or SUPERVISOR_REQUIRED; 409
+    DAY_CLOSED; 422 REASON_REQUIRED. Another city's payment is answered as an unknown one (404)."""
     user = request.user
     try:
-        require_role(user, Role.Code.SUPERVISOR)
+        require_role(user, *PAYMENT_ROLES)
     except AccessDenied:
-        return error(403, "SUPERVISOR_REQUIRED", _("Only a supervisor may reverse a payment."))
+        return error(403, "SUPERVISOR_REQUIRED", _("Only the clerk who took a payment or a supervisor may reverse it."))
     payment = _visible_payment(user, payment_id)
     if payment is None:
         return error(404, "PAYMENT_NOT_FOUND", _("No such payment."))
-    if not payload.reason.strip():
-        return error(422, "REASON_REQUIRED", _("A reversal needs a reason."), "reason")
     actor = Actor(user=user, hall=user.hall, reason=payload.reason.strip(), channel="API")
     try:
         with acting_as(actor):
-            result = reverse_payment(payment=payment, supervisor=user, reason=payload.reason,
-                                     reversed_at=timezone.now())
+            result = reverse_payment(payment=payment, by=user, reason=payload.reason, reversed_at=timezone.now())
+    except ReversalNotAllowed as error_:
+        return error(REVERSAL_REFUSALS.get(error_.code, 403), error_.code, error_)
     except ReasonRequired as error_:
         return error(422, "REASON_REQUIRED", error_, "reason")
-    except ReversalNotAllowed as error_:
-        return error(403, "SUPERVISOR_REQUIRED", error_)
     reversal = result.reversal
     return Status(200 if result.replayed else 201, {
         "id": reversal.pk, "payment_id": payment.pk, "receipt_number": payment.receipt_number,
         "amount": format_fen(payment.amount_fen), "reason": reversal.reason,
-        "supervisor": reversal.supervisor.username, "reversed_at": reversal.reversed_at, "replayed": result.replayed,
+        "supervisor": reversal.reversed_by.username, "reversed_by": reversal.reversed_by.username,
+        "kind": reversal.kind, "after_close": reversal.after_close,
+        "reversed_at": reversal.reversed_at, "replayed": result.replayed,
         "balance": format_fen(result.balance_fen), "balance_fen": result.balance_fen,
     })
 

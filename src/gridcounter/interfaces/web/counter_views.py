@@ -6,7 +6,9 @@ import uuid
 from datetime import date, timedelta
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,7 +17,7 @@ from gridcounter.application.access import (
     COUNTER_READING_ROLES,
     CUSTOMER_SERVICE_ROLES,
     DAY_VIEW_ROLES,
-    SUPERVISOR,
+    PAYMENT_ROLES,
     access_account_by_number,
     access_bill,
     access_payment,
@@ -23,11 +25,14 @@ from gridcounter.application.access import (
 )
 from gridcounter.application.billing import bill_print
 from gridcounter.application.ledger import (
+    REVERSAL_REASONS,
     ReasonRequired,
     ReversalNotAllowed,
     balance_fen,
+    business_date,
     day_summary,
     receipt_for,
+    reversal_kind,
     reverse_payment,
 )
 from gridcounter.application.readings import (
@@ -38,6 +43,7 @@ from gridcounter.application.readings import (
     submit_counter_readings,
 )
 from gridcounter.data.audit.context import Actor
+from gridcounter.data.ledger.models import Payment
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation
 from gridcounter.domain.billing.periods import period_of
@@ -81,28 +87,73 @@ def receipt_pdf(request, pk: int):
     return pdf_response(content=content, filename=f"receipt-{payment.receipt_number}.pdf")
 
 
-@require_POST
-@staff_required(SUPERVISOR)
+REVERSE_BACK = {"till": "till"}  # where the confirm step returns to, besides the customer screen
+
+
+def _reverse_back(request, payment) -> str:
+    back = request.POST.get("back") or request.GET.get("back") or ""
+    return reverse(REVERSE_BACK[back]) if back in REVERSE_BACK else reverse("account", args=[payment.account.number])
+
+
+def _reverse_page(request, payment, *, kind: str = "", refusal: str = "", error: str = "", status: int = 200):
+    """The confirm step: what is reversed (receipt, amount, customer, account) and why; or why it may not be."""
+    back = request.POST.get("back") or request.GET.get("back") or ""
+    context = {
+        "payment": payment, "account": payment.account, "kind": kind, "refusal": refusal, "error": error,
+        "reasons": REVERSAL_REASONS, "reason_code": request.POST.get("reason_code", ""),
+        "reason_text": request.POST.get("reason", ""), "back": back if back in REVERSE_BACK else "",
+        "back_url": _reverse_back(request, payment), "taken_local": timezone.localtime(payment.taken_at, BUSINESS_TZ),
+    }
+    if is_htmx(request):  # htmx swaps only 2xx answers: the fragment itself says it is a refusal
+        return render(request, "web/counter/_reverse_confirm.html", context)
+    return render(request, "web/counter/reverse_confirm.html", context, status=status)
+
+
+def _typed_reason(request) -> str:
+    """The reason as stored: the reason picked (in the clerk's language), with the words typed after it."""
+    code, text = request.POST.get("reason_code", ""), request.POST.get("reason", "").strip()
+    label = dict(REVERSAL_REASONS).get(code)
+    if label is None or code == "OTHER":
+        return text
+    return f"{label}: {text}" if text else str(label)
+
+
+@staff_required(*PAYMENT_ROLES)
 def reverse_payment_view(request, pk: int):
-    """A supervisor takes a payment back from the customer screen's ledger; the reason is required."""
+    """GET: the confirm step of a reversal (or why this user may not reverse it). POST, from that step: reverse it.
+    The clerk who took the payment may, the same open day; a supervisor of the account's city always; both give a
+    reason (`application.ledger.reversal_kind`)."""
     payment = access_payment(user=request.user, payment_id=pk)
-    account = payment.account
+    now = timezone.now()
+    if payment.status == Payment.Status.REVERSED and request.method != "POST":
+        messages.info(request, _("Payment %(receipt)s was already reversed; nothing changed.")
+                      % {"receipt": payment.receipt_number})
+        return redirect(_reverse_back(request, payment))
     try:
-        result = reverse_payment(payment=payment, supervisor=request.user, reason=request.POST.get("reason", ""),
-                                 reversed_at=timezone.now())
-    except ReasonRequired:
-        messages.error(request, _("Payment %(receipt)s not reversed. Reason: say why the payment is taken back.")
-                       % {"receipt": payment.receipt_number})
-        return redirect("account", number=account.number)
-    except ReversalNotAllowed:
-        return render(request, "web/403.html", status=403)
+        kind = reversal_kind(payment=payment, user=request.user, day=business_date(now))
+    except ReversalNotAllowed as refusal:
+        if payment.status != Payment.Status.REVERSED:
+            return _reverse_page(request, payment, refusal=str(refusal), status=403)
+        kind = ""
+    if request.method != "POST":
+        return _reverse_page(request, payment, kind=kind)
+    try:
+        result = reverse_payment(payment=payment, by=request.user, reason=_typed_reason(request), reversed_at=now)
+    except ReasonRequired as problem:
+        return _reverse_page(request, payment, kind=kind, error=str(problem), status=400)
+    except ReversalNotAllowed as refusal:
+        return _reverse_page(request, payment, refusal=str(refusal), status=403)
     if result.replayed:
         messages.info(request, _("Payment %(receipt)s was already reversed; nothing changed.")
                       % {"receipt": payment.receipt_number})
     else:
         messages.success(request, _("Payment %(receipt)s reversed. Balance now %(balance)s yuan.") % {
             "receipt": payment.receipt_number, "balance": _yuan(result.balance_fen)})
-    return redirect("account", number=account.number)
+    response = redirect(_reverse_back(request, payment))
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = _reverse_back(request, payment)
+    return response
 
 
 # --- a bill as PDF ------------------------------------------------------------------------------------------

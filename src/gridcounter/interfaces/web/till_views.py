@@ -19,11 +19,13 @@ from gridcounter.application.access import (
     supervised_halls,
 )
 from gridcounter.application.ledger import (
+    COUNTER_CHANNELS,
     TillError,
     business_date,
     close_day,
     hall_closes,
     hand_over,
+    reversals_of_day,
     sign_off,
     till_sheet,
 )
@@ -31,7 +33,8 @@ from gridcounter.data.ledger.models import Payment, TillDay
 from gridcounter.domain.ledger import DENOMINATIONS_FEN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.decorators import staff_required
 
-NON_CASH_AT_COUNTER = (Payment.Channel.CARD,)
+# every channel a counter takes besides cash is declared and compared at the close
+NON_CASH_AT_COUNTER = tuple(c for c in COUNTER_CHANNELS if c != Payment.Channel.CASH)
 
 
 def _denomination_label(fen: int) -> str:
@@ -43,11 +46,23 @@ def _sheet_page(request, *, error: str = "", field: str = "", posted=None, statu
     sheet = till_sheet(clerk=request.user, hall=request.user.hall, day=today)
     posted = posted or {}
     return render(request, "web/counter/till.html", {
-        "sheet": sheet, "error": error, "error_field": field,
+        "sheet": sheet, "error": error, "error_field": field, "close_rows": _close_rows(sheet.close),
         "denominations": [(d, _denomination_label(d), posted.get(f"cash_{d}", "")) for d in DENOMINATIONS_FEN],
         "non_cash": [(c.value, c.label, posted.get(f"noncash_{c.value}", "")) for c in NON_CASH_AT_COUNTER],
         "reason": posted.get("reason", ""),
     }, status=status)
+
+
+def _close_rows(close: TillDay | None) -> list[tuple[str, int, int, int]]:
+    """Each channel of a close: declared, expected (booked less post-close reversals), over (+) or short (−)."""
+    if close is None:
+        return []
+    declared = {Payment.Channel.CASH.value: close.cash_declared_fen, **close.non_cash_declared}
+    taken_out = close.post_close_reversals or {}
+    expected = {c: close.booked.get(c, 0) - taken_out.get(c, 0) for c in set(close.booked) | set(taken_out)}
+    channels = [c.value for c in COUNTER_CHANNELS] + sorted(set(declared) | set(expected) - set(COUNTER_CHANNELS))
+    return [(Payment.Channel(c).label, declared.get(c, 0), expected.get(c, 0),
+             declared.get(c, 0) - expected.get(c, 0)) for c in channels]
 
 
 @staff_required(*CUSTOMER_SERVICE_ROLES)
@@ -117,7 +132,8 @@ def till_closes(request):
         day = date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
     except ValueError:
         day = today
-    return render(request, "web/counter/tills.html", {"closes": hall_closes(halls=halls, day=day), "day": day})
+    return render(request, "web/counter/tills.html", {"closes": hall_closes(halls=halls, day=day), "day": day,
+                                                      "reversals": reversals_of_day(halls=halls, day=day)})
 
 
 @require_POST

@@ -140,6 +140,7 @@ def take_payment_view(request, number: str):
         result = take_payment(
             account=account, amount_fen=amount_fen, channel=channel, hall=request.user.hall, clerk=request.user,
             idempotency_key=request.POST.get("idempotency_key", ""), taken_at=timezone.now(), at_counter=True,
+            cash_tendered_fen=None if cash.change_fen is None else cash.change_fen + amount_fen,
         )
     except InvalidAmount as problem:
         if problem.field == "tendered":

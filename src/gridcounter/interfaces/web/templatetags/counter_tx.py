@@ -8,7 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcounter.application.access import may_enter_counter_readings, may_reverse_payments, may_review_bills
-from gridcounter.data.ledger.models import JournalEntry
+from gridcounter.application.ledger import business_date
+from gridcounter.data.ledger.models import JournalEntry, Payment
+from gridcounter.data.org.models import Role
 from gridcounter.interfaces.web.counter_views import reading_form
 
 register = template.Library()
@@ -27,6 +29,19 @@ def counter_reading_form(context, account):
 def can_reverse_payments(context) -> bool:
     request = context.get("request")
     return request is not None and may_reverse_payments(request.user)
+
+
+@register.simple_tag(takes_context=True)
+def offers_reversal(context, payment) -> bool:
+    """Whether the ledger offers "Reverse…" on ``payment``: to a supervisor always; to a clerk on payments of
+    today (the confirm step says why one that is not theirs, or whose day is closed, cannot be)."""
+    request = context.get("request")
+    if request is None or payment.status != Payment.Status.POSTED or not may_reverse_payments(request.user):
+        return False
+    user = request.user
+    if user.is_superuser or user.has_role(Role.Code.ADMIN, Role.Code.SUPERVISOR):
+        return True
+    return payment.taken_date == business_date(timezone.now())
 
 
 @register.simple_tag(takes_context=True)
