@@ -20,6 +20,7 @@ COMMANDS = [
     ("review", "the review queue of held bills, and the auditor's decisions"),
     ("bills", "an account's bills with their lines and the sentences that explain them"),
     ("pay", "take a payment at a hall (oldest bills first, surplus kept as credit)"),
+    ("reverse-payment", "take a payment back (its clerk the same open day; otherwise a supervisor, with a reason)"),
     ("ledger-check", "check that the ledger balances and its hash chain holds"),
     ("import-intervals", "import AMI 15-minute intervals (CSV or Parquet)"),
     ("workdays", "the due date of a time limit of N working days (Chinese calendar, holidays and adjusted days)"),
@@ -32,7 +33,7 @@ COMMANDS = [
 ]
 # commands that need every migration applied before they can run
 NEEDS_SCHEMA = {"demo", "seed", "import_org", "import_registry", "import_readings", "bill_run", "review", "bills",
-                "pay", "ledger_check", "import_intervals", "createsuperuser", "changepassword"}
+                "pay", "reverse_payment", "ledger_check", "import_intervals", "createsuperuser", "changepassword"}
 HELP_FLAGS = {"-h", "--help", "help"}
 
 
