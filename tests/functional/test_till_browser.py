@@ -2,6 +2,8 @@
 slip, no payment after the close, and the supervisor's sign-off. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -11,9 +13,10 @@ from tests.factories.browser import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WORDS = {
-    "zh-hans": {"booked": "已收", "awaiting": "长短款待班长签认", "closed": "不能再收费", "signed": "长短款已签认"},
+    "zh-hans": {"booked": "已收", "awaiting": "长短款待班长签认", "closed": "不能再收费", "signed": "长短款已签认",
+                "previous": "前一天", "none": "当天还没有日结"},
     "en": {"booked": "yuan booked", "awaiting": "over or short awaits sign-off", "closed": "no more payments",
-           "signed": "over or short signed off"},
+           "signed": "over or short signed off", "previous": "Previous day", "none": "No till closed on this day"},
 }
 
 
@@ -79,3 +82,11 @@ def test_a_day_at_the_till_from_first_payment_to_a_short_signed_off(page: Page, 
     expect(page.locator('tr[data-clerk="clerk.east"]').get_by_test_id("close-status")).to_contain_text(words["signed"])
     page.screenshot(path=str(artifacts_dir / f"till-signed-off-{language}.png"), full_page=True)
     assert TillDay.objects.get(clerk=small_city.clerk).signed_off_by == small_city.supervisor
+
+    # The day before had no close; the picker goes there and back to today
+    page.get_by_role("link", name=words["previous"]).click()
+    expect(page.get_by_test_id("tills")).to_contain_text(words["none"])
+    expect(page.locator("#tills-date")).to_have_value(str(small_city.today - timedelta(days=1)))
+    page.locator("#tills-date").fill(str(small_city.today))
+    page.get_by_test_id("day-pick").get_by_role("button").click()
+    expect(page.locator('tr[data-clerk="clerk.east"]').get_by_test_id("close-status")).to_contain_text(words["signed"])

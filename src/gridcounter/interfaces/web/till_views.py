@@ -3,7 +3,7 @@ and the supervisor's page of each hall's and clerk's close with the sign-off of 
 Views translate requests; the till's rules live in application.ledger (_till)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
@@ -128,12 +128,15 @@ def till_closes(request):
     """``/supervisor/tills/?date=YYYY-MM-DD``: each hall's and clerk's close, over and short to sign off."""
     halls = supervised_halls(request.user)
     today = business_date(timezone.now())
+    asked, bad_date = request.GET.get("date", "").strip(), ""
     try:
-        day = date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
+        day = min(date.fromisoformat(asked), today) if asked else today
     except ValueError:
-        day = today
-    return render(request, "web/counter/tills.html", {"closes": hall_closes(halls=halls, day=day), "day": day,
-                                                      "reversals": reversals_of_day(halls=halls, day=day)})
+        day, bad_date = today, asked[:20]
+    return render(request, "web/counter/tills.html", {
+        "closes": hall_closes(halls=halls, day=day), "day": day, "today": today, "bad_date": bad_date,
+        "previous_day": day - timedelta(days=1), "next_day": day + timedelta(days=1) if day < today else None,
+        "reversals": reversals_of_day(halls=halls, day=day)})
 
 
 @require_POST
