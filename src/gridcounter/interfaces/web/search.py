@@ -16,16 +16,21 @@ collation orders by code point).
 Beyond prefixes, the probes read the customers' and premises' search keys (``domain.search_keys``: name, given
 name, pinyin, initials; address, building): text of two characters must start a word of the key (``% q%``),
 longer text may be anywhere in it (``%q%``), and a Chinese name of three or four characters may have one
-character wrong (the key's ``~`` words). On PostgreSQL the trigram GIN indexes of migration ``registry.0005_search_keys``
-answer these patterns (the leading space of a word pads its first trigram, so two characters are enough);
-such a probe stops after ``LIMIT`` matches in no particular order, and its matches are listed by account number.
+character wrong (the key's ``~`` words). An index answers these patterns on both databases (``key_match``): on
+PostgreSQL the trigram GIN indexes of migration ``registry.0005_search_keys`` (the leading space of a word pads its
+first trigram, so two characters are enough), on SQLite the FTS5 trigram tables of migration
+``registry.0006_sqlite_search_key_fts``, kept in step with the keys by triggers (the space counts as one of the
+three characters in a row that an FTS5 LIKE needs to use its index). Such a probe stops after ``LIMIT`` matches
+in no particular order, and its matches are listed by account number.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 from django.db.models.lookups import Lookup
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +98,27 @@ def key_patterns(text: str) -> list[tuple[str, str, str]]:
     return patterns
 
 
+def key_match(path: str, pattern: str) -> Q | Like:
+    """The condition "the search key at ``path`` (``customer__search_key`` or ``premise__search_key``) is LIKE
+    ``pattern``" (a pattern of ``key_patterns``), for ``scope.filter``, written so that the backend's index answers it.
+
+    PostgreSQL: the LIKE on the column, which its trigram GIN index answers. SQLite: the ids the column's FTS5
+    trigram table (migration ``registry.0006_sqlite_search_key_fts``) finds with the same LIKE, which it answers from
+    its index when the pattern holds three characters in a row (``% q%`` for two characters has three, with the
+    space); SQLite itself then checks the LIKE on each row found, so the rows are those of the LIKE on the column.
+    A pattern the FTS index cannot answer keeps the LIKE on the column (a scan, as without the index): one with an
+    escaped ``%``, ``_`` or ``\\`` (the FTS table answers a LIKE with ``ESCAPE`` by reading all its rows) or
+    without three characters in a row (the FTS table would read all its rows, or, SQLite 3.40 counting bytes, not
+    characters, find nothing for two Chinese characters).
+    """
+    if connection.vendor == "sqlite" and "\\" not in pattern and max(map(len, re.split(r"[%_]", pattern))) >= 3:
+        relation = path.removesuffix("__search_key")
+        table = Account._meta.get_field(relation).related_model._meta.db_table
+        ids = RawSQL(f"SELECT rowid FROM {table}_fts WHERE search_key LIKE %s", [pattern])
+        return Q(**{f"{relation}_id__in": ids})
+    return Like(F(path), Value(pattern))
+
+
 @dataclass(frozen=True)
 class Hit:
     account: Account
@@ -156,7 +182,7 @@ def find_accounts(*, user, query: str) -> list[Hit]:
     for code, path, pattern in key_patterns(normalise_text(text)):
         if len(matched) >= LIMIT:
             break
-        found = scope.filter(Like(F(path), Value(pattern))).values_list("id", "number")[:LIMIT]
+        found = scope.filter(key_match(path, pattern)).values_list("id", "number")[:LIMIT]
         for account_id, _number in sorted(found, key=lambda row: row[1]):
             matched.setdefault(account_id, code)
     current = Prefetch(
