@@ -160,9 +160,13 @@ def field_probe(*, scope: QuerySet[Account], path: str, text: str) -> QuerySet:
     """(id, matched value) of the first accounts in ``scope`` whose ``path`` starts with ``text``, in the order
     of that value, then account number: one ordered index range scan, stopped after ``LIMIT`` rows however
     many accounts share the prefix. An account can come twice (two matching meters); the caller keeps the first.
+
+    The ``isnull`` filter comes first so that the joins to the meters are inner joins, which the annotation then
+    reuses: SQLite keeps a left join's order (every account of the scope read first, ~80 ms at 200,000 accounts)
+    where PostgreSQL turns it into an inner join, since the prefix rejects a missing meter anyway.
     """
-    return (scope.annotate(search_key=sort_key(path)).filter(prefix_q(text)).order_by("search_key", "number")
-            .values_list("id", "search_key")[:LIMIT * 2])
+    return (scope.filter(**{f"{path}__isnull": False}).annotate(search_key=sort_key(path)).filter(prefix_q(text))
+            .order_by("search_key", "number").values_list("id", "search_key")[:LIMIT * 2])
 
 
 def find_accounts(*, user, query: str) -> list[Hit]:
