@@ -4,6 +4,7 @@ too), and read by the counter's search, which finds the same accounts as reading
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 import pytest
@@ -126,9 +127,10 @@ def test_each_key_probe_reads_the_fts_index(estate, typed):
     city, _ours = estate
     scope = scoped_accounts(city.clerk)
     for _code, path, pattern in key_patterns(typed):
-        steps = plan(scope.filter(key_match(path, pattern)).values_list("id", "number")[:LIMIT])
+        steps = plan(key_match(scope, path, pattern).values_list("id", "number")[:LIMIT])
         table = "registry_customer_fts" if path.startswith("customer") else "registry_premise_fts"
-        assert f"SCAN {table} VIRTUAL TABLE INDEX 0:L" in steps, (pattern, steps)
+        # the FTS index answers the LIKE (L), leading or by the account's key (=L) as the statistics choose
+        assert re.search(rf"SCAN {table} VIRTUAL TABLE INDEX 0:=?L", steps), (pattern, steps)
 
 
 def test_the_meter_probe_joins_the_meters_so_that_it_may_start_from_their_index(estate):
@@ -147,6 +149,6 @@ def test_the_index_finds_the_accounts_the_key_column_does(small_city, typed):
                      address="示范市a%b路5_号a\\b", building="1号")
     scope = scoped_accounts(small_city.admin)
     for _code, path, pattern in key_patterns(typed):
-        by_index = set(scope.filter(key_match(path, pattern)).values_list("id", flat=True))
+        by_index = set(key_match(scope, path, pattern).values_list("id", flat=True))
         by_column = set(scope.filter(Like(F(path), Value(pattern))).values_list("id", flat=True))
         assert by_index == by_column, pattern
