@@ -105,13 +105,14 @@ def key_match(scope: QuerySet[Account], path: str, pattern: str) -> QuerySet[Acc
     that the column's FTS5 trigram table (migration ``registry.0006_sqlite_search_key_fts``) finds with the same
     LIKE, which it answers from its index when the pattern holds three characters in a row (``% q%`` for two
     characters has three, with the space); SQLite itself then checks the LIKE on each row found, so the rows are
-    those of the LIKE on the column. A join, not ``IN (SELECT rowid …)``, whose FTS rows lead (the ``+`` keeps
-    SQLite from reading the FTS table by the accounts' key instead, which it chooses without statistics: every
-    account of the city read), so that a probe stops after ``LIMIT`` accounts instead of first collecting every
-    match (~350 ms for a common part of an address at 200,000 premises). A pattern the FTS index cannot answer keeps the LIKE on the column (a scan, as without the
-    index): one with an escaped ``%``, ``_`` or ``\\`` (the FTS table answers a LIKE with ``ESCAPE`` by reading
-    all its rows) or without three characters in a row (the FTS table would read all its rows, or, SQLite 3.40
-    counting bytes, not characters, find nothing for two Chinese characters).
+    those of the LIKE on the column. A join (``extra``: the FTS table has no model), not ``IN (SELECT rowid …)``,
+    whose FTS rows lead, so that a probe stops after ``LIMIT`` accounts instead of first collecting every match
+    (~350 ms for a common part of an address at 200,000 premises); the ``+`` keeps SQLite from reading the FTS
+    table by each account's key instead, as it would without statistics (every account of the city read).
+    A pattern the FTS index cannot answer keeps the LIKE on the column (a scan, as without the index): one with an
+    escaped ``%``, ``_`` or ``\\`` (the FTS table answers a LIKE with ``ESCAPE`` by reading all its rows) or
+    without three characters in a row (the FTS table would read all its rows, or, SQLite 3.40 counting bytes, not
+    characters, find nothing for two Chinese characters).
     """
     if connection.vendor == "sqlite" and "\\" not in pattern and max(map(len, re.split(r"[%_]", pattern))) >= 3:
         relation = path.removesuffix("__search_key")
