@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0005_search_keys'),
+        ('registry', '0006_sqlite_search_key_fts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
