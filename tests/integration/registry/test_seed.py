@@ -44,3 +44,15 @@ def test_postgresql_refuses_overlapping_installations_even_behind_the_use_cases(
         Installation.objects.create(meter=installation.meter, account=other,
                                     installed_date=date(2026, 1, 1))
     assert Meter.objects.filter(pk=installation.meter_id).exists()
+
+
+def test_a_seeded_city_leaves_the_planner_its_statistics():
+    """After a bulk load the database has statistics for the new rows, so that a search prefix reads one index
+    range instead of the whole city (SQLite's planner, without them, cannot tell the two apart)."""
+    seed(120, code="TSTS")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'registry_account'")
+        else:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'registry_account'")
+        assert cursor.fetchone()[0] > 0

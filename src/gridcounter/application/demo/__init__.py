@@ -9,6 +9,7 @@ synthetic cities of any size for tests and benchmarks (`seed_city`), from the sa
     _bulk       bulk loading of what the generator makes
     _seed       `gridcounter seed`: a synthetic city of any size, streamed in batches
 """
+from gridcounter.application.bulk import refresh_statistics
 from gridcounter.application.demo._bills import build as build_bills
 from gridcounter.application.demo._bulk import allocate_ids, insert_rows, load_generated, prepare_connection
 from gridcounter.application.demo._generator import TARIFF_MIX, Generator, RouteSlot
@@ -52,3 +53,4 @@ def run(*, as_of, stdout) -> None:
     """Run every step in order; each says what it did or that there was nothing to do."""
     for step in STEPS:
         step(as_of=as_of, stdout=stdout)
+    refresh_statistics()

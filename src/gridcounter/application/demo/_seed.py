@@ -10,7 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Max
 
-from gridcounter.application.bulk import prepare_connection
+from gridcounter.application.bulk import prepare_connection, refresh_statistics
 from gridcounter.application.demo._bulk import load_generated
 from gridcounter.application.demo._generator import Generator, RouteSlot
 from gridcounter.application.demo._registry import MODELS, reading_day
@@ -111,6 +111,7 @@ def seed_city(*, accounts: int, city_code: str, as_of: date, stdout, batch_size:
             batch = []
     if batch:
         flush(batch)
+    refresh_statistics()
     elapsed = time.monotonic() - started
     with acting_as(actor):
         record_event(action="SEED_LOADED", obj=city,
