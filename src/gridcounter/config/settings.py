@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gridcounter.interfaces.web.middleware.SecurityHeadersMiddleware",
+    "gridcounter.interfaces.api.middleware.ApiMethodNotAllowedMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -113,3 +113,13 @@ def test_the_document_states_what_the_quote_accepts(client):
 
     assert request["tariff"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # so "" is not valid
     assert set(schema["paths"]["/api/quote"]["post"]["responses"]) == {"200", "404", "409", "422"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "words"), [("en", "/api/quote does not take PUT; it takes POST."),
+                                                 ("zh-hans", "/api/quote 不接受 PUT 请求，只接受 POST。")])
+def test_a_method_the_path_does_not_take_is_refused_with_the_one_error_body(client, language, words):
+    response = client.put("/api/quote", data={}, content_type="application/json", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {"code": "METHOD_NOT_ALLOWED", "field": "", "detail": words}
