@@ -1,5 +1,6 @@
 """The payments API as a counter client uses it: session login, JSON in, JSON out."""
 import json
+from datetime import date
 
 import pytest
 from django.test import Client
@@ -118,9 +119,11 @@ def test_ledger_shows_entries_balance_and_open_bills(world):
     assert response.status_code == 200
     data = response.json()
     assert data["balance"] == "23.45"
+    days = (date.fromisoformat(data["as_of"]) - world.bill.due_date).days
     assert data["open_bills"] == [{"bill_id": world.bill.pk, "period": "2026-02", "amount": "123.45",
                                    "outstanding": "23.45", "outstanding_fen": 2345,
-                                   "due_date": world.bill.due_date.isoformat()}]
+                                   "due_date": world.bill.due_date.isoformat(), "days_overdue": days}]
+    assert data["total_due_fen"] == 2345 + data["penalty_fen"] and data["penalty_fen"] > 0
     assert [e["kind"] for e in data["entries"]] == ["BILL", "PAYMENT"]
     assert all(sum(p["amount_fen"] for p in e["postings"]) == 0 for e in data["entries"])
 

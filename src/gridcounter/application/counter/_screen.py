@@ -11,7 +11,7 @@ from datetime import date
 from django.db.models import Q, Sum, prefetch_related_objects
 
 from gridcounter.application.billing import monthly_kwh_from_bills, monthly_kwh_from_readings, reason_text
-from gridcounter.application.ledger import balance_fen, open_bills
+from gridcounter.application.ledger import AccountArrears, account_arrears, balance_fen
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
@@ -69,6 +69,8 @@ class CustomerScreen:
     open_review_items: list
     open_site_visits: list
     usage: MonthlyUsage
+    arrears: AccountArrears
+    penalty_working: list[str]  # the penalty's working, one sentence per step, in the request's language
     review_items: int = field(default=0)
 
 
@@ -117,7 +119,10 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
         for reading in Reading.objects.filter(account=account).select_related("meter")
         .order_by("-read_at", "-id")[:READINGS_SHOWN]
     ]
-    outstanding = {bill.pk: fen for bill, fen in open_bills(account)}
+    arrears = account_arrears(account=account, as_of=as_of)
+    outstanding = {item.bill.pk: item.outstanding_fen for item in arrears.bills}
+    text_key = "text_zh" if language.lower().startswith("zh") else "text_en"
+    penalty_working = [step[text_key] for step in arrears.penalty.working] if arrears.penalty else []
     bills = [
         BillView(bill=bill, reasons=[
             {"code": reason.get("code", ""), "text": reason_text(reason, language=language)}
@@ -166,5 +171,7 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
         open_review_items=open_review_items,
         open_site_visits=open_site_visits,
         usage=usage,
+        arrears=arrears,
+        penalty_working=penalty_working,
         review_items=len(held_readings) + len(held_bills) + len(open_review_items) + len(open_site_visits),
     )

@@ -6,7 +6,9 @@
     _reversals reversing one: the clerk's own of the same open day, else a supervisor's; with a reason; audited
     _till      the clerk's day at the till: the close (日结), over and short, sign-off, hand-over to the bank
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
+    _arrears   what an account owes on a day: open bills, days overdue, the penalty accrued, the total due
 """
+from gridcounter.application.ledger._arrears import AccountArrears, OpenBill, account_arrears
 from gridcounter.application.ledger._ledger import (
     BillNotIssued,
     BillNotPosted,
@@ -89,6 +91,9 @@ from gridcounter.application.ledger._till import (
 )
 
 __all__ = [
+    "AccountArrears",
+    "OpenBill",
+    "account_arrears",
     "COUNTER_CHANNELS",
     "ChannelNotAtCounter",
     "CounterCash",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,8 +28,8 @@ from gridcounter.application.ledger import (
     ReversalNotAllowed,
     TillClosed,
     UnknownChannel,
+    account_arrears,
     balance_fen,
-    open_bills,
     reverse_payment,
     take_payment,
 )
@@ -140,13 +140,23 @@ class OpenBillOut(Schema):
     outstanding: str
     outstanding_fen: int
     due_date: date | None
+    days_overdue: int = Field(..., description="days past the due date on as_of; 0 when not yet due")
 
 
 class LedgerOut(Schema):
     account: str
     balance: str = Field(..., description="positive: the customer owes; negative: credit")
     balance_fen: int
+    as_of: date = Field(..., description="the business date of the figures below")
     open_bills: list[OpenBillOut]
+    penalty: str = Field(..., description="late-payment penalty (Art. 98) accrued to as_of on the overdue bills, "
+                                          "not yet charged; 0.00 when nothing is overdue")
+    penalty_fen: int
+    penalty_working: list[dict[str, Any]] = Field(..., description=(
+        "the penalty's working, one step each: step (SEGMENT, CAP, ROUNDED, MINIMUM or NONE), its numbers (dates, "
+        "days, remainder, rate, amounts) and the sentence in Chinese and English (text_zh, text_en)"))
+    total_due: str = Field(..., description="the open bills and the penalty: paying in full on as_of")
+    total_due_fen: int
     entries: list[EntryOut]
 
 
@@ -276,11 +286,16 @@ def account_ledger(request, number: str = Path(..., min_length=1, max_length=32,
         "postings__account")[:limit])
     entries.reverse()
     balance = balance_fen(account)
+    arrears = account_arrears(account=account, as_of=timezone.localdate())
     return Status(200, {
-        "account": account.number, "balance": format_fen(balance), "balance_fen": balance,
-        "open_bills": [{"bill_id": bill.pk, "period": bill.period, "amount": format_fen(bill.amount_fen),
-                        "outstanding": format_fen(outstanding), "outstanding_fen": outstanding,
-                        "due_date": bill.due_date} for bill, outstanding in open_bills(account)],
+        "account": account.number, "balance": format_fen(balance), "balance_fen": balance, "as_of": arrears.as_of,
+        "open_bills": [{"bill_id": item.bill.pk, "period": item.bill.period,
+                        "amount": format_fen(item.bill.amount_fen), "outstanding": format_fen(item.outstanding_fen),
+                        "outstanding_fen": item.outstanding_fen, "due_date": item.bill.due_date,
+                        "days_overdue": item.days_overdue} for item in arrears.bills],
+        "penalty": format_fen(arrears.penalty_fen), "penalty_fen": arrears.penalty_fen,
+        "penalty_working": [step for step in (arrears.penalty.working if arrears.penalty else [])],
+        "total_due": format_fen(arrears.total_due_fen), "total_due_fen": arrears.total_due_fen,
         "entries": [{"id": e.pk, "kind": e.kind, "effective_date": e.effective_date, "created_at": e.created_at,
                      "description": e.description, "reason": e.reason, "reverses": e.reverses_id,
                      "postings": [{"ledger_account": p.ledger_account,
