@@ -152,6 +152,8 @@ def test_the_bill_pdf_in_chinese_has_its_lines_explanation_and_usage_chart(
     assert "近 24 个月月度用电量" in text and "去年同月" in text  # the chart and its legend
     assert "3550" in text and "3240" in text  # the readings used
     assert "城东营业厅" in text  # printed at the clerk's hall
+    assert "本户应缴" in text and "逾期天数" in text and "95598" in text  # what is owed, how to pay
+    assert "今日缴清应付合计" in text or "未缴电费合计" in text or "本户无欠费" in text
     assert re.search(r"（\d+ 天）", text), "the period's days wrap inside their brackets"
     assert_chinese_fonts_embedded(pdf_fonts(response.content, tmp_path, "bill-zh"))
     png = save_png(response.content, tmp_path, artifacts_dir, "bill-pdf-zh")
@@ -169,6 +171,7 @@ def test_the_bill_pdf_in_english(client, small_city, bill_with_lines, tmp_path, 
     assert "are now in price tier 2" in text  # the explanation in English
     assert "Monthly consumption over 24 months" in text and "same month last year" in text
     assert "王建国" in text  # the customer's name stays in Chinese and readable
+    assert "What the account owes on" in text and "How to pay" in text and "95598" in text
     assert re.search(r"\(\d+ days\)", text), "the period's days wrap inside their brackets"
     assert_chinese_fonts_embedded(pdf_fonts(response.content, tmp_path, "bill-en"))
     png = save_png(response.content, tmp_path, artifacts_dir, "bill-pdf-en")

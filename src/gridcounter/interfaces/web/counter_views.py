@@ -28,6 +28,7 @@ from gridcounter.application.ledger import (
     REVERSAL_REASONS,
     ReasonRequired,
     ReversalNotAllowed,
+    account_arrears,
     balance_fen,
     business_date,
     day_summary,
@@ -169,7 +170,7 @@ def bill_pdf(request, pk: int):
             "doc": (doc := bill_print(bill=bill, hall=request.user.hall, language=language)),
             "chart": usage_chart(kwh_by_period=doc.kwh_by_period, estimated_periods=doc.estimated_periods,
                                  last_period=bill.period, months=BILL_CHART_MONTHS, read_periods=doc.read_periods),
-            "account": bill.account,
+            "account": bill.account, "arrears": account_arrears(account=bill.account, as_of=timezone.localdate()),
             "language": language, "printed_local": timezone.localtime(timezone.now(), BUSINESS_TZ),
         })
     return pdf_response(content=content, filename=f"bill-{bill.account.number}-{bill.period}.pdf")
