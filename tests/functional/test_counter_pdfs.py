@@ -147,6 +147,7 @@ def test_the_bill_pdf_in_chinese_has_its_lines_explanation_and_usage_chart(
     assert f"电费账单 {bill.period}" in text
     assert "第一档电量电费" in text and "第二档电量电费" in text
     assert "0.5383" in text
+    assert "40 千瓦时" in text and "kWh" not in text  # the quantities' unit in Chinese
     assert f"¥{bill.amount_fen // 100:,}.{bill.amount_fen % 100:02d}" in text
     assert "比去年同期" in text and "已进入第二档电价" in text  # the explanation sentences
     assert "近 24 个月月度用电量" in text and "去年同月" in text  # the chart and its legend

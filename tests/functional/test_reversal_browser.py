@@ -32,6 +32,14 @@ def _choose(page: Page, language: str) -> None:
     expect(page.locator(f"form.langswitch button[value={language}]")).to_have_attribute("aria-pressed", "true")
 
 
+def _headings_on_one_line(table) -> bool:
+    """No heading of the table is broken over lines (a squeezed table stacks 收费员 one character a line)."""
+    lines = table.locator("thead th").evaluate_all("""cells => cells.map(c => {
+        const r = document.createRange(); r.selectNodeContents(c);
+        return new Set([...r.getClientRects()].map(box => Math.round(box.top))).size; })""")
+    return max(lines) == 1
+
+
 def _pay_as(world, clerk, *, key: str, fen: int, at=None) -> Payment:
     with acting_as(Actor(user=clerk, hall=clerk.hall, channel="WEB")):
         return take_payment(account=world.account, amount_fen=fen, channel="CASH", hall=clerk.hall, clerk=clerk,
@@ -58,6 +66,7 @@ def test_a_clerk_reverses_her_own_payment_through_the_confirm_step_and_not_anoth
     expect(page.get_by_test_id("receipt")).to_contain_text(words["received"])
     expect(page.get_by_test_id("tendered")).to_have_text("¥200.00")
     expect(page.get_by_test_id("change-given")).to_have_text("¥68.16")
+    assert _headings_on_one_line(page.get_by_test_id("paid-off"))  # the bills paid, their status in one line
     page.screenshot(path=str(artifacts_dir / f"reversal-receipt-{language}.png"), full_page=True)
     receipt = page.get_by_test_id("receipt-number").inner_text()
     mine = Payment.objects.get(receipt_number=receipt)
@@ -134,4 +143,5 @@ def test_a_supervisor_reverses_an_older_payment_with_a_reason(page: Page, live_s
     page.screenshot(path=str(artifacts_dir / f"reversal-post-close-till-{language}.png"), full_page=True)
     page.goto(f"{live_server.url}/supervisor/tills/")
     expect(page.get_by_test_id("day-reversals")).to_contain_text(older.receipt_number)
+    assert _headings_on_one_line(page.get_by_test_id("day-reversals"))
     page.screenshot(path=str(artifacts_dir / f"reversal-day-list-{language}.png"), full_page=True)

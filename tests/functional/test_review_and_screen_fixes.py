@@ -65,16 +65,20 @@ def test_decision_errors_are_in_the_users_language_and_name_the_field(client, re
 
 
 @pytest.mark.django_db
-def test_a_counter_reading_that_is_not_a_number_is_refused_in_chinese_without_the_field_code(client, small_city):
+@pytest.mark.parametrize("language, said, not_said", [("zh-hans", "示数“abc”不是数字", "（value）"),
+                                                      ("en", "Reading not stored. The reading “abc” is not a number",
+                                                       "value “abc”")])
+def test_a_counter_reading_that_is_not_a_number_is_refused_in_words_without_the_field_code(client, small_city,
+                                                                                         language, said, not_said):
     client.force_login(small_city.clerk)
     meter = Meter.objects.get(asset_number="ZJ2023000789")
     data = {"meter": meter.asset_number, "register": "TOTAL", "value": "abc",
-            "read_date": timezone.localdate().isoformat(), "client_key": "t-abc"}
+            "read_date": timezone.localdate().isoformat(), "client_key": f"t-abc-{language}"}
 
     page = client.post(reverse("enter_reading", args=[small_city.neighbour.number]), data,
-                       HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX).content.decode()
+                       HTTP_ACCEPT_LANGUAGE=language, **HTMX).content.decode()
 
-    assert "示数“abc”不是数字" in page and "（value）" not in page
+    assert said in page and not_said not in page
 
 
 @pytest.mark.django_db

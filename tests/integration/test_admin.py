@@ -84,3 +84,11 @@ def test_audit_log_list_counts_no_further_than_needed_and_filters_by_action(admi
     rows = filtered.context["cl"].result_list
     assert [event.action for event in rows] == ["PAYMENT_REVERSED"]
     assert "more than" not in filtered.content.decode() and "超过" not in filtered.content.decode()
+
+
+@pytest.mark.parametrize(("language", "header"), [("en", "GridCounter administration"), ("zh-hans", "电力营业厅系统管理")])
+def test_the_admin_names_the_product_not_django(admin_client, language, header):
+    admin_client.cookies["django_language"] = language
+    page = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert header in page and "Django" not in page.split("<body", 1)[1].split("</header>", 1)[0]

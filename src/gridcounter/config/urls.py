@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from gridcounter.interfaces.api.root import api
+
+# the admin names the product, in the user's language, not "Django administration"
+admin.site.site_header = _("GridCounter administration")
+admin.site.site_title = _("GridCounter administration")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

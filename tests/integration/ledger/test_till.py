@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from gridcounter.application.ledger import (
     TillClosed,
@@ -85,3 +86,17 @@ def test_a_balanced_close_needs_no_reason_and_the_counter_and_api_then_refuse_pa
                       content_type="application/json", HTTP_IDEMPOTENCY_KEY="after-close")
     assert api.status_code == 409 and api.json()["code"] == "TILL_CLOSED"
     assert not Payment.objects.filter(idempotency_key="after-close").exists()
+
+
+def test_the_closed_tills_table_names_each_payment_method_once(client, small_city):
+    now = timezone.now()
+    _pay(small_city, 10000, "once-cash", at=now)
+    _pay(small_city, 2500, "once-card", at=now, channel="CARD")
+    close_day(clerk=small_city.clerk, hall=small_city.east, day=business_date(now), cash_counted={5000: 2},
+              non_cash={"CARD": 2500}, reason="", closed_at=now)
+    client.force_login(small_city.clerk)
+
+    page = client.get(reverse("till"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    table = page.split('data-testid="close-channels"', 1)[1].split("</table>", 1)[0]
+    assert table.count('<th scope="row">Cash</th>') == 1 and table.count('<th scope="row">Bank card</th>') == 1

@@ -60,7 +60,8 @@ def _close_rows(close: TillDay | None) -> list[tuple[str, int, int, int]]:
     declared = {Payment.Channel.CASH.value: close.cash_declared_fen, **close.non_cash_declared}
     taken_out = close.post_close_reversals or {}
     expected = {c: close.booked.get(c, 0) - taken_out.get(c, 0) for c in set(close.booked) | set(taken_out)}
-    channels = [c.value for c in COUNTER_CHANNELS] + sorted(set(declared) | set(expected) - set(COUNTER_CHANNELS))
+    counter = [c.value for c in COUNTER_CHANNELS]
+    channels = counter + sorted((set(declared) | set(expected)) - set(counter))
     return [(Payment.Channel(c).label, declared.get(c, 0), expected.get(c, 0),
              declared.get(c, 0) - expected.get(c, 0)) for c in channels]
 

@@ -15,4 +15,5 @@ def typed_value(text: str) -> str:
     try:
         return written.ascii_number(text.strip())
     except written.NotWritten:
-        raise ReadingInputError(_("value “%(value)s” is not a number") % {"value": text}, field="value") from None
+        raise ReadingInputError(_("The reading “%(value)s” is not a number") % {"value": text},
+                                field="value") from None

@@ -95,6 +95,16 @@ def axis_kwh(value) -> str:
     return f"{int(number)}"
 
 
+# the units a bill line is stored with, in words of the page's language
+UNIT_LABELS = {"kWh": _("kWh"), "kVA·month": _("kVA·month")}
+
+
+@register.filter
+def unit_label(code) -> str:
+    """A bill line's unit in the page's language (kWh → 千瓦时); any other unit ("%") as it is."""
+    return str(UNIT_LABELS.get(code, code))
+
+
 @register.filter
 def register_label(code) -> str:
     """A meter register in words (PEAK → 峰 / Peak); an unknown code as it is."""
