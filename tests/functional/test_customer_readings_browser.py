@@ -69,10 +69,12 @@ def test_a_value_in_doubt_waits_for_the_customers_confirmation(page: Page, live_
 
     confirm = page.get_by_test_id("reading-confirm")
     expect(confirm).to_contain_text("Nothing stored yet")
+    expect(confirm).not_to_contain_text("fixed reading day")  # being off the fixed day is no doubt
     _shot(page, artifacts_dir, "counter-reading-confirm-en.png")
     assert not Reading.objects.filter(account=small_city.neighbour, value=Decimal(300)).exists()
 
     page.get_by_role("button", name="The customer confirms: store these values").click()
     expect(page.get_by_test_id("reading-outcome")).to_contain_text("is held for review")
+    expect(page.get_by_test_id("reading-outcome")).not_to_contain_text("fixed reading day")
     _shot(page, artifacts_dir, "counter-reading-confirmed-en.png")
     assert Reading.objects.get(account=small_city.neighbour, value=Decimal(300)).note == "CONFIRMED"

@@ -120,3 +120,29 @@ def test_the_next_bill_runs_to_the_carried_value_and_says_it_is_an_estimate(town
     text = " ".join(str(part) for part in bill.explanation) if isinstance(bill.explanation, list) else str(
         bill.explanation)
     assert "估" in text  # the customer reads that the usage is an estimate
+
+
+def test_the_clerk_is_not_told_that_being_off_the_fixed_day_is_a_doubt(town, client):
+    """A value in doubt read off the fixed day: the confirm step and the held result name the doubt (lower than
+    the last reading), not the day, which is only information."""
+    from django.urls import reverse
+
+    from gridcounter.data.org.models import Role
+    from tests.factories import org
+
+    account = town.account()
+    last = town.history(account, start_value=0, uses=[100] * 12)
+    clerk = org.staff("town.clerk", hall=town.hall, roles=(Role.Code.CLERK,))
+    client.force_login(clerk)
+    form = {"client_key": "k-doubt", "meter": account.meter.asset_number, "read_date": DAY.isoformat(),
+            "value_TOTAL": str(last - 50)}
+    url = reverse("enter_reading", args=[account.number])
+
+    asked = client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
+    held = client.post(url, {**form, "confirmed": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert [r["code"] for item in asked.context["confirm"] for r in item["reasons"]] == ["DECREASE"]
+    assert "fixed reading day" not in asked.content.decode()
+    assert [r["code"] for r in held.context["results"][0]["reasons"]] == ["DECREASE"]
+    reading = Reading.objects.get(account=account, source="CUSTOMER")
+    assert reading.status == "HELD" and "OFF_SCHEDULE" in reading.codes  # kept on the reading as information

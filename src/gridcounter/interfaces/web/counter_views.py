@@ -50,6 +50,7 @@ from gridcounter.data.registry.models import Account, Installation
 from gridcounter.domain.billing.periods import period_of
 from gridcounter.domain.business_time import BUSINESS_TZ
 from gridcounter.domain.ledger import format_fen
+from gridcounter.domain.readings.codes import Code
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.pdf import pdf_response, render_pdf
@@ -185,6 +186,12 @@ def _pdf_language(request) -> str:
 
 # --- a reading the customer brought -------------------------------------------------------------------------
 
+def _in_doubt(reasons: list[dict]) -> list[dict]:
+    """The reasons that put a customer's value in doubt: being off the fixed day is kept on the reading as
+    information (it is carried to the fixed day, docs/readings.md), not said to the clerk as a doubt."""
+    return [reason for reason in reasons if reason["code"] != Code.OFF_SCHEDULE]
+
+
 
 def reading_form(*, account: Account, today: date) -> dict:
     """The counter's reading form: the meter in service, one field per register with its last reading and date
@@ -239,11 +246,11 @@ def enter_reading(request, number: str):
         # nothing stored: the clerk reads the value back to the customer, then confirms or corrects it
         form["client_key"] = posted["client_key"]
         context.update(posted=posted, confirm=[{"register": o.reading.register, "value": o.reading.value,
-                                                "reasons": o.reasons(language)} for o in doubt.outcomes])
+                                                "reasons": _in_doubt(o.reasons(language))} for o in doubt.outcomes])
     else:
         context["form"] = form = reading_form(account=account, today=today)  # the new readings are now the last
-        context["results"] = [{"outcome": r.outcome, "reasons": r.outcome.reasons(language), "carried": r.carried}
-                              for r in results]
+        context["results"] = [{"outcome": r.outcome, "reasons": _in_doubt(r.outcome.reasons(language)),
+                               "carried": r.carried} for r in results]
     for meter in form["meters"]:
         for line in meter["registers"]:
             line["posted"] = (posted.get("values") or {}).get(line["code"], "") if "posted" in context else ""
