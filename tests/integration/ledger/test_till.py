@@ -100,3 +100,34 @@ def test_the_closed_tills_table_names_each_payment_method_once(client, small_cit
 
     table = page.split('data-testid="close-channels"', 1)[1].split("</table>", 1)[0]
     assert table.count('<th scope="row">Cash</th>') == 1 and table.count('<th scope="row">Bank card</th>') == 1
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "Bank card total: enter the total"),
+                                                 ("zh-hans", "银行卡合计：请填写")])
+def test_a_blank_card_total_is_not_taken_for_zero_when_card_payments_were_booked(client, small_city, language,
+                                                                                 words):
+    now = timezone.now()
+    _pay(small_city, 10000, "blank-cash", at=now)
+    _pay(small_city, 2500, "blank-card", at=now, channel="CARD")
+    client.force_login(small_city.clerk)
+
+    refused = client.post(reverse("till_close"), {"cash_5000": "2", "noncash_CARD": "", "reason": ""},
+                          HTTP_ACCEPT_LANGUAGE=language)
+    zero = client.post(reverse("till_close"), {"cash_5000": "2", "noncash_CARD": "0", "reason": "终端未结算"},
+                       HTTP_ACCEPT_LANGUAGE=language)
+
+    assert refused.status_code == 400 and words in refused.content.decode()
+    assert 'data-testid="noncash-CARD" aria-invalid="true"' in refused.content.decode()
+    assert zero.status_code == 302  # 0 typed is a declaration: the day closes 25.00 short, with its reason
+    till = TillDay.objects.get(clerk=small_city.clerk)
+    assert till.difference_fen == -2500 and till.status == TillDay.Status.AWAITING_SIGN_OFF
+
+
+def test_a_blank_card_total_is_zero_when_no_card_payment_was_booked(small_city):
+    now = timezone.now()
+    _pay(small_city, 10000, "cash-only", at=now)
+
+    till = close_day(clerk=small_city.clerk, hall=small_city.east, day=business_date(now), cash_counted={5000: 2},
+                     non_cash={"CARD": None}, reason="", closed_at=now)
+
+    assert till.status == TillDay.Status.CLOSED and till.difference_fen == 0

@@ -115,17 +115,23 @@ def channel_differences(*, declared: dict[str, int], expected: dict[str, int]) -
     return {c: declared.get(c, 0) - expected.get(c, 0) for c in sorted(set(declared) | set(expected))}
 
 
-def close_day(*, clerk, hall: Hall, day: date, cash_counted: dict[int, int], non_cash: dict[str, int],
+def close_day(*, clerk, hall: Hall, day: date, cash_counted: dict[int, int], non_cash: dict[str, int | None],
               reason: str, closed_at: datetime) -> TillDay:
     """Close the clerk's day at the hall: declared cash (by denomination) and non-cash (fen per channel) against
     what is expected (booked, less the post-close reversals made this day), channel by channel. A difference in
     any channel needs a reason and then waits for a supervisor's sign-off. Audited.
 
-    Raises TillError (bad count, a difference without a reason, the day already closed)."""
+    A non-cash channel left undeclared (None, or absent) counts as 0 when nothing is expected on it; when something
+    is, the close is refused naming it: a blank field is not a declaration that the terminal holds nothing.
+
+    Raises TillError (bad count, an undeclared channel with takings, a difference without a reason, the day
+    already closed)."""
     try:
         cash_fen = counted_cash_fen(cash_counted)
     except ValueError as problem:
         raise TillError(_("Cash counted: %(problem)s") % {"problem": problem}, field="cash") from problem
+    undeclared = {channel for channel, value in non_cash.items() if value is None}
+    non_cash = {channel: value for channel, value in non_cash.items() if value is not None}
     if any(not isinstance(v, int) or v < 0 for v in non_cash.values()):
         raise TillError(_("Non-cash totals must be amounts of zero or more."), field="non_cash")
     reason = (reason or "").strip()
@@ -134,8 +140,13 @@ def close_day(*, clerk, hall: Hall, day: date, cash_counted: dict[int, int], non
         sheet = till_sheet(clerk=clerk, hall=hall, day=day)
         if sheet.close is not None:
             raise TillError(_("The day %(day)s is already closed.") % {"day": day.isoformat()})
-        declared = {Payment.Channel.CASH.value: cash_fen, **{k: v for k, v in non_cash.items() if v}}
         expected = sheet.expected
+        for channel in sorted(undeclared):
+            if expected.get(channel, 0):
+                raise TillError(_("%(channel)s total: enter the total the terminal's settlement slip shows for "
+                                  "today (0 if it shows nothing); payments were booked on it.") % {
+                                      "channel": Payment.Channel(channel).label}, field=f"noncash_{channel}")
+        declared = {Payment.Channel.CASH.value: cash_fen, **{k: v for k, v in non_cash.items() if v}}
         differences = channel_differences(declared=declared, expected=expected)
         difference = sum(differences.values())
         uneven = any(differences.values())

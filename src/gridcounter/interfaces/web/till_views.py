@@ -85,10 +85,14 @@ def till_close(request):
                 "Cash counted, %(note)s yuan: “%(value)s” is not a number of pieces.") % {
                 "note": _denomination_label(fen), "value": raw})
         counts[fen] = int(raw)
-    non_cash: dict[str, int] = {}
+    non_cash: dict[str, int | None] = {}
     for channel in NON_CASH_AT_COUNTER:
         raw = request.POST.get(f"noncash_{channel.value}", "").strip()
-        if raw in ("", "0"):
+        if raw == "":
+            non_cash[channel.value] = None  # not declared: refused if anything was booked on it
+            continue
+        if raw == "0":
+            non_cash[channel.value] = 0
             continue
         try:
             non_cash[channel.value] = parse_yuan_amount(raw, field=channel.value)
