@@ -34,7 +34,8 @@ def owed(city) -> str:
 
 def test_a_signed_callback_books_one_online_payment_that_settles_the_oldest_bill(city, client):
     latest = city.latest_bill
-    raw = gateway.body(account=city.account.number, amount=owed(city), transaction_id="PAY-0001")
+    raw = gateway.body(account=city.account.number, amount=owed(city), transaction_id="PAY-0001",
+                       paid_at="2026-01-02T23:59:00+08:00")
 
     response = gateway.post(client, raw)
 
@@ -48,6 +49,10 @@ def test_a_signed_callback_books_one_online_payment_that_settles_the_oldest_bill
     payment = Payment.objects.get(receipt_number=answer["receipt_number"])
     assert payment.channel == Payment.Channel.ONLINE and payment.hall == city.east and payment.clerk is None
     assert payment.idempotency_key == "gateway:TESTPAY:PAY-0001"
+    assert payment.taken_date == timezone.localdate()  # booked the day it arrives; the gateway's time is kept
+    received = AuditEvent.objects.get(action="GATEWAY_PAYMENT_RECEIVED", object_id=str(payment.pk))
+    assert received.detail["transaction_id"] == "PAY-0001" and received.detail["paid_at"] == "2026-01-02T23:59:00+08:00"
+    assert received.ip_address == "203.0.113.7" and received.hall_id == city.east.pk
     taken = AuditEvent.objects.get(action="PAYMENT_TAKEN", object_id=str(payment.pk))
     assert taken.channel == "GATEWAY" and taken.username == "gateway:TESTPAY"
     assert check_ledger().ok

@@ -7,13 +7,16 @@ an "online" hall set up with the org import, or a real one). Secrets never live 
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 
+from gridcounter.application.ledger._locks import retrying
 from gridcounter.application.ledger._payments import IdempotencyKeyReused, PaymentResult, take_payment
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
@@ -110,10 +113,13 @@ def record_refusal(*, gateway: str, code: str, reason: str, ip_address: str | No
                      ip_address=ip_address)
 
 
+@retrying
 def gateway_payment(*, gateway: Gateway, transaction_id: str, account_number: str, amount_fen: int,
-                    paid_at: datetime) -> PaymentResult:
-    """Book a verified callback: an ONLINE payment at the gateway's hall of the account's city, idempotent on the
-    transaction id (the same again answers the first payment, ``replayed``). Raises GatewayAccountUnknown (no such
+                    paid_at: datetime, received_at: datetime, ip_address: str | None = None) -> PaymentResult:
+    """Book a verified callback: an ONLINE payment at the gateway's hall of the account's city, taken at
+    ``received_at`` (its business date is the day it is booked), idempotent on the transaction id (the same again
+    answers the first payment, ``replayed``). The gateway's ``paid_at``, the transaction id and the caller's IP are
+    kept in a GATEWAY_PAYMENT_RECEIVED event, in the payment's transaction. Raises GatewayAccountUnknown (no such
     account in the gateway's cities), TransactionConflict (the id booked with another account or amount)."""
     halls = {hall.city_id: hall for hall in Hall.objects.select_related("city").filter(code__in=gateway.hall_codes)}
     account = Account.objects.select_related("city").filter(number=account_number, city_id__in=halls).first()
@@ -122,11 +128,18 @@ def gateway_payment(*, gateway: Gateway, transaction_id: str, account_number: st
     hall = halls[account.city_id]
     key = transaction_key(gateway=gateway.code, transaction_id=transaction_id)
     try:
-        with acting_as(gateway.actor):
-            return take_payment(account=account, amount_fen=amount_fen, channel=Payment.Channel.ONLINE, hall=hall,
-                                clerk=None, idempotency_key=key, taken_at=paid_at)
+        with acting_as(dataclasses.replace(gateway.actor, hall=hall)), transaction.atomic():
+            result = take_payment(account=account, amount_fen=amount_fen, channel=Payment.Channel.ONLINE, hall=hall,
+                                  clerk=None, idempotency_key=key, taken_at=received_at)
+            if not result.replayed:
+                record_event(action="GATEWAY_PAYMENT_RECEIVED", obj=result.payment, occurred_at=received_at,
+                             ip_address=ip_address,
+                             detail={"gateway": gateway.code, "transaction_id": transaction_id,
+                                     "paid_at": paid_at.isoformat(), "receipt": result.payment.receipt_number,
+                                     "amount_fen": amount_fen})
     except IdempotencyKeyReused as reused:
         raise TransactionConflict(transaction_id=transaction_id, payment=reused.payment) from None
+    return result
 
 
 __all__ = ["CallbackRefused", "Gateway", "GatewayAccountUnknown", "GatewayMisconfigured", "TransactionConflict",

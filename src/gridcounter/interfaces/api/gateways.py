@@ -10,6 +10,7 @@ import json
 import time
 
 import pydantic
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema, Status
 from ninja.errors import ValidationError
@@ -127,7 +128,8 @@ def gateway_callback(request, gateway: str = Path(..., min_length=1, max_length=
         raise
     try:
         result = gateway_payment(gateway=configured, transaction_id=payload.transaction_id,
-                                 account_number=payload.account, amount_fen=payload.amount, paid_at=payload.paid_at)
+                                 account_number=payload.account, amount_fen=payload.amount, paid_at=payload.paid_at,
+                                 received_at=timezone.now(), ip_address=ip)
     except GatewayAccountUnknown as unknown:
         record_refusal(gateway=gateway, code="ACCOUNT_NOT_FOUND", reason="no such account in the gateway's cities",
                        ip_address=ip, transaction_id=payload.transaction_id)
