@@ -222,4 +222,5 @@ def test_the_day_view_counts_an_online_payment_as_non_cash(city, client):
     assert summary.total.non_cash_fen == 3000 and summary.total.by_channel["ONLINE"] == 3000
     assert summary.total.non_cash_share == 100
     assert page.status_code == 200
-    assert "Online" in page.content.decode() or "online" in page.content.decode()
+    shown = page.content.decode()
+    assert "100.0%" in shown and "Online" in shown  # the non-cash share, and the channel's row
