@@ -1,4 +1,5 @@
 """Django settings. Everything a deployment changes comes from the environment."""
+import json
 import os
 from pathlib import Path
 
@@ -184,3 +185,6 @@ GRIDCOUNTER_WORKING_CALENDAR = Path(os.environ.get("GRIDCOUNTER_WORKING_CALENDAR
 GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))
 # the key of the journal entries' hash chain (data.ledger.guard.chain_key); empty: derived from SECRET_KEY
 GRIDCOUNTER_LEDGER_CHAIN_KEY = os.environ.get("GRIDCOUNTER_LEDGER_CHAIN_KEY", "")
+# Online payment gateways (docs/collections.md, "Online payment"): JSON in the environment, never in the repository,
+# {"CODE": {"secret": "...", "halls": ["HALL-CODE", ...], "replay_window_seconds": 300}}; none when unset.
+GRIDCOUNTER_PAYMENT_GATEWAYS = json.loads(os.environ.get("GRIDCOUNTER_PAYMENT_GATEWAYS", "") or "{}")

@@ -7,8 +7,23 @@
     _till      the clerk's day at the till: the close (日结), over and short, sign-off, hand-over to the bank
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
     _arrears   what an account owes on a day: open bills, days overdue, the penalty accrued, the total due
+    _gateways  online payments: the gateways configured, a verified callback booked once per transaction id
 """
 from gridcounter.application.ledger._arrears import AccountArrears, OpenBill, account_arrears
+from gridcounter.application.ledger._gateways import (
+    GATEWAY_CODE_TEXT,
+    TRANSACTION_ID_TEXT,
+    CallbackRefused,
+    Gateway,
+    GatewayAccountUnknown,
+    GatewayMisconfigured,
+    TransactionConflict,
+    find_gateway,
+    gateway_payment,
+    gateways,
+    record_refusal,
+    transaction_key,
+)
 from gridcounter.application.ledger._ledger import (
     BillNotIssued,
     BillNotPosted,
@@ -91,6 +106,18 @@ from gridcounter.application.ledger._till import (
 )
 
 __all__ = [
+    "GATEWAY_CODE_TEXT",
+    "TRANSACTION_ID_TEXT",
+    "CallbackRefused",
+    "Gateway",
+    "GatewayAccountUnknown",
+    "GatewayMisconfigured",
+    "TransactionConflict",
+    "find_gateway",
+    "gateway_payment",
+    "gateways",
+    "record_refusal",
+    "transaction_key",
     "AccountArrears",
     "OpenBill",
     "account_arrears",

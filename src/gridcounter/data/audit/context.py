@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = ("WEB", "API", "CLI", "SYSTEM")  # where a change came from: a page, the REST API, a command, a job
+CHANNELS = ("WEB", "API", "CLI", "SYSTEM", "GATEWAY")  # a page, the REST API, a command, a job, a payment gateway
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ api.add_router("", "gridcounter.interfaces.api.readings.router")
 api.add_router("", "gridcounter.interfaces.api.payments.router")
 api.add_router("", "gridcounter.interfaces.api.billing.router")
 api.add_router("", "gridcounter.interfaces.api.registry.router")
+api.add_router("", "gridcounter.interfaces.api.gateways.router")
 
 api.add_exception_handler(ValidationError, partial(contract.validation_refused, api=api))
 api.add_exception_handler(AuthenticationError, partial(contract.signed_out, api=api))

@@ -21,6 +21,7 @@ COMMANDS = [
     ("bills", "an account's bills with their lines and the sentences that explain them"),
     ("pay", "take a payment at a hall (oldest bills first, surplus kept as credit)"),
     ("reverse-payment", "take a payment back (its clerk the same open day; otherwise a supervisor, with a reason)"),
+    ("gateway-callback", "simulate an online payment gateway: sign a callback and post it to the server"),
     ("ledger-check", "check that the ledger balances and its hash chain holds"),
     ("import-intervals", "import AMI 15-minute intervals (CSV or Parquet)"),
     ("workdays", "the due date of a time limit of N working days (Chinese calendar, holidays and adjusted days)"),
