@@ -436,3 +436,10 @@ def test_recent_customers_are_the_clerks_own_newest_first_and_outlive_the_sign_i
     other = client.__class__()
     signed_in(other, small_city.clerk_west)
     assert other.get("/").context["recent"] == []
+
+
+def test_the_browser_s_icon_request_gets_the_project_icon_not_a_404(client):
+    response = client.get("/favicon.ico", follow=True)
+
+    assert response.redirect_chain == [("/static/web/favicon.svg", 301)]
+    assert response.status_code == 200 and response["Content-Type"].startswith("image/svg+xml")
