@@ -19,8 +19,8 @@ def remember(user, account: Account, *, opened_at: datetime) -> None:
     """Put ``account`` first in ``user``'s recent customers; keep the newest KEEP."""
     with transaction.atomic():
         RecentAccount.objects.update_or_create(user=user, account=account, defaults={"opened_at": opened_at})
-        older = RecentAccount.objects.filter(user=user).order_by("-opened_at", "-id").values_list("id", flat=True)[KEEP:]
-        stale = list(older)
+        stale = list(RecentAccount.objects.filter(user=user).order_by("-opened_at", "-id")
+                     .values_list("id", flat=True)[KEEP:])
         if stale:
             RecentAccount.objects.filter(id__in=stale).delete()
 
