@@ -69,3 +69,33 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_request_at_a_time_on_a_shared_sqlite_connection():
+    """The live server on an in-memory SQLite test database: one request at a time.
+
+    Django's live server hands its threads the test's one in-memory SQLite connection (the database lives in it).
+    Two requests at once on that one connection (an htmx search still answering while the clerk presses Enter)
+    interleave their transactions' savepoints ("no such savepoint"), so a request fails for a reason no clerk can
+    meet: the running app gives each request a connection of its own. On that shared connection the server's threads
+    take turns at the application; PostgreSQL and a file database keep their threads free.
+    """
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test import testcases
+
+    class TurnTakingWSGIServer(ThreadedWSGIServer):
+        def set_app(self, application):
+            if not self.connections_override:
+                return super().set_app(application)
+            turn = threading.Lock()
+
+            def one_at_a_time(environ, start_response):
+                with turn:
+                    return application(environ, start_response)
+
+            return super().set_app(one_at_a_time)
+
+    testcases.LiveServerThread.server_class = TurnTakingWSGIServer
