@@ -5,6 +5,7 @@ row locks, then checks what the counter would see: no bill open beside the custo
 answered, the ledger check clean.
 """
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -199,3 +200,71 @@ def test_the_bill_run_and_payments_on_every_account_at_once_settle(billed_city):
         paid = sum(a.amount_fen for a in bill.allocations.filter(released_at__isnull=True))
         assert paid == min(bill.amount_fen, 3000 + n), account.number
     assert_settled(billed_city.accounts)
+
+
+def _a_lock_wait_of_another_process(timeout: float = 60) -> int:
+    """The pid of a backend of this database, not this process's, waiting on a row lock (a cluster worker's)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                           "AND application_name NOT LIKE 'gridcounter-test-%%'")
+            row = cursor.fetchone()
+        if row:
+            return row[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no worker waited on a lock in {timeout} s")
+
+
+def test_the_cluster_run_settles_payments_that_race_its_workers(billed_city):
+    """A Dask worker (another process) comes to lock a route's accounts while a payment holds one of them; more
+    payments arrive while the worker holds the others. When all have committed, every bill is settled."""
+    from gridcounter.application.billrun import run_bills_cluster
+
+    held, first, rest = billed_city.accounts[1], billed_city.accounts[0], billed_city.accounts[2]
+    paid, commit = threading.Event(), threading.Event()
+
+    def a_payment_that_waits_to_commit():
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET application_name = 'gridcounter-test-payment'")
+            result = take_payment(account=held, amount_fen=40000, channel="CASH", hall=billed_city.hall,
+                                  clerk=billed_city.clerk, idempotency_key="cluster-held", taken_at=PAID_AT)
+            paid.set()
+            assert commit.wait(120), "the test never let the payment commit"
+        return result
+
+    holding = Concurrently(a_payment_that_waits_to_commit)
+    holding.begin()
+    assert paid.wait(30)
+    run = Concurrently(_as_bill_run_actor(lambda: run_bills_cluster(
+        period=BILL_RUN_PERIOD, as_of=BILL_RUN_AS_OF, created_at=RUN_AT, workers=1)))
+    run.begin()
+    worker = _a_lock_wait_of_another_process()
+    later = [paying(billed_city, account, f"cluster-later-{account.pk}", amount_fen=2500) for account in (first, rest)]
+    outcomes = [p.start() for p in later]
+    commit.set()
+    holding.join()
+    summary = run.join(180)
+    for p in later:
+        p.join()
+
+    assert worker and summary["issued"] == 3 and summary["workers"] == 1
+    assert outcomes[0] == "blocked"  # the worker held the route's first account (lock order: by id)
+    assert outcomes[1] in {"done", "blocked"}
+    bill = Bill.objects.get(account=held, period=BILL_RUN_PERIOD)
+    assert open_bills(held) == [] and bill.allocations.filter(released_at__isnull=True).exists()
+    for account in (first, rest):
+        bill = Bill.objects.get(account=account, period=BILL_RUN_PERIOD)
+        paid_fen = sum(a.amount_fen for a in bill.allocations.filter(released_at__isnull=True))
+        assert paid_fen == min(bill.amount_fen, 2500), account.number
+    assert_settled(billed_city.accounts)
+
+
+def _as_bill_run_actor(call):
+    def acting():
+        with acting_as(BILL_RUN_ACTOR):
+            return call()
+    return acting
