@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "gridcounter.data.readings",
     "gridcounter.data.billing",
     "gridcounter.data.ledger",
+    "gridcounter.data.notices",
     "gridcounter.interfaces.web",
     "gridcounter.interfaces.cli",
     "ninja",  # serves Swagger UI for /api/docs from its own static files, not from a public CDN
@@ -165,7 +166,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"axes": {"handlers": ["console"], "level": "WARNING"}},
+    "loggers": {"axes": {"handlers": ["console"], "level": "WARNING"},
+                "gridcounter.notices": {"handlers": ["console"], "level": "INFO"}},
 }
 
 # Tariff catalogues: every *.toml below these folders (os.pathsep-separated in GRIDCOUNTER_TARIFF_DIRS).
@@ -188,3 +190,18 @@ GRIDCOUNTER_LEDGER_CHAIN_KEY = os.environ.get("GRIDCOUNTER_LEDGER_CHAIN_KEY", ""
 # Online payment gateways (docs/collections.md, "Online payment"): JSON in the environment, never in the repository,
 # {"CODE": {"secret": "...", "halls": ["HALL-CODE", ...], "replay_window_seconds": 300}}; none when unset.
 GRIDCOUNTER_PAYMENT_GATEWAYS = json.loads(os.environ.get("GRIDCOUNTER_PAYMENT_GATEWAYS", "") or "{}")
+
+# Notices to customers (docs/notices.md): `gridcounter deliver-notices` sends what the outbox holds.
+# SMS: the provider class named here (a dotted path); the default, LoggingSmsProvider, sends nothing: it writes
+# each message to the log "gridcounter.notices.sms", for a site that has no SMS gateway contract yet.
+GRIDCOUNTER_SMS_PROVIDER = os.environ.get("GRIDCOUNTER_SMS_PROVIDER",
+                                          "gridcounter.application.notices.LoggingSmsProvider")
+# E-mail goes through the utility's SMTP relay with Django's SMTP backend.
+EMAIL_BACKEND = os.environ.get("GRIDCOUNTER_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("GRIDCOUNTER_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("GRIDCOUNTER_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("GRIDCOUNTER_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("GRIDCOUNTER_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("GRIDCOUNTER_SMTP_STARTTLS", "") == "1"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("GRIDCOUNTER_NOTICE_FROM", "gridcounter@localhost")

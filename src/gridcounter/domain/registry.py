@@ -137,6 +137,11 @@ def normalise_phone(phone: str) -> str:
     return phone
 
 
+def is_mobile(phone: str) -> bool:
+    """A mainland mobile number (11 digits starting 13–19), as normalise_phone leaves it."""
+    return bool(_MOBILE_RE.match(phone))
+
+
 def phone_problem(phone: str) -> str | None:
     """A mainland mobile (11 digits starting 13–19) or landline with area code (010-12345678); or None."""
     if _MOBILE_RE.match(phone) or _LANDLINE_RE.match(phone):

@@ -8,6 +8,7 @@ from gridcounter.application.billrun import run_bills
 from gridcounter.application.ledger import balance_fen
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
+from gridcounter.data.notices.models import Notice
 from gridcounter.domain.readings.codes import finding
 from tests.factories.cities import CITY_NOW as NOW
 
@@ -129,6 +130,11 @@ def test_bill_shock_is_held_and_the_customer_told_but_a_seasonal_peak_is_explain
     assert numbers["basis"] == "SAME_PERIOD_LAST_YEAR" and numbers["increase_pct"] == "200.0"
     told = AuditEvent.objects.get(action="CUSTOMER_NOTIFIED_BILL_SHOCK", object_id=str(held.pk))
     assert told.detail["account"] == shock.number and "Bill shock" in told.detail["text_en"]
+    # and the customer's SMS waits in the outbox, in the customer's words, once however often the run is repeated
+    run("2025-07")
+    sms = Notice.objects.get(account=shock, kind="BILL_SHOCK")
+    assert (sms.channel, sms.recipient, sms.status) == ("SMS", shock.customer.phone, "QUEUED")
+    assert f"户号{shock.number}：2025-07电费" in sms.body and "比去年同期" in sms.body and "高 200.0%" in sms.body
 
     explained = Bill.objects.get(account=summer, period="2025-07")
     assert explained.status == "ISSUED"

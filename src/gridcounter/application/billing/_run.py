@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 
 from gridcounter.application import ledger
+from gridcounter.application.notices import NoticeText, queue_notices
 from gridcounter.application.readings import order_site_visit, validation_rules
 from gridcounter.application.tariffs import get_catalogue
 from gridcounter.data.audit.context import current_actor
@@ -49,8 +50,10 @@ from gridcounter.domain.billing.periods import (
     billing_period,
     parse_period,
 )
+from gridcounter.domain.billing.sentences import WORDS, yuan
 from gridcounter.domain.billing.shock import PeriodFigures
 from gridcounter.domain.business_time import business_date, start_of_business_day
+from gridcounter.domain.notices import notice_text
 
 DEFAULT_DUE_DAYS = 15
 ESTIMATE_LOOKBACK = 6  # earlier periods inspected to count consecutive estimated bills
@@ -148,6 +151,7 @@ def notify_bill_shocks(*, bills: list[Bill], created_at: datetime) -> None:
     told = set(AuditEvent.objects.filter(action="CUSTOMER_NOTIFIED_BILL_SHOCK", object_type=Bill._meta.label,
                                          object_id__in=[str(b.pk) for b in bills]).values_list("object_id", flat=True))
     phones = dict(Account.objects.filter(pk__in={b.account_id for b in bills}).values_list("id", "customer__phone"))
+    texts = []
     for bill in bills:
         if str(bill.pk) in told:
             continue
@@ -158,6 +162,15 @@ def notify_bill_shocks(*, bills: list[Bill], created_at: datetime) -> None:
                              "phone": phones.get(bill.account_id, ""),
                              "amount_fen": bill.amount_fen, "text_zh": shock.get("text_zh", ""),
                              "text_en": shock.get("text_en", ""), "numbers": shock.get("numbers", {})})
+        numbers = shock.get("numbers", {})
+        basis = WORDS["SAME_PERIOD_LAST_YEAR" if numbers.get("basis") == "SAME_PERIOD_LAST_YEAR" else "RECENT_AVERAGE"]
+        subject, body = notice_text("BILL_SHOCK", "zh-hans", account=bill.account.number, period=bill.period,
+                                    amount=yuan(bill.amount_fen), basis=(basis.zh, basis.en),
+                                    baseline=yuan(int(numbers.get("baseline_fen", 0))),
+                                    increase=numbers.get("increase_pct", ""))
+        texts.append(NoticeText(account=bill.account, kind="BILL_SHOCK", subject=subject, body=body,
+                                source_type=Bill._meta.label, source_id=str(bill.pk)))
+    queue_notices(texts, created_at=created_at)
 
 
 # --- inputs, loaded in bulk per route ---------------------------------------------------------------------

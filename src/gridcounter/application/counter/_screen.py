@@ -12,6 +12,7 @@ from django.db.models import Q, Sum, prefetch_related_objects
 
 from gridcounter.application.billing import monthly_kwh_from_bills, monthly_kwh_from_readings, reason_text
 from gridcounter.application.ledger import AccountArrears, account_arrears, balance_fen
+from gridcounter.application.notices import notices_of
 from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import JournalEntry, LedgerAccount
 from gridcounter.data.readings.models import Reading, ReviewItem, SiteVisitOrder
@@ -21,6 +22,7 @@ from gridcounter.domain.billing.periods import period_of
 READINGS_SHOWN = 36
 BILLS_SHOWN = 24
 LEDGER_SHOWN = 36
+NOTICES_SHOWN = 10
 # What the screen never shows of a bill (its PDF and the review queue do): not loaded.
 UNSHOWN_BILL_FIELDS = ("facts", "readings")
 
@@ -72,6 +74,7 @@ class CustomerScreen:
     arrears: AccountArrears
     penalty_working: list[str]  # the penalty's working, one sentence per step, in the request's language
     review_items: int = field(default=0)
+    notices: list = field(default_factory=list)  # what the customer was told lately, newest first
 
 
 def finding_text(finding: dict, *, language: str) -> str:
@@ -174,4 +177,5 @@ def customer_screen(*, account: Account, as_of: date, language: str) -> Customer
         arrears=arrears,
         penalty_working=penalty_working,
         review_items=len(held_readings) + len(held_bills) + len(open_review_items) + len(open_site_visits),
+        notices=notices_of(account, limit=NOTICES_SHOWN),
     )
