@@ -384,10 +384,11 @@ def small_city(*, today: date) -> SimpleNamespace:
             bills[period] = _counter_bill(account=account, period=period, kwh=kwh, explanation=explanation,
                                           estimated=(back == 3))
             post_bill(bill=bills[period], created_at=readings.utc(bills[period].issued_date))
-        # Everything is paid except the latest bill.
-        paid = sum(b.amount_fen for p, b in bills.items() if p != shift_period(this_period, months=-1))
-        take_payment(account=account, amount_fen=paid, channel="CASH", hall=east, clerk=clerk,
-                     idempotency_key="test-paid-history", taken_at=readings.utc(today) - timedelta(days=20))
+        # Everything is paid on its due date except the latest bill (no late-payment penalty charged).
+        for period, bill in sorted(bills.items()):
+            if period != shift_period(this_period, months=-1):
+                take_payment(account=account, amount_fen=bill.amount_fen, channel="CASH", hall=east, clerk=clerk,
+                             idempotency_key=f"test-paid-{period}", taken_at=readings.utc(bill.due_date))
 
     # The readings of the last three months (the oldest an estimate), and yesterday's held for review.
     reading_days = [shift_period(this_period, months=-k) for k in (3, 2, 1)]

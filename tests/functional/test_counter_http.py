@@ -10,6 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from gridcounter.application.ledger import account_arrears
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.ledger.models import Payment
 from gridcounter.data.org.models import Role, StaffUser
@@ -359,9 +360,11 @@ def payment_form_key(page: str) -> str:
 def test_a_clerk_takes_the_balance_in_cash_and_sees_the_receipt(client, small_city):
     signed_in(client, small_city.clerk)
     page = client.get(account_url(small_city.account)).content.decode()
-    fen = small_city.latest_bill.amount_fen
+    # the form offers the balance with the late-payment penalty that paying the overdue bill today charges
+    fen = account_arrears(account=small_city.account, as_of=timezone.localdate()).total_due_fen
+    assert fen > small_city.latest_bill.amount_fen
     amount = f"{fen // 100}.{fen % 100:02d}"
-    assert f'value="{amount}"' in page  # the form offers the balance
+    assert f'value="{amount}"' in page
 
     response = client.post(reverse("take_payment", args=[small_city.account.number]),
                            {"amount": amount, "channel": "CASH", "idempotency_key": payment_form_key(page)},

@@ -321,6 +321,15 @@ def may_reverse_payments(user) -> bool:
     return _may(user, PAYMENT_ROLES)
 
 
+PENALTY_WAIVER_ROLES = (SUPERVISOR,)
+
+
+def may_waive_penalties(user) -> bool:
+    """Whether the customer screen offers to waive a charged late-payment penalty (a supervisor of the city, or
+    ADMIN); `application.ledger.waive_penalty` checks the account's city."""
+    return _may(user, PENALTY_WAIVER_ROLES, needs_city=True)
+
+
 def may_see_day_view(user) -> bool:
     """Whether the navigation offers the supervisor's day view."""
     return _may(user, DAY_VIEW_ROLES, needs_city=True)

@@ -200,6 +200,12 @@ def adjustment_lines(*, account: Any, amount_fen: int) -> list[Line]:
     return [(RECEIVABLE, account, amount_fen), (ADJUSTMENT, None, -amount_fen)]
 
 
+def penalty_lines(*, account: Any, amount_fen: int) -> list[Line]:
+    """A late-payment penalty charged: the customer owes more (debit receivable), penalty revenue (credit). Its
+    waiver is the opposite entry, for what is left unpaid."""
+    return [(RECEIVABLE, account, amount_fen), (PENALTY_REVENUE, None, -amount_fen)]
+
+
 def opposite_lines(lines: Iterable[Line]) -> list[Line]:
     """The entry that undoes ``lines`` (a reversal or cancellation): every amount negated."""
     return [(ledger_account, account, -amount) for ledger_account, account, amount in lines]

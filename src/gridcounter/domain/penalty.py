@@ -102,14 +102,32 @@ class CapPolicy:
     source: str
 
 
+POSTING_POINTS = ("payment", "none")
+
+
+@dataclass(frozen=True)
+class PostingPolicy:
+    """When the penalty becomes a charge on the ledger: "payment" (posted when a payment clears an overdue bill,
+    accrued to that day) or "none" (shown as accrued, never charged: a company that does not collect it)."""
+
+    point: str
+    effective_date: date
+    source: str
+
+    @property
+    def charges(self) -> bool:
+        return self.point == "payment"
+
+
 @dataclass(frozen=True)
 class PenaltyRules:
-    """The rates versions (oldest first), the residential and other usage categories, and the cap policy."""
+    """The rates versions (oldest first), the residential and other usage categories, the cap and posting policies."""
 
     rates: tuple[PenaltyRates, ...]
     residential_categories: frozenset[str]
     other_categories: frozenset[str]
     cap: CapPolicy
+    posting: PostingPolicy = PostingPolicy(point="payment", effective_date=date.min, source="")
 
     def rates_on(self, day: date) -> PenaltyRates | None:
         """The version in force on `day`, or None before the first."""
@@ -198,11 +216,19 @@ def penalty_rules_from_mapping(data: Mapping) -> PenaltyRules:
     percent = _decimal(cap, "percent", "[cap]")
     if not 0 < percent <= 100:
         raise PenaltyRulesError("penalty rules: [cap] percent must be above 0 and at most 100")
+    posting = data.get("posting")
+    if not isinstance(posting, Mapping):
+        raise PenaltyRulesError("penalty rules: missing [posting]")
+    if posting.get("point") not in POSTING_POINTS:
+        raise PenaltyRulesError(f"penalty rules: [posting] point must be one of {', '.join(POSTING_POINTS)}")
     return PenaltyRules(rates=tuple(rates), residential_categories=lists["residential"],
                         other_categories=lists["other"],
                         cap=CapPolicy(percent=percent if cap["enabled"] else None,
                                       effective_date=_date(cap, "effective_date", "[cap]"),
-                                      source=_text(cap, "source", "[cap]")))
+                                      source=_text(cap, "source", "[cap]")),
+                        posting=PostingPolicy(point=posting["point"],
+                                              effective_date=_date(posting, "effective_date", "[posting]"),
+                                              source=_text(posting, "source", "[posting]")))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gridcounter.application.ledger import balance_fen, check_ledger, day_summary
+from gridcounter.application.ledger import account_arrears, balance_fen, check_ledger, day_summary
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.gateway_signature import sign
@@ -29,12 +29,14 @@ def refusals():
 
 
 def owed(city) -> str:
-    return format_fen(balance_fen(city.account))
+    """What the customer pays to owe nothing today: the balance and the late-payment penalty it will charge."""
+    return format_fen(account_arrears(account=city.account, as_of=timezone.localdate()).total_due_fen)
 
 
 def test_a_signed_callback_books_one_online_payment_that_settles_the_oldest_bill(city, client):
     latest = city.latest_bill
-    raw = gateway.body(account=city.account.number, amount=owed(city), transaction_id="PAY-0001",
+    owed_before = owed(city)
+    raw = gateway.body(account=city.account.number, amount=owed_before, transaction_id="PAY-0001",
                        paid_at="2026-01-02T23:59:00+08:00")
 
     response = gateway.post(client, raw)
@@ -43,8 +45,9 @@ def test_a_signed_callback_books_one_online_payment_that_settles_the_oldest_bill
     answer = response.json()
     assert answer["channel"] == "ONLINE" and answer["replayed"] is False
     assert answer["receipt_number"].startswith("DEMO-E-")
-    assert answer["amount"] == format_fen(latest.amount_fen)
-    assert [a["bill_id"] for a in answer["allocations"]] == [latest.pk]
+    assert answer["amount"] == owed_before
+    # the bill, then the late-payment penalty its late payment charged (it was due on the 25th of last month)
+    assert [(a["bill_id"], a["kind"]) for a in answer["allocations"]] == [(latest.pk, "BILL"), (latest.pk, "PENALTY")]
     assert answer["balance"] == "0.00"
     payment = Payment.objects.get(receipt_number=answer["receipt_number"])
     assert payment.channel == Payment.Channel.ONLINE and payment.hall == city.east and payment.clerk is None
@@ -117,7 +120,7 @@ def _forgeries(city):
                                   "not hex", "stale", "future"])
 def test_forged_altered_and_stale_callbacks_are_refused_with_their_code_and_logged(city, client, kind):
     raw, headers, code = _forgeries(city)[kind]
-    shift = {"stale": -301, "future": 301}.get(kind)
+    shift = {"stale": -330, "future": 330}.get(kind)  # outside the 300-second window, however slow the server
 
     response = (gateway.post(client, raw, timestamp=int(time.time()) + shift) if shift
                 else gateway.post(client, raw, headers=headers))

@@ -1,11 +1,12 @@
 """A state machine over the money of four accounts on three tariffs, through the use cases, one step at a time:
 readings month after month, bill runs by both engines (and reruns of billed periods), the auditor's decisions on
-held bills, rebills, adjustments, payments (retried with the same key) and their reversals.
+held bills, rebills, adjustments, payments (retried with the same key) and their reversals, and a supervisor
+waiving a late-payment penalty that a late payment charged.
 
 After every step: every entry's debits equal its credits and the ledger check finds nothing; each account's
 balance is the sum of its receivable postings and equals its issued bills, less its payments kept, plus its
-adjustments; no issued bill stays open while its account holds credit that no bill uses; one live bill per account
-and period.
+adjustments and its penalties charged (less those waived); no issued bill or charged penalty stays open while its
+account holds credit that nothing uses; one live bill per account and period.
 
 The last account is on a time-of-use tariff and its meter sends 15-minute intervals, imported each month (or not:
 its period is then held GAP) and billed from them. Each example builds its own accounts inside a savepoint of the
@@ -38,7 +39,7 @@ from gridcounter.application.billrun import KERNEL, REFERENCE, run_bills
 from gridcounter.application.readings import import_intervals, submit_reading
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.billing.models import Bill
-from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, Posting
+from gridcounter.data.ledger.models import JournalEntry, LedgerAccount, Payment, PenaltyCharge, Posting
 from gridcounter.data.org.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -196,6 +197,20 @@ class MoneyMachine(RuleBasedStateMachine):
         self.adjusted[i] += fen
 
     @rule(which=st.integers(min_value=0))
+    def waiver(self, which):
+        """A supervisor waives what is left of a charged late-payment penalty, with a reason."""
+        charged = list(PenaltyCharge.objects.filter(account__in=self.accounts, status=PenaltyCharge.Status.POSTED)
+                       .order_by("pk"))
+        if not charged:
+            return
+        charge = charged[which % len(charged)]
+        try:
+            ledger.waive_penalty(charge=charge, supervisor=self.supervisor, reason="first time late, customer ill",
+                                 waived_at=self._tick())
+        except ledger.WaiverRefused as refused:
+            assert refused.code == "NOTHING_LEFT"  # paid in full: a payment is reversed, not waived
+
+    @rule(which=st.integers(min_value=0))
     def rebill(self, which):
         """A live bill cancelled and its account and period billed again from the readings as they are now."""
         live = list(self._bills().exclude(status=Bill.Status.CANCELLED))
@@ -244,8 +259,12 @@ class MoneyMachine(RuleBasedStateMachine):
             kept = fen_sum(Payment.objects.filter(account=account, status=Payment.Status.POSTED))
             adjustments = fen_sum(Posting.objects.filter(account=account, ledger_account=LedgerAccount.RECEIVABLE,
                                                          entry__kind=JournalEntry.Kind.ADJUSTMENT))
+            penalties = fen_sum(Posting.objects.filter(account=account, ledger_account=LedgerAccount.RECEIVABLE,
+                                                       entry__kind__in=[JournalEntry.Kind.PENALTY,
+                                                                        JournalEntry.Kind.PENALTY_WAIVER]))
             assert adjustments == self.adjusted[i], account.number
-            assert ledger.balance_fen(account) == postings == issued - kept + adjustments, account.number
+            assert penalties >= 0, account.number
+            assert ledger.balance_fen(account) == postings == issued - kept + adjustments + penalties, account.number
         # every request booked once, however often it was sent
         assert Payment.objects.filter(account__in=self.accounts).count() == len(self.payments)
 
@@ -256,6 +275,7 @@ class MoneyMachine(RuleBasedStateMachine):
             open_bills = ledger.open_bills(account)
             assert not (account.pk in with_credit and open_bills), (
                 account.number, [(b.period, b.amount_fen, fen) for b, fen in open_bills])
+            assert not (account.pk in with_credit and ledger.open_penalties(account)), account.number
 
     @invariant()
     def one_live_bill_per_account_and_period(self):

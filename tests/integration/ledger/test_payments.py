@@ -1,5 +1,5 @@
 """Taking payments at any hall of the city, and reversing them."""
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import translation
@@ -32,7 +32,9 @@ def pay(two_cities, amount_fen, key, *, account=None, hall=None, clerk=None, cha
 
 
 def posted_bill(two_cities, period, amount_fen):
-    bill = billing.bill(account=two_cities.account, period=period, amount_fen=amount_fen)
+    """A posted bill due after the payments of these tests (paid on time: no late-payment penalty; the penalty's
+    tests are tests/integration/ledger/test_penalties.py)."""
+    bill = billing.bill(account=two_cities.account, period=period, amount_fen=amount_fen, due=date(2026, 4, 20))
     post_bill(bill=bill, created_at=AT)
     return bill
 

@@ -8,6 +8,7 @@
     _queries   what the counter shows of money: a receipt, a day's takings and backlog
     _arrears   what an account owes on a day: open bills, days overdue, the penalty accrued, the total due
     _gateways  online payments: the gateways configured, a verified callback booked once per transaction id
+    _penalties late-payment penalties charged when a payment clears an overdue bill; a supervisor's waiver
 """
 from gridcounter.application.ledger._arrears import AccountArrears, OpenBill, account_arrears
 from gridcounter.application.ledger._gateways import (
@@ -43,6 +44,8 @@ from gridcounter.application.ledger._ledger import (
     chain_heads,
     check_ledger,
     open_bills,
+    open_items,
+    open_penalties,
     post_adjustment,
     post_bill,
     post_bills,
@@ -73,6 +76,7 @@ from gridcounter.application.ledger._payments import (
     next_receipt_number,
     take_payment,
 )
+from gridcounter.application.ledger._penalties import WaiverRefused, charge_penalties, waive_penalty
 from gridcounter.application.ledger._queries import (
     NON_CASH,
     DaySummary,
@@ -168,6 +172,11 @@ __all__ = [
     "check_ledger",
     "next_receipt_number",
     "open_bills",
+    "open_items",
+    "open_penalties",
+    "WaiverRefused",
+    "charge_penalties",
+    "waive_penalty",
     "post_adjustment",
     "post_bill",
     "post_bills",

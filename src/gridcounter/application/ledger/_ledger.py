@@ -23,6 +23,7 @@ from gridcounter.data.ledger.models import (
     LedgerAccount,
     Payment,
     PaymentAllocation,
+    PenaltyCharge,
     Posting,
 )
 from gridcounter.data.registry.models import Account
@@ -180,14 +181,39 @@ def post_bill(*, bill: Bill, created_at: datetime) -> JournalEntry:
     )
 
 
-def _release_bill_allocations(*, bill: Bill, released_at: datetime) -> int:
+def _release_bill_allocations(*, released_at: datetime, **target) -> int:
+    """Release the live allocations to a cancelled bill (`bill=`) or its dropped penalty (`penalty=`): the money
+    becomes credit again. Returns the fen released."""
     released = 0
-    for allocation in PaymentAllocation.objects.select_for_update().filter(bill=bill, released_at__isnull=True):
+    for allocation in PaymentAllocation.objects.select_for_update().filter(released_at__isnull=True, **target):
         allocation.released_at = released_at
         allocation.release_reason = PaymentAllocation.Release.BILL_CANCELLED
         allocation.save(update_fields=["released_at", "release_reason"])
         released += allocation.amount_fen
     return released
+
+
+def _drop_bill_penalty(*, bill: Bill, created_at: datetime, reason: str) -> None:
+    """A bill cancelled or replaced takes its late-payment penalty with it: the payments on the penalty are released
+    (they become credit) and the whole charge is waived by a PENALTY_WAIVER entry. A replacement bill paid late
+    is charged on its own terms."""
+    charge = PenaltyCharge.objects.select_for_update().filter(bill=bill, status=PenaltyCharge.Status.POSTED).first()
+    if charge is None:
+        return
+    released = _release_bill_allocations(penalty=charge, released_at=created_at)
+    entry = post_entry(
+        kind=JournalEntry.Kind.PENALTY_WAIVER, account=bill.account, effective_date=business_date(created_at),
+        created_at=created_at, description=f"Late-payment penalty on bill {bill.period} dropped with the bill",
+        postings=rules.opposite_lines(rules.penalty_lines(account=bill.account, amount_fen=charge.amount_fen)),
+        source_type="ledger.PenaltyCharge", source_id=str(charge.pk), idempotency_key=f"penalty-waiver:{charge.pk}",
+        reason=reason)
+    actor = current_actor()
+    PenaltyCharge.objects.filter(pk=charge.pk).update(status=PenaltyCharge.Status.WAIVED, waived_at=created_at,
+                                                      waived_by=actor.user, waiver_entry=entry,
+                                                      waiver_reason=f"bill {bill.period} cancelled: {reason}")
+    record_event(action="PENALTY_WAIVED", obj=charge, occurred_at=created_at, reason=reason,
+                 detail={"account": bill.account.number, "bill_period": bill.period, "waived_fen": charge.amount_fen,
+                         "released_fen": released, "with_the_bill": True})
 
 
 def cancel_bill(*, bill: Bill, created_at: datetime, reason: str) -> JournalEntry:
@@ -213,6 +239,7 @@ def cancel_bill(*, bill: Bill, created_at: datetime, reason: str) -> JournalEntr
             idempotency_key=f"bill-cancel:{bill.pk}", reason=reason, reverses=original,
         )
         released = _release_bill_allocations(bill=bill, released_at=created_at)
+        _drop_bill_penalty(bill=bill, created_at=created_at, reason=reason)
         if released:
             record_event(action="ALLOCATIONS_RELEASED", obj=bill, occurred_at=created_at, reason=reason,
                          detail={"account": bill.account.number, "released_fen": released})
@@ -244,6 +271,7 @@ def post_rebill_difference(*, old_bill: Bill, new_bill: Bill, created_at: dateti
             idempotency_key=f"rebill:{old_bill.pk}:{new_bill.pk}", reason=reason,
         )
         _release_bill_allocations(bill=old_bill, released_at=created_at)
+        _drop_bill_penalty(bill=old_bill, created_at=created_at, reason=reason)
     return entry
 
 
@@ -290,6 +318,29 @@ def open_bills(account: Account) -> list[tuple[Bill, int]]:
     return result
 
 
+def open_penalties(account: Account) -> list[tuple[PenaltyCharge, int]]:
+    """Charged late-payment penalties not yet settled or waived, oldest first, each with what is left of it."""
+    charges = list(PenaltyCharge.objects.filter(account=account, status=PenaltyCharge.Status.POSTED)
+                   .select_related("bill").order_by("created_at", "id"))
+    paid = dict(PaymentAllocation.objects.filter(penalty__in=charges, released_at__isnull=True)
+                .values_list("penalty_id").annotate(total=Sum("amount_fen")).values_list("penalty_id", "total"))
+    left = [(charge, charge.amount_fen - int(paid.get(charge.pk, 0))) for charge in charges]
+    return [(charge, fen) for charge, fen in left if fen > 0]
+
+
+def open_items(account: Account) -> list[tuple[Bill | PenaltyCharge, int]]:
+    """What payments settle, in the order they settle it: the open bills oldest first, then the charged penalties
+    oldest first."""
+    return [*open_bills(account), *open_penalties(account)]
+
+
+def _allocation(*, payment: Payment, item: Bill | PenaltyCharge, amount_fen: int,
+                allocated_at: datetime) -> PaymentAllocation:
+    target = {"penalty": item} if isinstance(item, PenaltyCharge) else {"bill": item}
+    return PaymentAllocation.objects.create(payment=payment, amount_fen=amount_fen, allocated_at=allocated_at,
+                                            **target)
+
+
 def unallocated_fen(payment: Payment) -> int:
     """The part of a posted payment not settling any bill (the customer's credit from it)."""
     if payment.status != Payment.Status.POSTED:
@@ -299,16 +350,17 @@ def unallocated_fen(payment: Payment) -> int:
 
 
 def allocate(*, payment: Payment, allocated_at: datetime) -> list[PaymentAllocation]:
-    """Settle the oldest open bills of the payment's account with what is left of ``payment``.
+    """Settle the oldest open bills of the payment's account with what is left of ``payment``, then its charged
+    penalties.
 
     The caller holds the account's row lock inside a transaction.
     """
     remaining = unallocated_fen(payment)
     if remaining <= 0:
         return []
-    shares, _surplus = rules.allocate_oldest_first(amount_fen=remaining, open_items=open_bills(payment.account))
-    return [PaymentAllocation.objects.create(payment=payment, bill=bill, amount_fen=share, allocated_at=allocated_at)
-            for bill, share in shares]
+    shares, _surplus = rules.allocate_oldest_first(amount_fen=remaining, open_items=open_items(payment.account))
+    return [_allocation(payment=payment, item=item, amount_fen=share, allocated_at=allocated_at)
+            for item, share in shares]
 
 
 def apply_credit(*, account: Account, created_at: datetime) -> list[PaymentAllocation]:
@@ -325,7 +377,7 @@ def apply_credit(*, account: Account, created_at: datetime) -> list[PaymentAlloc
         if created:
             record_event(
                 action="CREDIT_APPLIED", obj=account, occurred_at=created_at,
-                detail={"allocations": [{"payment": a.payment.receipt_number, "bill_period": a.bill.period,
+                detail={"allocations": [{"payment": a.payment.receipt_number, "bill_period": a.period, "kind": a.kind,
                                          "amount_fen": a.amount_fen} for a in created]},
             )
     return created
@@ -494,10 +546,11 @@ def check_ledger(*, heads: dict[str, list] | None = None) -> LedgerCheckReport:
 
     Every entry has at least two postings summing to zero; receivable postings carry the entry's account and
     other postings none; every account's balance (sum of its receivable postings) equals
-    posted bills − their cancellations + rebilling differences + adjustments − payments not reversed;
-    every posted bill's and payment's entry carries its amount; no bill or payment is allocated beyond its
-    amount; no issued bill is open while its account holds unallocated credit, and each account's open bills
-    less its credit equal its balance less its adjustments (allocations agree with balances). Every entry's link in
+    posted bills − their cancellations + rebilling differences + adjustments + late-payment penalties charged −
+    their waivers − payments not reversed; every posted bill's, penalty's and payment's entry carries its amount; no
+    bill, penalty or payment is allocated beyond its amount; no issued bill or charged penalty is open while its
+    account holds unallocated credit, and each account's open bills and penalties less its credit equal its
+    balance less its adjustments (allocations agree with balances). Every entry's link in
     its account's hash chain is recomputed (the first entry changed outside the rules is named) and the database's
     append-only triggers are all in place. With `heads` (saved earlier by `chain_heads`), each saved last link must
     still be in its chain: an account's last entries removed with their seals are named too.
@@ -531,6 +584,8 @@ def check_ledger(*, heads: dict[str, list] | None = None) -> LedgerCheckReport:
     balances = _sum_by(receivable, "account_id")
     adjustments = _sum_by(receivable.filter(entry__kind__in=[JournalEntry.Kind.ADJUSTMENT,
                                                               JournalEntry.Kind.CORRECTION]), "account_id")
+    penalties = _sum_by(receivable.filter(entry__kind__in=[JournalEntry.Kind.PENALTY,
+                                                            JournalEntry.Kind.PENALTY_WAIVER]), "account_id")
     bill_entry_ids = {int(source_id): entry_id for entry_id, source_id in JournalEntry.objects.filter(
         kind=JournalEntry.Kind.BILL, source_type="billing.Bill").values_list("id", "source_id")}
     cancelled_ids = {int(s) for s in JournalEntry.objects.filter(
@@ -555,30 +610,43 @@ def check_ledger(*, heads: dict[str, list] | None = None) -> LedgerCheckReport:
                         f"payment {receipt} is for {amount} fen but its ledger entry credits "
                         f"{-entry_receivable.get(entry_id, 0)} fen"))
 
-    accounts = set(balances) | set(bills_by_account) | set(payments_by_account) | set(adjustments)
+    for charge_id, amount, entry_id in PenaltyCharge.objects.values_list("id", "amount_fen", "entry_id"):
+        if entry_receivable.get(entry_id, 0) != amount:
+            add(Offence("PENALTY_ENTRY_AMOUNT_MISMATCH", "ledger.PenaltyCharge", str(charge_id),
+                        f"penalty charge {charge_id} is for {amount} fen but its ledger entry debits "
+                        f"{entry_receivable.get(entry_id, 0)} fen"))
+
+    accounts = set(balances) | set(bills_by_account) | set(payments_by_account) | set(adjustments) | set(penalties)
     numbers = dict(Account.objects.filter(pk__in=accounts).values_list("id", "number"))
     report.accounts_checked = len(accounts)
     for account_id in sorted(accounts):
         balance = balances.get(account_id, 0)
-        expected = bills_by_account.get(account_id, 0) + adjustments.get(account_id, 0) - payments_by_account.get(
-            account_id, 0)
+        expected = (bills_by_account.get(account_id, 0) + adjustments.get(account_id, 0)
+                    + penalties.get(account_id, 0) - payments_by_account.get(account_id, 0))
         if balance != expected:
             add(Offence("ACCOUNT_BALANCE_MISMATCH", "registry.Account", str(account_id),
                         f"account {numbers.get(account_id, account_id)}: postings say {balance} fen, bills − payments "
-                        f"+ adjustments say {expected} fen",
+                        f"+ adjustments + penalties say {expected} fen",
                         {"balance_fen": balance, "expected_fen": expected,
                          "bills_fen": bills_by_account.get(account_id, 0),
                          "payments_fen": payments_by_account.get(account_id, 0),
-                         "adjustments_fen": adjustments.get(account_id, 0)}))
+                         "adjustments_fen": adjustments.get(account_id, 0),
+                         "penalties_fen": penalties.get(account_id, 0)}))
 
     live = PaymentAllocation.objects.filter(released_at__isnull=True)
     _check_settlement(add, live=live, balances=balances, numbers=numbers,
                       adjustments=_sum_by(receivable.filter(entry__kind=JournalEntry.Kind.ADJUSTMENT), "account_id"))
     # the bills' and payments' amounts in one query each (not one per allocated bill or payment)
     bill_amounts = dict(Bill.objects.filter(pk__in=live.values("bill_id")).values_list("id", "amount_fen"))
+    charge_amounts = dict(PenaltyCharge.objects.filter(pk__in=live.values("penalty_id")).values_list("id", "amount_fen"))
+    for charge_id, allocated in _sum_by(live.filter(penalty__isnull=False), "penalty_id").items():
+        if allocated > charge_amounts.get(charge_id, 0):
+            add(Offence("PENALTY_OVER_ALLOCATED", "ledger.PenaltyCharge", str(charge_id),
+                        f"penalty charge {charge_id} has {allocated} fen of payments against "
+                        f"{charge_amounts.get(charge_id, 0)} fen"))
     payment_rows = {pk: (amount, status) for pk, amount, status in Payment.objects.filter(
         pk__in=live.values("payment_id")).values_list("id", "amount_fen", "status")}
-    for bill_id, allocated in _sum_by(live, "bill_id").items():
+    for bill_id, allocated in _sum_by(live.filter(bill__isnull=False), "bill_id").items():
         amount = bill_amounts.get(bill_id) or 0
         if allocated > amount:
             add(Offence("BILL_OVER_ALLOCATED", "billing.Bill", str(bill_id),
@@ -597,7 +665,7 @@ def _check_settlement(add, *, live, balances: dict[int, int], numbers: dict[int,
     """Allocations against balances: an account holding credit has no open bill (credit settles bills as soon as
     both exist), and Σ outstanding of its issued bills − its unallocated credit = balance − adjustments (which no
     payment settles)."""
-    allocated_to_bill = _sum_by(live, "bill_id")
+    allocated_to_bill = _sum_by(live.filter(bill__isnull=False), "bill_id")
     outstanding: dict[int, int] = defaultdict(int)
     open_bill: dict[int, tuple[int, str, int]] = {}
     for bill_id, account_id, period, amount in Bill.objects.filter(status=Bill.Status.ISSUED).values_list(
@@ -606,6 +674,15 @@ def _check_settlement(add, *, live, balances: dict[int, int], numbers: dict[int,
         outstanding[account_id] += left
         if left > 0 and account_id not in open_bill:
             open_bill[account_id] = (bill_id, period, left)
+    allocated_to_charge = _sum_by(live.filter(penalty__isnull=False), "penalty_id")
+    open_charge: dict[int, tuple[int, str, int]] = {}
+    for charge_id, account_id, period, amount in PenaltyCharge.objects.filter(
+            status=PenaltyCharge.Status.POSTED).values_list("id", "account_id", "bill__period", "amount_fen"
+                                                            ).order_by("account_id", "created_at", "id"):
+        left = amount - allocated_to_charge.get(charge_id, 0)
+        outstanding[account_id] += left
+        if left > 0 and account_id not in open_charge:
+            open_charge[account_id] = (charge_id, period, left)
     allocated_from_payment = _sum_by(live.filter(payment__status=Payment.Status.POSTED), "payment_id")
     credit: dict[int, int] = defaultdict(int)
     for payment_id, account_id, amount in Payment.objects.filter(status=Payment.Status.POSTED).values_list(
@@ -620,6 +697,12 @@ def _check_settlement(add, *, live, balances: dict[int, int], numbers: dict[int,
             add(Offence("OPEN_BILL_BESIDE_CREDIT", "billing.Bill", str(bill_id),
                         f"account {number}: bill {period} has {left} fen open while the account holds "
                         f"{credit[account_id]} fen of unallocated credit",
+                        {"account": str(number), "open_fen": left, "credit_fen": credit[account_id]}))
+        if account_id in open_charge and credit.get(account_id, 0) > 0:
+            charge_id, period, left = open_charge[account_id]
+            add(Offence("OPEN_PENALTY_BESIDE_CREDIT", "ledger.PenaltyCharge", str(charge_id),
+                        f"account {number}: the penalty on bill {period} has {left} fen open while the account "
+                        f"holds {credit[account_id]} fen of unallocated credit",
                         {"account": str(number), "open_fen": left, "credit_fen": credit[account_id]}))
         expected = balances.get(account_id, 0) - adjustments.get(account_id, 0)
         settled = outstanding.get(account_id, 0) - credit.get(account_id, 0)

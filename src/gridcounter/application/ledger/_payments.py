@@ -15,9 +15,11 @@ from gridcounter.application.ledger._ledger import (
     allocate,
     balance_fen,
     business_date,
+    open_bills,
     post_entry,
 )
 from gridcounter.application.ledger._locks import lock_account, retrying
+from gridcounter.application.ledger._penalties import charge_penalties
 from gridcounter.application.ledger._till import check_till_open
 from gridcounter.data.audit.context import acting_as, current_actor
 from gridcounter.data.audit.events import record_event
@@ -142,7 +144,7 @@ def _replay(*, key: str, account: Account, amount_fen: int, channel: str) -> Pay
         return None
     if not _same_request(existing, account=account, amount_fen=amount_fen, channel=channel):
         raise IdempotencyKeyReused(key=key, payment=existing)
-    return PaymentResult(payment=existing, allocations=list(existing.allocations.select_related("bill")),
+    return PaymentResult(payment=existing, allocations=list(existing.allocations.select_related("bill", "penalty__bill")),
                          replayed=True, balance_fen=balance_fen(existing.account))
 
 
@@ -210,12 +212,17 @@ def take_payment(*, account: Account, amount_fen: int, channel: str, hall: Hall,
                 return replay
             raise
         allocations = allocate(payment=payment, allocated_at=taken_at)
+        still_open = {bill.pk for bill, _ in open_bills(locked)}
+        cleared = [a.bill for a in allocations if a.bill_id and a.bill_id not in still_open]
+        if charge_penalties(payment=payment, cleared=cleared, taken_at=taken_at):
+            allocations += allocate(payment=payment, allocated_at=taken_at)  # the rest of it settles the penalty
         balance = balance_fen(locked)
         record_event(
             action="PAYMENT_TAKEN", obj=payment, occurred_at=taken_at,
             detail={"account": locked.number, "amount_fen": amount_fen, "channel": channel, "receipt": receipt,
                     **({"cash_tendered_fen": cash_tendered_fen} if cash_tendered_fen is not None else {}),
-                    "allocations": [{"bill_id": a.bill_id, "period": a.bill.period, "amount_fen": a.amount_fen}
+                    "allocations": [{"bill_id": a.bill_of, "kind": a.kind, "period": a.period,
+                                     "amount_fen": a.amount_fen}
                                     for a in allocations],
                     "balance_fen": balance},
         )

@@ -31,6 +31,7 @@ class PaidOff:
     amount_fen: int
     released: bool  # given back since (payment reversed, bill cancelled)
     still_owed_fen: int = 0  # what was left of the bill right after this payment
+    is_penalty: bool = False  # the late-payment penalty charged on the bill of `period`, not the bill
 
     @property
     def settled(self) -> bool:
@@ -63,14 +64,26 @@ def _paid_by(bill_id: int, *, at: datetime) -> int:
     return int(held or 0)
 
 
+def _penalty_paid_by(penalty_id: int, *, at: datetime) -> int:
+    held = (PaymentAllocation.objects.filter(penalty_id=penalty_id, allocated_at__lte=at)
+            .exclude(released_at__lte=at).aggregate(total=Sum("amount_fen"))["total"])
+    return int(held or 0)
+
+
+def _paid_off(a: PaymentAllocation, *, at: datetime) -> PaidOff:
+    if a.penalty_id:
+        return PaidOff(period=a.penalty.bill.period, bill_amount_fen=a.penalty.amount_fen, amount_fen=a.amount_fen,
+                       released=a.released_at is not None, is_penalty=True,
+                       still_owed_fen=a.penalty.amount_fen - _penalty_paid_by(a.penalty_id, at=at))
+    return PaidOff(period=a.bill.period, bill_amount_fen=a.bill.amount_fen, amount_fen=a.amount_fen,
+                   released=a.released_at is not None, still_owed_fen=a.bill.amount_fen - _paid_by(a.bill_id, at=at))
+
+
 def receipt_for(payment: Payment) -> Receipt:
     """What the receipt says: the bills this payment settled when it was taken and the balance right after."""
-    allocations = list(payment.allocations.select_related("bill").filter(allocated_at=payment.taken_at)
-                       .order_by("bill__period", "id"))
-    paid_off = [PaidOff(period=a.bill.period, bill_amount_fen=a.bill.amount_fen, amount_fen=a.amount_fen,
-                        released=a.released_at is not None,
-                        still_owed_fen=a.bill.amount_fen - _paid_by(a.bill_id, at=payment.taken_at))
-                for a in allocations]
+    allocations = list(payment.allocations.select_related("bill", "penalty__bill").filter(
+        allocated_at=payment.taken_at).order_by("id"))
+    paid_off = [_paid_off(a, at=payment.taken_at) for a in allocations]
     balance = Posting.objects.filter(account_id=payment.account_id, ledger_account=LedgerAccount.RECEIVABLE,
                                      entry_id__lte=payment.entry_id).aggregate(total=Sum("amount_fen"))["total"]
     return Receipt(

@@ -28,6 +28,8 @@ TRANSITIONS = {
     "ledger_payment": ("OLD.status = 'POSTED' AND NEW.status = 'REVERSED'", ("status",)),
     "ledger_paymentallocation": ("OLD.released_at IS NULL AND NEW.released_at IS NOT NULL",
                                  ("released_at", "release_reason")),
+    "ledger_penaltycharge": ("OLD.status = 'POSTED' AND NEW.status = 'WAIVED'",
+                             ("status", "waived_by_id", "waived_at", "waiver_reason", "waiver_entry_id")),
 }
 GUARDED_TABLES = APPEND_ONLY_TABLES + tuple(TRANSITIONS)
 REFUSAL = "is append-only: post a correcting entry instead"
@@ -82,8 +84,12 @@ def _columns(schema_editor, table: str) -> list[str]:
 
 def install(schema_editor) -> None:
     """Create (or re-create) the triggers on every guarded table. A migration that rebuilds one of these tables
-    (SQLite remakes a table to alter it) must call this again; `ledger-check` reports a missing trigger."""
+    (SQLite remakes a table to alter it) must call this again; `ledger-check` reports a missing trigger. A table
+    not made yet (an earlier migration installing the guards) is guarded by the migration that makes it."""
     connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        present = set(connection.introspection.table_names(cursor))
+    guarded = [table for table in GUARDED_TABLES if table in present]
 
     def execute(sql: str) -> None:
         schema_editor.execute(sql, None)  # no parameters: the functions' RAISE formats use %
@@ -94,6 +100,8 @@ def install(schema_editor) -> None:
                 RAISE EXCEPTION '% {REFUSAL}', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
             END $$""")
         for table, (allowed, columns) in TRANSITIONS.items():
+            if table not in present:
+                continue
             unchanged = " - ".join(["to_jsonb(NEW)", *(f"'{c}'" for c in columns)])
             before = " - ".join(["to_jsonb(OLD)", *(f"'{c}'" for c in columns)])
             execute(f"""
@@ -104,7 +112,7 @@ def install(schema_editor) -> None:
                     END IF;
                     RAISE EXCEPTION '% {REFUSAL}', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
                 END $$""")
-        for table in GUARDED_TABLES:
+        for table in guarded:
             function = f"gc_guard_{table}" if table in TRANSITIONS else "gc_refuse_ledger_change"
             execute(f"DROP TRIGGER IF EXISTS gc_guard_rows ON {table}")
             execute(f"DROP TRIGGER IF EXISTS gc_guard_truncate ON {table}")
@@ -115,7 +123,7 @@ def install(schema_editor) -> None:
         return
     if connection.vendor != "sqlite":
         return
-    for table in GUARDED_TABLES:
+    for table in guarded:
         refuse = f"SELECT RAISE(ABORT, '{table} {REFUSAL}')"
         execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_update")
         execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_delete")
@@ -128,6 +136,21 @@ def install(schema_editor) -> None:
                 f"BEGIN {refuse}; END")
         execute(f"CREATE TRIGGER gc_guard_{table}_delete BEFORE DELETE ON {table} WHEN gc_ledger_maintenance() = 0 "
                 f"BEGIN {refuse}; END")
+
+
+def remove(schema_editor, tables=GUARDED_TABLES) -> None:
+    """Drop the triggers of `tables` (those that exist): a migration that rebuilds a guarded table, or updates its
+    rows, takes them off first and calls `install` after."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        present = set(connection.introspection.table_names(cursor))
+    for table in (t for t in tables if t in present):
+        if connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_rows ON {table}")
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_truncate ON {table}")
+        elif connection.vendor == "sqlite":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_update")
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_delete")
 
 
 def missing(connection=None) -> list[str]:

@@ -57,6 +57,8 @@ class JournalEntry(AppendOnlyModel):
         REVERSAL = "REVERSAL", _("Payment reversal")
         ADJUSTMENT = "ADJUSTMENT", _("Adjustment")
         CORRECTION = "CORRECTION", _("Rebilling difference")
+        PENALTY = "PENALTY", _("Late-payment penalty")
+        PENALTY_WAIVER = "PENALTY_WAIVER", _("Late-payment penalty waived")
 
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     account = models.ForeignKey(
@@ -163,15 +165,58 @@ class Payment(models.Model):
         return None if self.cash_tendered_fen is None else self.cash_tendered_fen - self.amount_fen
 
 
+class PenaltyCharge(models.Model):
+    """The late-payment penalty (电费违约金) charged on the ledger for one overdue bill: accrued to the day of the
+    payment that cleared the bill (domain.penalty, the one rule), with its working as it was computed. Payments
+    settle it like a bill; a supervisor may waive what is left of it, with a reason (never deleted)."""
+
+    class Status(models.TextChoices):
+        POSTED = "POSTED", _("Charged")
+        WAIVED = "WAIVED", _("Waived")
+
+    account = models.ForeignKey("registry.Account", on_delete=models.PROTECT, related_name="penalty_charges",
+                                verbose_name=_("customer account"))
+    bill = models.OneToOneField("billing.Bill", on_delete=models.PROTECT, related_name="penalty_charge",
+                                verbose_name=_("overdue bill"))
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    accrued_to = models.DateField(_("accrued to"))
+    working = models.JSONField(_("working"), default=list)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="penalty_charge",
+                                 verbose_name=_("ledger entry"))
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("payment that cleared the bill"))
+    created_at = models.DateTimeField(_("created at"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.POSTED)
+    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("waived by"))
+    waived_at = models.DateTimeField(_("waived at"), null=True, blank=True)
+    waiver_reason = models.TextField(_("reason for the waiver"), blank=True)
+    waiver_entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+", verbose_name=_("waiver's ledger entry"))
+
+    class Meta:
+        verbose_name = _("late-payment penalty")
+        verbose_name_plural = _("late-payment penalties")
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="penalty_amount_positive")]
+
+    def __str__(self):
+        return f"{self.account} {self.bill.period}: {self.amount_fen}"
+
+
 class PaymentAllocation(models.Model):
-    """Part of a payment that settles part of a bill. Released (never deleted) on reversal or bill cancellation."""
+    """Part of a payment that settles part of a bill or of a penalty charge. Released (never deleted) on reversal
+    or bill cancellation."""
 
     class Release(models.TextChoices):
         PAYMENT_REVERSED = "PAYMENT_REVERSED", _("Payment reversed")
         BILL_CANCELLED = "BILL_CANCELLED", _("Bill cancelled or replaced")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("payment"))
-    bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, related_name="allocations", verbose_name=_("bill"))
+    bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, null=True, blank=True, related_name="allocations",
+                             verbose_name=_("bill"))
+    penalty = models.ForeignKey(PenaltyCharge, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="allocations", verbose_name=_("late-payment penalty"))
     amount_fen = models.BigIntegerField(_("amount (fen)"))
     allocated_at = models.DateTimeField(_("allocated at"))
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
@@ -182,10 +227,28 @@ class PaymentAllocation(models.Model):
         verbose_name = _("payment allocation")
         verbose_name_plural = _("payment allocations")
         ordering = ["allocated_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="allocation_amount_positive")]
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="allocation_amount_positive"),
+                       models.CheckConstraint(condition=Q(bill__isnull=False, penalty__isnull=True)
+                                              | Q(bill__isnull=True, penalty__isnull=False),
+                                              name="allocation_settles_bill_or_penalty")]
 
     def __str__(self):
-        return f"{self.payment} → {self.bill}: {self.amount_fen}"
+        return f"{self.payment} → {self.bill or self.penalty}: {self.amount_fen}"
+
+    @property
+    def kind(self) -> str:
+        """What it settles: BILL, or PENALTY (a late-payment penalty charged on a bill)."""
+        return "BILL" if self.bill_id else "PENALTY"
+
+    @property
+    def period(self) -> str:
+        """The period of the bill it settles, or of the bill its penalty was charged on."""
+        return self.bill.period if self.bill_id else self.penalty.bill.period
+
+    @property
+    def bill_of(self) -> int:
+        """The bill it settles, or the bill its penalty was charged on."""
+        return self.bill_id or self.penalty.bill_id
 
 
 class Reversal(models.Model):

@@ -68,7 +68,8 @@ class PaymentIn(Schema):
 
 
 class AllocationOut(Schema):
-    bill_id: int
+    bill_id: int  # the bill settled, or the bill whose late-payment penalty is settled (kind PENALTY)
+    kind: str = "BILL"  # BILL or PENALTY
     period: str
     amount: str
     amount_fen: int
@@ -143,6 +144,17 @@ class OpenBillOut(Schema):
     days_overdue: int = Field(..., description="days past the due date on as_of; 0 when not yet due")
 
 
+class ChargedPenaltyOut(Schema):
+    id: int
+    bill_period: str = Field(..., description="the overdue bill the penalty was charged on")
+    amount: str
+    amount_fen: int
+    left: str = Field(..., description="not yet paid")
+    left_fen: int
+    accrued_to: date = Field(..., description="the day of the payment that cleared the bill")
+    working: list[dict[str, Any]]
+
+
 class LedgerOut(Schema):
     account: str
     balance: str = Field(..., description="positive: the customer owes; negative: credit")
@@ -150,12 +162,17 @@ class LedgerOut(Schema):
     as_of: date = Field(..., description="the business date of the figures below")
     open_bills: list[OpenBillOut]
     penalty: str = Field(..., description="late-payment penalty (Art. 98) accrued to as_of on the overdue bills, "
-                                          "not yet charged; 0.00 when nothing is overdue")
+                                          "not yet charged (the payment that clears them charges it); 0.00 when "
+                                          "nothing is overdue")
     penalty_fen: int
     penalty_working: list[dict[str, Any]] = Field(..., description=(
         "the penalty's working, one step each: step (SEGMENT, CAP, ROUNDED, MINIMUM or NONE), its numbers (dates, "
         "days, remainder, rate, amounts) and the sentence in Chinese and English (text_zh, text_en)"))
-    total_due: str = Field(..., description="the open bills and the penalty: paying in full on as_of")
+    penalty_is_charged: bool = Field(..., description="whether the rules charge the accrued penalty on payment "
+                                                      "(rules/penalty.toml [posting]); false: shown only")
+    charged_penalties: list[ChargedPenaltyOut] = Field(..., description="penalties charged and not yet paid")
+    total_due: str = Field(..., description="paying in full on as_of: the open bills, the charged penalties not "
+                                            "yet paid and the accrued penalty (when charged)")
     total_due_fen: int
     entries: list[EntryOut]
 
@@ -180,8 +197,8 @@ class ReceiptOut(Schema):
 
 
 def _allocations(payment: Payment, allocations=None) -> list[dict]:
-    rows = allocations if allocations is not None else payment.allocations.select_related("bill")
-    return [{"bill_id": a.bill_id, "period": a.bill.period, "amount": format_fen(a.amount_fen),
+    rows = allocations if allocations is not None else payment.allocations.select_related("bill", "penalty__bill")
+    return [{"bill_id": a.bill_of, "kind": a.kind, "period": a.period, "amount": format_fen(a.amount_fen),
              "amount_fen": a.amount_fen, "released": a.released_at is not None} for a in rows]
 
 
@@ -295,6 +312,12 @@ def account_ledger(request, number: str = Path(..., min_length=1, max_length=32,
                         "days_overdue": item.days_overdue} for item in arrears.bills],
         "penalty": format_fen(arrears.penalty_fen), "penalty_fen": arrears.penalty_fen,
         "penalty_working": arrears.penalty.working if arrears.penalty else [],
+        "penalty_is_charged": arrears.penalty_is_charged,
+        "charged_penalties": [{"id": item.charge.pk, "bill_period": item.charge.bill.period,
+                               "amount": format_fen(item.charge.amount_fen), "amount_fen": item.charge.amount_fen,
+                               "left": format_fen(item.left_fen), "left_fen": item.left_fen,
+                               "accrued_to": item.charge.accrued_to, "working": item.charge.working}
+                              for item in arrears.charged],
         "total_due": format_fen(arrears.total_due_fen), "total_due_fen": arrears.total_due_fen,
         "entries": [{"id": e.pk, "kind": e.kind, "effective_date": e.effective_date, "created_at": e.created_at,
                      "description": e.description, "reason": e.reason, "reverses": e.reverses_id,

@@ -26,6 +26,7 @@ urlpatterns = [
     path("readings/photos/<int:pk>/<str:size>/", photo_views.reading_photo_image, name="reading_photo_image"),
     path("reader/sw.js", reader_views.reader_service_worker, name="reader_service_worker"),
     path("accounts/<str:number>/readings/", counter_views.enter_reading, name="enter_reading"),
+    path("accounts/<str:number>/penalties/<int:pk>/waive/", counter_views.waive_penalty_view, name="waive_penalty"),
     path("payments/<int:pk>/", counter_views.payment_done, name="payment_done"),
     path("payments/<int:pk>/receipt.pdf", counter_views.receipt_pdf, name="receipt_pdf"),
     path("payments/<int:pk>/reverse/", counter_views.reverse_payment_view, name="reverse_payment"),

@@ -84,6 +84,16 @@ def account_detail(request, number: str):
     return _account_page(request, account)
 
 
+def _amount_to_offer(screen) -> str:
+    """What the payment form offers: the balance owed, with the penalty that paying the overdue bills today will
+    charge (so that the customer leaves owing nothing), or nothing when the account owes nothing."""
+    if screen.balance_fen <= 0:
+        return ""
+    arrears = screen.arrears
+    accrued = arrears.penalty_fen if arrears.penalty_is_charged else 0
+    return format_fen(screen.balance_fen + accrued)
+
+
 def _account_page(request, account, *, payment_error: dict | None = None, status: int = 200):
     """The customer screen; after a refused payment, the form keeps what was typed and says beside it why."""
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
@@ -100,8 +110,7 @@ def _account_page(request, account, *, payment_error: dict | None = None, status
         # A fresh key per form: submitting the same form twice books the payment once.
         context["payment"] = {
             "idempotency_key": f"web-{uuid.uuid4().hex}", "channels": [(c.value, c.label) for c in COUNTER_CHANNELS],
-            "amount": typed["amount"] if "amount" in typed else (
-                format_fen(screen.balance_fen) if screen.balance_fen > 0 else ""),
+            "amount": typed["amount"] if "amount" in typed else _amount_to_offer(screen),
             "channel": typed.get("channel", COUNTER_CHANNELS[0].value),
             "amount_error": typed.get("amount_error", ""), "channel_error": typed.get("channel_error", ""),
             "form_error": typed.get("form_error", ""), "tendered": typed.get("tendered", ""),

@@ -17,13 +17,7 @@ def install_guards(apps, schema_editor):
 
 
 def remove_guards(apps, schema_editor):
-    for table in guard.GUARDED_TABLES:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_rows ON {table}")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_truncate ON {table}")
-        elif schema_editor.connection.vendor == "sqlite":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_update")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_delete")
+    guard.remove(schema_editor)
 
 
 class Migration(migrations.Migration):

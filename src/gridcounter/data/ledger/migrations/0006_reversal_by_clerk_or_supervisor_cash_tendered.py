@@ -13,13 +13,7 @@ BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 def remove_guards(apps, schema_editor):
     """The append-only triggers come off while the reversals get their business date (an UPDATE they refuse) and
     SQLite rebuilds the tables; `install_guards` puts them back, comparing the payment's new column too."""
-    for table in ("ledger_reversal", "ledger_payment"):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_rows ON {table}")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_truncate ON {table}")
-        elif schema_editor.connection.vendor == "sqlite":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_update")
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS gc_guard_{table}_delete")
+    guard.remove(schema_editor, ("ledger_reversal", "ledger_payment"))
 
 
 def install_guards(apps, schema_editor):

@@ -17,6 +17,7 @@ from gridcounter.application.access import (
     may_see_day_view,
     may_serve_customers,
     may_take_payments,
+    may_waive_penalties,
 )
 from gridcounter.data.readings.models import Reading
 from gridcounter.domain.ledger import format_fen
@@ -143,6 +144,13 @@ def may_search(context) -> bool:
     """Whether the signed-in user finds customers (the search box of every counter page)."""
     user = getattr(context.get("request"), "user", None)
     return bool(user is not None and user.is_authenticated and may_serve_customers(user))
+
+
+@register.simple_tag(takes_context=True)
+def may_waive(context) -> bool:
+    """Whether the signed-in user is offered to waive a charged late-payment penalty."""
+    user = getattr(context.get("request"), "user", None)
+    return bool(user is not None and user.is_authenticated and may_waive_penalties(user))
 
 
 @register.simple_tag(takes_context=True)

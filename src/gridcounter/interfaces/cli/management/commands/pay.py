@@ -64,7 +64,8 @@ class Command(BaseCommand):
             "receipt_number": payment.receipt_number, "account": account.number, "amount": format_fen(payment.amount_fen),
             "channel": payment.channel, "hall": hall.code, "clerk": clerk.username, "idempotency_key": key,
             "taken_at": timezone.localtime(payment.taken_at).isoformat(), "replayed": result.replayed,
-            "allocations": [{"period": a.bill.period, "amount": format_fen(a.amount_fen)} for a in result.allocations],
+            "allocations": [{"period": a.period, "kind": a.kind, "amount": format_fen(a.amount_fen)}
+                            for a in result.allocations],
             "balance": format_fen(result.balance_fen),
         }
         if options["json"]:
@@ -74,6 +75,10 @@ class Command(BaseCommand):
             receipt=data["receipt_number"], amount=data["amount"], channel=payment.get_channel_display(),
             account=account.number, replayed=_(" (already booked, not charged again)") if result.replayed else ""))
         for allocation in data["allocations"]:
-            self.stdout.write(_("  settles bill {period}: {amount} yuan").format(**allocation))
+            if allocation["kind"] == "PENALTY":
+                self.stdout.write(_("  settles the late-payment penalty on bill {period}: {amount} yuan").format(
+                    **allocation))
+            else:
+                self.stdout.write(_("  settles bill {period}: {amount} yuan").format(**allocation))
         self.stdout.write(_("Balance now {balance} yuan (negative is credit). Idempotency key: {key}").format(
             balance=data["balance"], key=key))
