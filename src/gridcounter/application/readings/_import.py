@@ -10,12 +10,14 @@ codes and statuses the same readings submitted one by one give.
 from __future__ import annotations
 
 import bisect
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +55,13 @@ from gridcounter.domain.business_time import BUSINESS_TZ, business_date
 from gridcounter.domain.horizon import EARLIEST_DATE
 from gridcounter.domain.readings.codes import Code, finding
 from gridcounter.domain.readings.validation import Thresholds, validate_reading
+from gridcounter.domain.readings.validation_frame import (
+    PRIOR_SCHEMA,
+    TARGET_SCHEMA,
+    centi,
+    checks_from_readings,
+    clear_rows,
+)
 
 COLUMNS = ["meter", "register", "read_at", "value", "source"]
 EARLIEST_MOMENT = datetime.combine(EARLIEST_DATE, time(0), BUSINESS_TZ)
@@ -192,8 +201,50 @@ def _validated(c: _Candidate, context: _ChunkContext, *, rules: Thresholds) -> t
     return findings, installation
 
 
+_FILE_SEEN = 1 << 40  # the file's rows come after every stored reading in what a row sees (`seen`)
+
+
+def _clear(fresh: list[_Candidate], context: _ChunkContext, *, rules: Thresholds
+           ) -> tuple[list[bool], list[InstalledRecord | None]]:
+    """For each new row of the chunk (in file order): True when `validate_reading` certainly finds nothing for it,
+    had every row before it in the file been accepted (`validation_frame.clear_rows` over the frames of
+    `checks_from_readings`), and the installation it is on."""
+    keys: dict[tuple[int, str], int] = {}
+    targets: dict[str, list] = {name: [] for name in TARGET_SCHEMA}
+    installations = []
+    for index, c in enumerate(fresh):
+        installation = installation_on(context.installs.get(c.meter.pk, []), day=c.read_date)
+        installations.append(installation)
+        since = c.read_date - timedelta(days=rules.lookback_days)
+        initial_date = initial_c = None
+        if installation is not None:
+            since = max(since, installation.installed_date)
+            initial = (installation.initial_readings or {}).get(c.register)
+            if installation.installed_date >= since and initial not in (None, ""):
+                initial_date, initial_c = installation.installed_date, centi(Decimal(str(initial)))
+        for name, value in (
+                ("key", keys.setdefault((c.meter.pk, c.register), len(keys))), ("seen", _FILE_SEEN + index),
+                ("read_at", c.read_at), ("read_date", c.read_date), ("value_c", centi(c.value)), ("since", since),
+                ("dial_c", 10 ** c.meter.digits * 100), ("initial_date", initial_date), ("initial_c", initial_c),
+                ("has_account", installation is not None),
+                ("route_day", installation.route_day if installation else None)):
+            targets[name].append(value)
+    priors: dict[str, list] = {name: [] for name in PRIOR_SCHEMA}
+    for (meter_id, register), key in keys.items():
+        for seen, (read_at, read_date, value, is_estimate) in enumerate(context.accepted.get((meter_id, register), [])):
+            for name, v in (("key", key), ("seen", seen), ("read_at", read_at), ("read_date", read_date),
+                            ("value_c", centi(value)), ("is_estimate", is_estimate)):
+                priors[name].append(v)
+    for name in ("key", "seen", "read_at", "read_date", "value_c"):
+        priors[name].extend(targets[name])
+    priors["is_estimate"].extend([False] * len(fresh))
+    checks, cycles = checks_from_readings(pl.DataFrame(targets, schema=TARGET_SCHEMA),
+                                          pl.DataFrame(priors, schema=PRIOR_SCHEMA))
+    return clear_rows(checks, cycles, rules=rules).to_list(), installations
+
+
 def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, rules: Thresholds,
-                  as_of: datetime) -> None:
+                  as_of: datetime, reference: bool = False) -> None:
     """Validate and store the chunk's readings, then look for swapped meters among the accounts they touched."""
     meters = _known_meters(rows)
     candidates: list[_Candidate] = []
@@ -218,14 +269,31 @@ def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, r
     stamp = timezone.now()
     readings, events, visits, superseded = [], [], [], []
     touched: dict[date, set[int]] = defaultdict(set)
+    fresh = []  # the rows not stored already (as `take` will note them, before the rules see any)
     for c in candidates:
-        if (c.meter.pk, c.register, c.read_at, c.value) in context.exact:
+        exact = (c.meter.pk, c.register, c.read_at, c.value)
+        if exact in context.exact:
             counts.unchanged += 1
-            continue
-        findings, installation = _validated(c, context, rules=rules)
+        else:
+            context.exact.add(exact)
+            fresh.append(c)
+    clear, installations = ([False] * len(fresh), [None] * len(fresh)) if reference else _clear(
+        fresh, context, rules=rules)
+    # A clear row has no finding as long as the rows of its meter and register before it were accepted and replaced
+    # no estimate; from the first that was not, its rows go through the reference in order (`_validated`).
+    departed: set[tuple[int, str]] = set()
+    for c, is_clear, installation in zip(fresh, clear, installations, strict=True):
+        key = (c.meter.pk, c.register)
+        if (is_clear and key not in departed and (*key, c.read_at) not in context.live_at
+                and (*key, c.read_date) not in context.estimates):
+            findings = []
+        else:
+            findings, installation = _validated(c, context, rules=rules)
         status = status_with(findings, status=Reading.Status.ACCEPTED, rules=rules)
         replaced = context.supersede(c)
         context.take(c, status=status)
+        if status != Reading.Status.ACCEPTED or replaced is not None:
+            departed.add(key)
         codes = [f.code for f in findings]
         account_id = installation.account_id if installation else None
         readings.append({
@@ -296,25 +364,30 @@ def _rejected_rows(batch: ImportBatch) -> list[dict]:
 
 
 def import_readings(*, path: str | Path, actor: Actor, as_of: datetime, progress: Progress | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                    chunk_rows: int = CHUNK_ROWS, reference: bool | None = None) -> ImportResult:
     """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
 
     The file is read as a stream and committed `chunk_rows` rows at a time, each chunk with the batch's counts; a
     bad row leaves nothing and is kept as a RejectedRow with its line, column(s) and reason. A stopped import of
     the same file is continued after its last committed line; re-importing a finished file changes nothing.
     ``as_of`` (aware) stamps the batch and refuses readings from the future. ``progress(lines_done, lines)`` is
-    called after each chunk.
+    called after each chunk. ``reference`` (default: the environment variable GRIDCOUNTER_IMPORT_REFERENCE=1)
+    sends every row through `validate_reading` one by one, without the frame form that decides most rows at once:
+    the same results, for the tests and the bench that show it.
 
     Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
     """
     rules = validation_rules()
+    if reference is None:
+        reference = os.environ.get("GRIDCOUNTER_IMPORT_REFERENCE") == "1"
     table = open_tabular(path, required=COLUMNS)
     bulk.prepare_connection()
     with acting_as(actor):
         batch, resumed = open_batch(kind=ImportBatch.Kind.READINGS, table=table, imported_at=as_of,
                                     user=actor.user if getattr(actor.user, "pk", None) else None)
         run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress,
-                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of))
+                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of,
+                                                                reference=reference))
         batch = finish_batch(batch)
         tallies = batch.tallies or {}
         result = ImportResult(
