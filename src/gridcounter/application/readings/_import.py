@@ -25,6 +25,7 @@ from gridcounter.application import bulk
 from gridcounter.application.batches import ChunkCounts, Progress, finish_batch, open_batch, run_chunks
 from gridcounter.application.cells import NUL, date_problem, nul_columns, nul_reason, shown
 from gridcounter.application.readings._readings import (
+    FILE_SEEN,
     IMPORTABLE_SOURCES,
     REGISTERS,
     SITE_VISIT_CODES,
@@ -42,6 +43,7 @@ from gridcounter.application.readings._readings import (
     reading_check,
     select_priors,
     status_with,
+    targets_and_priors,
     validation_rules,
 )
 from gridcounter.application.tabular import Row, open_tabular
@@ -58,7 +60,6 @@ from gridcounter.domain.readings.validation import Thresholds, validate_reading
 from gridcounter.domain.readings.validation_frame import (
     PRIOR_SCHEMA,
     TARGET_SCHEMA,
-    centi,
     checks_from_readings,
     clear_rows,
 )
@@ -201,42 +202,17 @@ def _validated(c: _Candidate, context: _ChunkContext, *, rules: Thresholds) -> t
     return findings, installation
 
 
-_FILE_SEEN = 1 << 40  # the file's rows come after every stored reading in what a row sees (`seen`)
-
-
 def _clear(fresh: list[_Candidate], context: _ChunkContext, *, rules: Thresholds
            ) -> tuple[list[bool], list[InstalledRecord | None]]:
     """For each new row of the chunk (in file order): True when `validate_reading` certainly finds nothing for it,
     had every row before it in the file been accepted (`validation_frame.clear_rows` over the frames of
     `checks_from_readings`), and the installation it is on."""
-    keys: dict[tuple[int, str], int] = {}
-    targets: dict[str, list] = {name: [] for name in TARGET_SCHEMA}
-    installations = []
-    for index, c in enumerate(fresh):
-        installation = installation_on(context.installs.get(c.meter.pk, []), day=c.read_date)
-        installations.append(installation)
-        since = c.read_date - timedelta(days=rules.lookback_days)
-        initial_date = initial_c = None
-        if installation is not None:
-            since = max(since, installation.installed_date)
-            initial = (installation.initial_readings or {}).get(c.register)
-            if installation.installed_date >= since and initial not in (None, ""):
-                initial_date, initial_c = installation.installed_date, centi(Decimal(str(initial)))
-        for name, value in (
-                ("key", keys.setdefault((c.meter.pk, c.register), len(keys))), ("seen", _FILE_SEEN + index),
-                ("read_at", c.read_at), ("read_date", c.read_date), ("value_c", centi(c.value)), ("since", since),
-                ("dial_c", 10 ** c.meter.digits * 100), ("initial_date", initial_date), ("initial_c", initial_c),
-                ("has_account", installation is not None),
-                ("route_day", installation.route_day if installation else None)):
-            targets[name].append(value)
-    priors: dict[str, list] = {name: [] for name in PRIOR_SCHEMA}
-    for (meter_id, register), key in keys.items():
-        for seen, (read_at, read_date, value, is_estimate) in enumerate(context.accepted.get((meter_id, register), [])):
-            for name, v in (("key", key), ("seen", seen), ("read_at", read_at), ("read_date", read_date),
-                            ("value_c", centi(value)), ("is_estimate", is_estimate)):
-                priors[name].append(v)
+    installations = [installation_on(context.installs.get(c.meter.pk, []), day=c.read_date) for c in fresh]
+    rows = [(c.meter.pk, c.register, c.meter.digits, c.read_at, c.read_date, c.value, installation, FILE_SEEN + i)
+            for i, (c, installation) in enumerate(zip(fresh, installations, strict=True))]
+    targets, priors = targets_and_priors(rows, context.accepted, rules=rules)
     for name in ("key", "seen", "read_at", "read_date", "value_c"):
-        priors[name].extend(targets[name])
+        priors[name].extend(targets[name])  # the file's rows before a row are its priors too, as if accepted
     priors["is_estimate"].extend([False] * len(fresh))
     checks, cycles = checks_from_readings(pl.DataFrame(targets, schema=TARGET_SCHEMA),
                                           pl.DataFrame(priors, schema=PRIOR_SCHEMA))
@@ -332,7 +308,7 @@ def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, r
     if touched:
         accounts = Account.objects.select_related("premise").in_bulk({pk for ids in touched.values() for pk in ids})
         for pair_codes in check_swaps_on(touched={day: [accounts[pk] for pk in ids] for day, ids in touched.items()},
-                                         rules=rules):
+                                         rules=rules, screen=not reference):
             for code in pair_codes:
                 counts.tally(f"code:{code}")
 

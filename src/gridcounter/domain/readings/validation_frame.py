@@ -148,15 +148,9 @@ def _days_off_schedule(read_date: pl.Expr, route_day: pl.Expr) -> pl.Expr:
     return pl.min_horizontal(offs)
 
 
-def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.Series:
-    """For each row of ``checks`` (columns of `CHECK_SCHEMA`), True when `validate_reading` certainly finds
-    nothing; ``cycles`` (`CYCLE_SCHEMA`) holds each row's history, ``row`` its index in ``checks``, ``seq`` its
-    place (oldest first)."""
-    n = checks.height
-    if n == 0:
-        return pl.Series("clear", [], dtype=pl.Boolean)
-    if rules.typical_cycles < 1:
-        return pl.Series("clear", [False] * n, dtype=pl.Boolean)
+def _expectation_inputs(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.DataFrame:
+    """``checks`` with what `validation.expected_consumption` reads from each row's history over [prev_date,
+    read_date): the number of actual cycles, the recent ones' sums, the same month last year, the year before."""
     frame = checks.with_row_index("row")
     prior = frame.select("row", "prev_date", "read_date")
     # The expectation's inputs (`validation.expected_consumption`): the actual cycles ending by the previous reading,
@@ -188,8 +182,60 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
         recent_c=pl.col("kwh").filter("recent").sum(),
         recent_days=pl.col("days").filter("recent").sum(),
     )
-    frame = (frame.join(expect, on="row", how="left").join(last_year, on="row", how="left")
-             .join(before, on="row", how="left").sort("row"))
+    return (frame.join(expect, on="row", how="left").join(last_year, on="row", how="left")
+            .join(before, on="row", how="left").sort("row"))
+
+
+def _expected(days: pl.Expr, *, rules: Thresholds) -> tuple[pl.Expr, pl.Expr]:
+    """The expected consumption (0.01) over ``days`` as the exact fraction a / d, over `_expectation_inputs`: the
+    recent average, or the same month last year scaled by the capped trend; the reference's rounded figure lies
+    within ±1 of it."""
+    mp, mq = _ratio(rules.max_trend)
+    r_c, r_d = pl.col("recent_c"), pl.col("recent_days")
+    ly_c, ly_d = pl.col("ly_c"), pl.col("ly_days")
+    t_c, t_d = pl.col("then_c"), pl.col("then_days")
+    trended = pl.col("every").fill_null(False) & (t_c > 0)
+    up = r_c * t_d * mq > mp * r_d * t_c  # the trend capped at max_trend
+    down = r_c * t_d * mp < mq * r_d * t_c  # and at 1 / max_trend
+    a = (pl.when(ly_c.is_null()).then(r_c * days)
+         .when(~trended).then(ly_c * days)
+         .when(up).then(ly_c * mp * days)
+         .when(down).then(ly_c * mq * days)
+         .otherwise(ly_c * r_c * t_d * days))
+    d = (pl.when(ly_c.is_null()).then(r_d)
+         .when(~trended).then(ly_d)
+         .when(up).then(ly_d * mq)
+         .when(down).then(ly_d * mp)
+         .otherwise(ly_d * r_d * t_c))
+    return a, d
+
+
+def expected_bounds(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.DataFrame:
+    """For each row of ``checks`` (as for `clear_rows`), ``lo_c`` and ``hi_c`` (0.01): bounds of the
+    ``expected_consumption(...).kwh`` over [prev_date, read_date) of its history (0 when there is none, as the swap
+    rule takes it), or null when the row has no previous reading or is not representable."""
+    if checks.height == 0 or rules.typical_cycles < 1:
+        return checks.select(lo_c=pl.lit(None, pl.Int64), hi_c=pl.lit(None, pl.Int64))
+    frame = _expectation_inputs(checks, cycles, rules=rules)
+    days = pl.max_horizontal((pl.col("read_date") - pl.col("prev_date")).dt.total_days(), pl.lit(1)).cast(pl.Int128)
+    a, d = _expected(days, rules=rules)
+    none = pl.col("cycles").fill_null(0) == 0
+    whole = (a // d).cast(pl.Int64)
+    known = pl.col("representable") & pl.col("prev_date").is_not_null() & (none | (d > 0))
+    return frame.select(lo_c=pl.when(known & none).then(0).when(known).then(whole - 1),
+                        hi_c=pl.when(known & none).then(0).when(known).then(whole + 2))
+
+
+def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.Series:
+    """For each row of ``checks`` (columns of `CHECK_SCHEMA`), True when `validate_reading` certainly finds
+    nothing; ``cycles`` (`CYCLE_SCHEMA`) holds each row's history, ``row`` its index in ``checks``, ``seq`` its
+    place (oldest first)."""
+    n = checks.height
+    if n == 0:
+        return pl.Series("clear", [], dtype=pl.Boolean)
+    if rules.typical_cycles < 1:
+        return pl.Series("clear", [False] * n, dtype=pl.Boolean)
+    frame = _expectation_inputs(checks, cycles, rules=rules)
 
     tolerance = rules.schedule_tolerance_days
     sp, sq = _ratio(rules.spike_factor)
@@ -209,23 +255,7 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
     kwh = (pl.col("value_c") - pl.col("prev_value_c")).cast(pl.Int128)
     days = (pl.col("read_date") - pl.col("prev_date")).dt.total_days().cast(pl.Int128)
     # expected kWh (0.01) over the new cycle = a / d exactly; the reference's rounded figures lie within ±1 of it
-    mp, mq = _ratio(rules.max_trend)
-    r_c, r_d = pl.col("recent_c"), pl.col("recent_days")
-    ly_c, ly_d = pl.col("ly_c"), pl.col("ly_days")
-    t_c, t_d = pl.col("then_c"), pl.col("then_days")
-    trended = pl.col("every").fill_null(False) & (t_c > 0)
-    up = r_c * t_d * mq > mp * r_d * t_c  # the trend capped at max_trend
-    down = r_c * t_d * mp < mq * r_d * t_c  # and at 1 / max_trend
-    a = (pl.when(ly_c.is_null()).then(r_c * days)
-         .when(~trended).then(ly_c * days)
-         .when(up).then(ly_c * mp * days)
-         .when(down).then(ly_c * mq * days)
-         .otherwise(ly_c * r_c * t_d * days))
-    d = (pl.when(ly_c.is_null()).then(r_d)
-         .when(~trended).then(ly_d)
-         .when(up).then(ly_d * mq)
-         .when(down).then(ly_d * mp)
-         .otherwise(ly_d * r_d * t_c))
+    a, d = _expected(days, rules=rules)
     cycles_n = pl.col("cycles").fill_null(0)
     no_expectation = cycles_n == 0
     no_spike = ((cycles_n < rules.min_cycles_for_spike) | (kwh <= spike_min_c)
@@ -254,4 +284,4 @@ def validate_checks(checks: Sequence[ReadingCheck], *, rules: Thresholds) -> lis
 
 
 __all__ = ["CHECK_SCHEMA", "CYCLE_SCHEMA", "PRIOR_SCHEMA", "TARGET_SCHEMA", "centi", "checks_from_readings", "clear_rows",
-           "frames_of", "validate_checks", "validate_frame"]
+           "expected_bounds", "frames_of", "validate_checks", "validate_frame"]
