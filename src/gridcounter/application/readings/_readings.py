@@ -721,11 +721,14 @@ def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds,
                 lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
                 candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
                                             expected_kwh=e) for a, curr, p, e in items]
-                for pair in detect_swaps(candidates, rules=rules):
+                pairs = detect_swaps(candidates, rules=rules)
+                stored = Reading.objects.in_bulk([lookup[side.account_id][1].pk for pair in pairs
+                                                  for side in (pair.a, pair.b)]) if pairs else {}
+                for pair in pairs:  # an account is in one pair at most: each reading is read once, as it stands
                     flagged = False
                     for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
                         account, curr = lookup[side.account_id]
-                        reading = Reading.objects.get(pk=curr.pk)
+                        reading = stored[curr.pk]
                         flagged |= _flag_reading(reading, found, rules)
                         ReviewItem.objects.get_or_create(
                             account=account, register=register, code=Code.SWAP_SUSPECTED,
