@@ -28,7 +28,7 @@ import common
 
 NAME = "gc_imports"
 AS_OF = date(2026, 11, 30)
-FILE = Path("/tmp/gc-imports-bench/readings.csv")
+FILE = Path("/tmp/gc-imports-bench/readings.csv")  # --file names another
 
 
 def database_url(name: str) -> str:
@@ -143,19 +143,22 @@ def run_child(args, *command: str) -> tuple[dict, float, float]:
 
 
 def main() -> None:
+    global FILE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=60_000)
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--rows", type=int, default=1_050_000)
     parser.add_argument("--db-name", default=NAME)
     parser.add_argument("--prepared", action="store_true", help="the city and the file are there: import only")
+    parser.add_argument("--file", type=Path, default=FILE, help="where the generated file goes")
     parser.add_argument("--phase", choices=["prepare", "file", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    FILE = args.file
     if args.phase:
         print(json.dumps({"prepare": phase_prepare, "file": phase_file, "copy": phase_copy}[args.phase](args)))
         return
     me = [str(Path(__file__).resolve()), "--db-name", args.db_name, "--accounts", str(args.accounts),
-          "--months", str(args.months), "--rows", str(args.rows)]
+          "--months", str(args.months), "--rows", str(args.rows), "--file", str(args.file)]
     report: dict = {}
     if not args.prepared:
         report["prepare"], _s, _m = run_child(args, *me, "--phase", "prepare")

@@ -10,12 +10,14 @@ codes and statuses the same readings submitted one by one give.
 from __future__ import annotations
 
 import bisect
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +25,7 @@ from gridcounter.application import bulk
 from gridcounter.application.batches import ChunkCounts, Progress, finish_batch, open_batch, run_chunks
 from gridcounter.application.cells import NUL, date_problem, nul_columns, nul_reason, shown
 from gridcounter.application.readings._readings import (
+    FILE_SEEN,
     IMPORTABLE_SOURCES,
     REGISTERS,
     SITE_VISIT_CODES,
@@ -40,6 +43,7 @@ from gridcounter.application.readings._readings import (
     reading_check,
     select_priors,
     status_with,
+    targets_and_priors,
     validation_rules,
 )
 from gridcounter.application.tabular import Row, open_tabular
@@ -53,6 +57,12 @@ from gridcounter.domain.business_time import BUSINESS_TZ, business_date
 from gridcounter.domain.horizon import EARLIEST_DATE
 from gridcounter.domain.readings.codes import Code, finding
 from gridcounter.domain.readings.validation import Thresholds, validate_reading
+from gridcounter.domain.readings.validation_frame import (
+    PRIOR_SCHEMA,
+    TARGET_SCHEMA,
+    checks_from_readings,
+    clear_rows,
+)
 
 COLUMNS = ["meter", "register", "read_at", "value", "source"]
 EARLIEST_MOMENT = datetime.combine(EARLIEST_DATE, time(0), BUSINESS_TZ)
@@ -192,8 +202,25 @@ def _validated(c: _Candidate, context: _ChunkContext, *, rules: Thresholds) -> t
     return findings, installation
 
 
+def _clear(fresh: list[_Candidate], context: _ChunkContext, *, rules: Thresholds
+           ) -> tuple[list[bool], list[InstalledRecord | None]]:
+    """For each new row of the chunk (in file order): True when `validate_reading` certainly finds nothing for it,
+    had every row before it in the file been accepted (`validation_frame.clear_rows` over the frames of
+    `checks_from_readings`), and the installation it is on."""
+    installations = [installation_on(context.installs.get(c.meter.pk, []), day=c.read_date) for c in fresh]
+    rows = [(c.meter.pk, c.register, c.meter.digits, c.read_at, c.read_date, c.value, installation, FILE_SEEN + i)
+            for i, (c, installation) in enumerate(zip(fresh, installations, strict=True))]
+    targets, priors = targets_and_priors(rows, context.accepted, rules=rules)
+    for name in ("key", "seen", "read_at", "read_date", "value_c"):
+        priors[name].extend(targets[name])  # the file's rows before a row are its priors too, as if accepted
+    priors["is_estimate"].extend([False] * len(fresh))
+    checks, cycles = checks_from_readings(pl.DataFrame(targets, schema=TARGET_SCHEMA),
+                                          pl.DataFrame(priors, schema=PRIOR_SCHEMA))
+    return clear_rows(checks, cycles, rules=rules).to_list(), installations
+
+
 def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, rules: Thresholds,
-                  as_of: datetime) -> None:
+                  as_of: datetime, reference: bool = False) -> None:
     """Validate and store the chunk's readings, then look for swapped meters among the accounts they touched."""
     meters = _known_meters(rows)
     candidates: list[_Candidate] = []
@@ -218,14 +245,31 @@ def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, r
     stamp = timezone.now()
     readings, events, visits, superseded = [], [], [], []
     touched: dict[date, set[int]] = defaultdict(set)
+    fresh = []  # the rows not stored already (as `take` will note them, before the rules see any)
     for c in candidates:
-        if (c.meter.pk, c.register, c.read_at, c.value) in context.exact:
+        exact = (c.meter.pk, c.register, c.read_at, c.value)
+        if exact in context.exact:
             counts.unchanged += 1
-            continue
-        findings, installation = _validated(c, context, rules=rules)
+        else:
+            context.exact.add(exact)
+            fresh.append(c)
+    clear, installations = ([False] * len(fresh), [None] * len(fresh)) if reference else _clear(
+        fresh, context, rules=rules)
+    # A clear row has no finding as long as the rows of its meter and register before it were accepted and replaced
+    # no estimate; from the first that was not, its rows go through the reference in order (`_validated`).
+    departed: set[tuple[int, str]] = set()
+    for c, is_clear, installation in zip(fresh, clear, installations, strict=True):
+        key = (c.meter.pk, c.register)
+        if (is_clear and key not in departed and (*key, c.read_at) not in context.live_at
+                and (*key, c.read_date) not in context.estimates):
+            findings = []
+        else:
+            findings, installation = _validated(c, context, rules=rules)
         status = status_with(findings, status=Reading.Status.ACCEPTED, rules=rules)
         replaced = context.supersede(c)
         context.take(c, status=status)
+        if status != Reading.Status.ACCEPTED or replaced is not None:
+            departed.add(key)
         codes = [f.code for f in findings]
         account_id = installation.account_id if installation else None
         readings.append({
@@ -264,7 +308,7 @@ def _import_chunk(rows: list[Row], counts: ChunkCounts, *, batch: ImportBatch, r
     if touched:
         accounts = Account.objects.select_related("premise").in_bulk({pk for ids in touched.values() for pk in ids})
         for pair_codes in check_swaps_on(touched={day: [accounts[pk] for pk in ids] for day, ids in touched.items()},
-                                         rules=rules):
+                                         rules=rules, screen=not reference):
             for code in pair_codes:
                 counts.tally(f"code:{code}")
 
@@ -296,25 +340,30 @@ def _rejected_rows(batch: ImportBatch) -> list[dict]:
 
 
 def import_readings(*, path: str | Path, actor: Actor, as_of: datetime, progress: Progress | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                    chunk_rows: int = CHUNK_ROWS, reference: bool | None = None) -> ImportResult:
     """Import a UTF-8 CSV or Excel file of readings (columns meter, register, read_at, value, source).
 
     The file is read as a stream and committed `chunk_rows` rows at a time, each chunk with the batch's counts; a
     bad row leaves nothing and is kept as a RejectedRow with its line, column(s) and reason. A stopped import of
     the same file is continued after its last committed line; re-importing a finished file changes nothing.
     ``as_of`` (aware) stamps the batch and refuses readings from the future. ``progress(lines_done, lines)`` is
-    called after each chunk.
+    called after each chunk. ``reference`` (default: the environment variable GRIDCOUNTER_IMPORT_REFERENCE=1)
+    sends every row through `validate_reading` one by one, without the frame form that decides most rows at once:
+    the same results, for the tests and the bench that show it.
 
     Raises TabularFileError (the file cannot be read at all), OSError, RulesError.
     """
     rules = validation_rules()
+    if reference is None:
+        reference = os.environ.get("GRIDCOUNTER_IMPORT_REFERENCE") == "1"
     table = open_tabular(path, required=COLUMNS)
     bulk.prepare_connection()
     with acting_as(actor):
         batch, resumed = open_batch(kind=ImportBatch.Kind.READINGS, table=table, imported_at=as_of,
                                     user=actor.user if getattr(actor.user, "pk", None) else None)
         run_chunks(batch=batch, table=table, size=chunk_rows, progress=progress,
-                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of))
+                   do_chunk=lambda rows, counts: _import_chunk(rows, counts, batch=batch, rules=rules, as_of=as_of,
+                                                                reference=reference))
         batch = finish_batch(batch)
         tallies = batch.tallies or {}
         result = ImportResult(

@@ -13,9 +13,11 @@ from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 
+import polars as pl
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, F, Q
+from django.db.models.functions import Cast, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +38,7 @@ from gridcounter.domain.readings.estimation import (
     estimate_reading,
 )
 from gridcounter.domain.readings.swap import SwapCandidate, detect_swaps
+from gridcounter.domain.readings.swap_frame import CANDIDATE_SCHEMA, possible_groups
 from gridcounter.domain.readings.validation import (
     CycleReading,
     CycleResult,
@@ -48,6 +51,13 @@ from gridcounter.domain.readings.validation import (
     validate_reading,
 )
 from gridcounter.domain.readings.validation import validate_cycle as domain_validate_cycle
+from gridcounter.domain.readings.validation_frame import (
+    PRIOR_SCHEMA,
+    TARGET_SCHEMA,
+    centi,
+    checks_from_readings,
+    expected_bounds,
+)
 
 IMPORTABLE_SOURCES = (Reading.Source.AMI, Reading.Source.HANDHELD, Reading.Source.CUSTOMER)
 REGISTERS = tuple(Reading.Register.values)  # read once: the enum builds the list anew on every access
@@ -433,18 +443,26 @@ class _Current:
     value: Decimal
 
 
-def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Thresholds) -> dict[date, dict]:
-    """Per day of ``days``: (account id, register) -> (current reading, previous accepted reading, expected kWh) of
-    the cycle ending near that day, for the registers each account has a reading of on it; a few queries for all
-    the accounts and days (what `_priors` would query for each current reading, read at once)."""
+@dataclass
+class _Gathered:
+    """What the swap check reads about the accounts of its buildings, a few queries for all of them and the days."""
+
+    wanted: dict[date, set]  # day -> (account id, register) with a reading on that day
+    current: dict[tuple[int, str], dict[date, tuple[int, _Current]]]  # -> read_date -> (place in read_at order, ...)
+    digits: dict[int, int]
+    installs: dict[int, list[InstalledRecord]]
+    accepted: dict[tuple[int, str], list[tuple]]  # (meter, register) -> (read_at, read_date, value, is_estimate)
+    window: range  # the days around a day whose readings are its cycle's end
+
+
+def _gather(*, account_ids: list[int], days: list[date], rules: Thresholds) -> _Gathered | None:
     tol = timedelta(days=rules.schedule_tolerance_days)
     wanted: dict[date, set] = defaultdict(set)
     for account_id, register, day in (Reading.objects.filter(account_id__in=account_ids, read_date__in=days)
                                       .values_list("account_id", "register", "read_date").distinct()):
         wanted[day].add((account_id, register))
     if not wanted:
-        return {}
-    # (account id, register) -> read_date -> (place in read_at order, the last reading of that day in that order)
+        return None
     current: dict[tuple[int, str], dict[date, tuple[int, _Current]]] = defaultdict(dict)
     meter_ids = set()
     for place, (pk, account_id, register, *values) in enumerate(
@@ -455,36 +473,187 @@ def _latest_cycles(*, account_ids: list[int], days: list[date], rules: Threshold
         reading = _Current(pk, *values)
         current[(account_id, register)][reading.read_date] = (place, reading)
         meter_ids.add(reading.meter_id)
-    digits = dict(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits"))
-    installs = installations_of(meter_ids)
-    window = range(-rules.schedule_tolerance_days, rules.schedule_tolerance_days + 1)
     accepted: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for meter_id, register, *values in (
             Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
                                    read_date__gte=min(days) - tol - timedelta(days=rules.lookback_days),
                                    read_date__lte=max(days) + tol)
-            .order_by("read_at").values_list("meter_id", "register", "read_at", "read_date", "value", "is_estimate")):
+            .order_by("read_at", "pk")
+            .values_list("meter_id", "register", "read_at", "read_date", "value", "is_estimate")):
         accepted[(meter_id, register)].append(tuple(values))
-    out: dict[date, dict] = {}
-    for day, keys in wanted.items():
-        cycles = out.setdefault(day, {})
+    return _Gathered(wanted=wanted, current=current,
+                     digits=dict(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits")),
+                     installs=installations_of(meter_ids), accepted=accepted,
+                     window=range(-rules.schedule_tolerance_days, rules.schedule_tolerance_days + 1))
+
+
+def _ends(gathered: _Gathered, *, keep=None):
+    """(day, account id, register, the current reading of the cycle ending near that day): the latest in read_at
+    order within the window, for each (account, register) with a reading on the day; only those ``keep(day,
+    account id, register)`` allows."""
+    for day, keys in gathered.wanted.items():
         for account_id, register in keys:
-            by_date = current.get((account_id, register), {})
-            near = [by_date[d] for d in (day + timedelta(days=n) for n in window) if d in by_date]
-            if not near:
+            if keep is not None and not keep(day, account_id, register):
                 continue
-            _place, curr = max(near, key=itemgetter(0))  # the latest in read_at order
-            installation = installation_on(installs.get(curr.meter_id, []), day=curr.read_date)
-            since = priors_since(before=curr.read_at, installation=installation, rules=rules)
-            priors = select_priors(accepted.get((curr.meter_id, register), []), before=curr.read_at, since=since,
-                                   installation=installation, register=register)
-            if not priors:
-                continue
-            history = cycles_from_readings(priors, digits=digits[curr.meter_id])
-            expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
-                                               end_date=curr.read_date, rules=rules)
-            cycles[(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
+            by_date = gathered.current.get((account_id, register), {})
+            near = [by_date[d] for d in (day + timedelta(days=n) for n in gathered.window) if d in by_date]
+            if near:
+                yield day, account_id, register, max(near, key=itemgetter(0))[1]
+
+
+def _latest_cycles(gathered: _Gathered, *, rules: Thresholds, keep=None) -> dict[date, dict]:
+    """Per day: (account id, register) -> (current reading, previous accepted reading, expected kWh) of the cycle
+    ending near that day (`_ends`), for the registers each account has a reading of on it (what `_priors` would
+    query for each current reading, read at once)."""
+    out: dict[date, dict] = {day: {} for day in gathered.wanted}
+    for day, account_id, register, curr in _ends(gathered, keep=keep):
+        installation = installation_on(gathered.installs.get(curr.meter_id, []), day=curr.read_date)
+        since = priors_since(before=curr.read_at, installation=installation, rules=rules)
+        priors = select_priors(gathered.accepted.get((curr.meter_id, register), []), before=curr.read_at,
+                               since=since, installation=installation, register=register)
+        if not priors:
+            continue
+        history = cycles_from_readings(priors, digits=gathered.digits[curr.meter_id])
+        expectation = expected_consumption(history=history, start_date=priors[-1].read_date,
+                                           end_date=curr.read_date, rules=rules)
+        out[day][(account_id, register)] = (curr, priors[-1], expectation.kwh if expectation else Decimal(0))
     return out
+
+
+def since_and_initial(*, installation, read_date: date, register: str, rules: Thresholds
+                      ) -> tuple[date, date | None, Decimal | None]:
+    """For a reading on ``read_date``: the first day of its priors (`priors_since`), and the day and value of the
+    installation's initial reading when `select_priors` would count it (else None, None)."""
+    since = read_date - timedelta(days=rules.lookback_days)
+    if installation is None:
+        return since, None, None
+    since = max(since, installation.installed_date)
+    initial = (installation.initial_readings or {}).get(register)
+    if installation.installed_date < since or initial in (None, ""):
+        return since, None, None
+    return since, installation.installed_date, Decimal(str(initial))
+
+
+FILE_SEEN = 1 << 40  # what a reading sees (`checks_from_readings`): stored readings first, then a file's rows
+
+
+def targets_and_priors(rows: list[tuple], accepted: dict[tuple[int, str], list[tuple]], *, rules: Thresholds
+                       ) -> tuple[dict[str, list], dict[str, list]]:
+    """The columns of `validation_frame.checks_from_readings` for ``rows`` (meter id, register, digits, read_at,
+    read_date, value, installation, seen) and their priors among ``accepted`` ((meter id, register) -> (read_at,
+    read_date, value, is_estimate) in read_at order, seen in that order)."""
+    keys: dict[tuple[int, str], int] = {}
+    targets: dict[str, list] = {name: [] for name in TARGET_SCHEMA}
+    for meter_id, register, digits, read_at, read_date, value, installation, seen in rows:
+        since, initial_date, initial = since_and_initial(installation=installation, read_date=read_date,
+                                                         register=register, rules=rules)
+        for name, v in (("key", keys.setdefault((meter_id, register), len(keys))), ("seen", seen),
+                        ("read_at", read_at), ("read_date", read_date), ("value_c", centi(value)), ("since", since),
+                        ("dial_c", 10 ** digits * 100), ("initial_date", initial_date),
+                        ("initial_c", None if initial is None else centi(initial)),
+                        ("has_account", installation is not None),
+                        ("route_day", installation.route_day if installation else None)):
+            targets[name].append(v)
+    priors: dict[str, list] = {name: [] for name in PRIOR_SCHEMA}
+    for key, index in keys.items():
+        for seen, (read_at, read_date, value, is_estimate) in enumerate(accepted.get(key, [])):
+            for name, v in (("key", index), ("seen", seen), ("read_at", read_at), ("read_date", read_date),
+                            ("value_c", centi(value)), ("is_estimate", is_estimate)):
+                priors[name].append(v)
+    return targets, priors
+
+
+def _frame(rows, schema: dict) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
+
+
+IN_CENTS = Cast(Round(F("value") * 100), BigIntegerField())  # values are stored to 0.01: exact in cents
+
+
+def _possible_swaps(*, account_ids: list[int], days: list[date], building_of: dict[int, tuple], rules: Thresholds
+                    ) -> set[tuple]:
+    """The (day, building, register) groups where `detect_swaps` may find a pair, worked out as columns from the
+    readings `_gather` reads (`swap_frame.possible_groups` over `expected_bounds` of the cycles `_ends` and
+    `_latest_cycles` take); the other groups certainly have none."""
+    tol, register_no = rules.schedule_tolerance_days, {r: n for n, r in enumerate(REGISTERS)}
+    wanted = _frame(Reading.objects.filter(account_id__in=account_ids, read_date__in=days)
+                    .values_list("account_id", "register", "read_date").distinct(),
+                    {"account_id": pl.Int64, "register": pl.String, "day": pl.Date})
+    current = _frame(Reading.objects.filter(LIVE, account_id__in=account_ids, is_estimate=False,
+                                            read_date__gte=min(days) - timedelta(days=tol),
+                                            read_date__lte=max(days) + timedelta(days=tol))
+                     .order_by("read_at", "pk").annotate(value_c=IN_CENTS)
+                     .values_list("account_id", "register", "meter_id", "read_at", "read_date", "value_c"),
+                     {"account_id": pl.Int64, "register": pl.String, "meter_id": pl.Int64,
+                      "read_at": pl.Datetime("us", "UTC"), "read_date": pl.Date, "value_c": pl.Int64})
+    if wanted.is_empty() or current.is_empty():
+        return set()
+    ends = (wanted.join(current.with_row_index("place"), on=["account_id", "register"])
+            .filter((pl.col("read_date") - pl.col("day")).dt.total_days().abs() <= tol)
+            .sort("place").group_by("day", "account_id", "register", maintain_order=True).last()
+            .with_row_index("end"))
+    meter_ids = ends["meter_id"].unique().to_list()
+    installed, initials = [], []
+    for meter_id, installed_date, removed_date, initial in Installation.objects.filter(
+            meter_id__in=meter_ids).values_list("meter_id", "installed_date", "removed_date", "initial_readings"):
+        installed.append((meter_id, installed_date, removed_date))
+        for register, value in (initial or {}).items():
+            if value not in (None, "") and register in register_no:
+                initials.append((meter_id, installed_date, register, centi(Decimal(str(value))), True))
+    on = (ends.select("end", "meter_id", "read_date")
+          .join(_frame(installed, {"meter_id": pl.Int64, "installed_date": pl.Date, "removed_date": pl.Date}),
+                on="meter_id")
+          .filter((pl.col("installed_date") <= pl.col("read_date"))
+                  & (pl.col("removed_date").is_null() | (pl.col("removed_date") > pl.col("read_date"))))
+          .group_by("end").agg(installed_date=pl.col("installed_date").max(),
+                               tie=(pl.col("installed_date") == pl.col("installed_date").max()).sum() > 1))
+    lookback = pl.col("read_date") - pl.duration(days=rules.lookback_days)
+    key = pl.col("meter_id") * 16 + pl.col("register").replace_strict(register_no, return_dtype=pl.Int64)
+    targets = (ends.join(on, on="end", how="left")
+               .join(_frame(Meter.objects.filter(pk__in=meter_ids).values_list("pk", "digits"),
+                            {"meter_id": pl.Int64, "digits": pl.Int64}), on="meter_id")
+               .join(_frame(initials, {"meter_id": pl.Int64, "installed_date": pl.Date, "register": pl.String,
+                                       "initial_c": pl.Int64, "has_initial": pl.Boolean}),
+                     on=["meter_id", "installed_date", "register"],
+                     how="left")
+               .sort("end")
+               .with_columns(since=pl.max_horizontal(lookback, pl.col("installed_date")),
+                             counts=pl.col("installed_date") >= lookback)
+               .select(key=key, seen=pl.lit(1 << 62, pl.Int64), read_at="read_at", read_date="read_date",
+                       value_c=pl.when(pl.col("tie").fill_null(False)).then(None).otherwise(pl.col("value_c")),
+                       since="since", dial_c=pl.lit(10, pl.Int64).pow(pl.col("digits")) * 100,
+                       initial_date=pl.when(pl.col("counts") & pl.col("has_initial").fill_null(False))
+                       .then(pl.col("installed_date")),
+                       initial_c=pl.when(pl.col("counts")).then(pl.col("initial_c")),
+                       has_account=pl.lit(True), route_day=pl.lit(None, pl.Int16)))
+    priors = (_frame(Reading.objects.filter(meter_id__in=meter_ids, status=Reading.Status.ACCEPTED,
+                                            read_date__gte=min(days) - timedelta(days=tol + rules.lookback_days),
+                                            read_date__lte=max(days) + timedelta(days=tol))
+                     .order_by("read_at", "pk").annotate(value_c=IN_CENTS)
+                     .values_list("meter_id", "register", "read_at", "read_date", "value_c", "is_estimate"),
+                     {"meter_id": pl.Int64, "register": pl.String, "read_at": pl.Datetime("us", "UTC"),
+                      "read_date": pl.Date, "value_c": pl.Int64, "is_estimate": pl.Boolean})
+              .with_row_index("seen").select(key=key, seen=pl.col("seen").cast(pl.Int64), read_at="read_at",
+                                               read_date="read_date", value_c="value_c", is_estimate="is_estimate"))
+    checks, cycles = checks_from_readings(targets.cast(TARGET_SCHEMA), priors.cast(PRIOR_SCHEMA))
+    bounds = expected_bounds(checks, cycles, rules=rules)
+    buildings = sorted(set(building_of.values()))
+    building_no = {b: n for n, b in enumerate(buildings)}
+    candidates = (ends.select("day", "account_id", "register", "value_c")
+                  .with_columns(building=pl.col("account_id").replace_strict(
+                      {a: building_no[b] for a, b in building_of.items()}, return_dtype=pl.Int64),
+                      prev_date=checks["prev_date"], prev_c=checks["prev_value_c"], lo_c=bounds["lo_c"],
+                      hi_c=bounds["hi_c"])
+                  .filter(pl.col("prev_date").is_not_null()))  # no priors: no cycle (`_latest_cycles`)
+    groups = candidates.select("day", "building", "register").unique().with_row_index("group")
+    candidates = (candidates.join(groups, on=["day", "building", "register"])
+                  .with_columns(lo_c=pl.when(pl.col("prev_c").is_null() | pl.col("value_c").is_null()).then(None)
+                                .otherwise(pl.col("lo_c"))))
+    possible = possible_groups(candidates.select(
+        "group", "account_id", "prev_c", pl.col("value_c").alias("curr_c"), "lo_c", "hi_c").cast(CANDIDATE_SCHEMA),
+        rules=rules)
+    return {(day, buildings[b], register) for day, b, register in candidates.filter(
+        pl.col("group").is_in(list(possible))).select("day", "building", "register").unique().iter_rows()}
 
 
 def installation_on(installations: Iterable, *, day: date):
@@ -504,8 +673,11 @@ def check_swaps(*, accounts: Iterable[Account], fixed_date: date, rules: Thresho
     return check_swaps_on(touched={fixed_date: accounts}, rules=rules or validation_rules())
 
 
-def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds) -> list[list[str]]:
-    """`check_swaps` for each day of ``touched`` and its accounts, the buildings' readings gathered once."""
+def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds, screen: bool = False
+                   ) -> list[list[str]]:
+    """`check_swaps` for each day of ``touched`` and its accounts, the buildings' readings gathered once. With
+    ``screen`` the cycles are worked out, one by one, only in the buildings where the frame form
+    (`_possible_swaps`) finds that a pair may be suspected: the same pairs, at a fraction of the work."""
     buildings = {day: {(a.premise.city_id, a.premise.building) for a in accounts if a.premise.building}
                  for day, accounts in touched.items()}
     every = set().union(*buildings.values()) if buildings else set()
@@ -522,8 +694,19 @@ def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds)
     days = sorted(day for day, keys in buildings.items() if keys & shared)
     if not days:
         return []
-    cycles_by_day = _latest_cycles(account_ids=[a.pk for key in shared for a in by_building[key]], days=days,
-                                   rules=rules)
+    account_ids = [a.pk for key in shared for a in by_building[key]]
+    keep = None
+    if screen:
+        building_of = {a.pk: key for key in shared for a in by_building[key]}
+        possible = _possible_swaps(account_ids=account_ids, days=days, building_of=building_of, rules=rules)
+        days = sorted({day for day, _key, _register in possible})
+        looked = {key for _day, key, _register in possible}  # the cycles of these buildings' accounts, no other
+        account_ids = [a.pk for key in shared & looked for a in by_building[key]]
+        keep = lambda day, account_id, register: (day, building_of[account_id], register) in possible  # noqa: E731
+    gathered = _gather(account_ids=account_ids, days=days, rules=rules) if days else None
+    if gathered is None:
+        return []
+    cycles_by_day = _latest_cycles(gathered, rules=rules, keep=keep)
     added = []
     for day in days:
         by_account: dict[int, list] = defaultdict(list)
@@ -538,11 +721,14 @@ def check_swaps_on(*, touched: dict[date, Iterable[Account]], rules: Thresholds)
                 lookup = {a.pk: (a, curr) for a, curr, _p, _e in items}
                 candidates = [SwapCandidate(account_id=a.pk, account_number=a.number, prev=p.value, curr=curr.value,
                                             expected_kwh=e) for a, curr, p, e in items]
-                for pair in detect_swaps(candidates, rules=rules):
+                pairs = detect_swaps(candidates, rules=rules)
+                stored = Reading.objects.in_bulk([lookup[side.account_id][1].pk for pair in pairs
+                                                  for side in (pair.a, pair.b)]) if pairs else {}
+                for pair in pairs:  # an account is in one pair at most: each reading is read once, as it stands
                     flagged = False
                     for side, found in ((pair.a, pair.finding_a), (pair.b, pair.finding_b)):
                         account, curr = lookup[side.account_id]
-                        reading = Reading.objects.get(pk=curr.pk)
+                        reading = stored[curr.pk]
                         flagged |= _flag_reading(reading, found, rules)
                         ReviewItem.objects.get_or_create(
                             account=account, register=register, code=Code.SWAP_SUSPECTED,

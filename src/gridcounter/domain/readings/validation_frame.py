@@ -71,6 +71,67 @@ def frames_of(checks: Sequence[ReadingCheck]) -> tuple[pl.DataFrame, pl.DataFram
     return pl.DataFrame(rows, schema=CHECK_SCHEMA), pl.DataFrame(cycles, schema=CYCLE_SCHEMA)
 
 
+# The frames of a file's readings built as columns (`checks_from_readings`): each target reading with its meter and
+# register as ``key``, and the accepted readings that may be its priors. ``seen`` orders what a target can see: a
+# prior counts for a target only when its ``seen`` is lower (stored readings before the file's rows, the file's rows
+# in file order), as the import takes the rows in (`select_priors` over the readings accepted so far).
+TARGET_SCHEMA = {
+    "key": pl.Int64, "seen": pl.Int64, "read_at": pl.Datetime("us", "UTC"), "read_date": pl.Date,
+    "value_c": pl.Int64, "since": pl.Date, "dial_c": pl.Int64, "initial_date": pl.Date, "initial_c": pl.Int64,
+    "has_account": pl.Boolean, "route_day": pl.Int16,
+}
+PRIOR_SCHEMA = {
+    "key": pl.Int64, "seen": pl.Int64, "read_at": pl.Datetime("us", "UTC"), "read_date": pl.Date,
+    "value_c": pl.Int64, "is_estimate": pl.Boolean,
+}
+
+
+def centi(value: Decimal) -> int | None:
+    """``value`` in 0.01 as an integer, or None when it has more than two decimals or is beyond `MAX_C`."""
+    return _centi(value)
+
+
+def checks_from_readings(targets: pl.DataFrame, priors: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The two frames `clear_rows` reads, as `frames_of` builds them from the reference's checks, built as columns.
+
+    For each target (`TARGET_SCHEMA`, row i of the result is row i of ``targets``) its priors are the rows of
+    ``priors`` (`PRIOR_SCHEMA`) of the same key with a lower ``seen``, read before it and on or after its ``since``,
+    ordered by read_at and then ``seen``; the installation's initial reading (``initial_date``, ``initial_c``; null
+    when there is none to count) comes first unless a prior is on or before its day, as `select_priors` adds it. The
+    previous reading is the last prior, the history the cycles between consecutive priors
+    (`validation.cycles_from_readings`: a later day only, a lower value a rollover of ``dial_c``). A null value (not
+    in whole cents, see `centi`) among them leaves the row to the reference."""
+    t = targets.with_row_index("row")
+    seen = (t.select("row", "key", pl.col("seen").alias("t_seen"), pl.col("read_at").alias("t_at"), "since")
+            .join(priors, on="key")
+            .filter((pl.col("seen") < pl.col("t_seen")) & (pl.col("read_at") < pl.col("t_at"))
+                    & (pl.col("read_date") >= pl.col("since")))
+            .select("row", pl.lit(1, pl.Int8).alias("first"), "read_at", "seen", "read_date", "value_c",
+                    "is_estimate"))
+    earliest = seen.group_by("row").agg(earliest=pl.col("read_date").min())
+    initial = (t.filter(pl.col("initial_date").is_not_null()).join(earliest, on="row", how="left")
+               .filter(pl.col("earliest").is_null() | (pl.col("earliest") > pl.col("initial_date")))
+               .select("row", pl.lit(0, pl.Int8).alias("first"), pl.col("read_at").alias("read_at"),
+                       pl.lit(-1, pl.Int64).alias("seen"), pl.col("initial_date").alias("read_date"),
+                       pl.col("initial_c").alias("value_c"), pl.lit(False).alias("is_estimate")))
+    ordered = (pl.concat([initial, seen]).sort("row", "first", "read_at", "seen")
+               .with_columns(start_date=pl.col("read_date").shift(1).over("row"),
+                             start_c=pl.col("value_c").shift(1).over("row")))
+    previous = ordered.group_by("row").agg(prev_date=pl.col("read_date").last(), prev_value_c=pl.col("value_c").last(),
+                                           whole=pl.col("value_c").is_not_null().all())
+    advance = pl.col("value_c") - pl.col("start_c")
+    cycles = (ordered.filter(pl.col("read_date") > pl.col("start_date"))
+              .join(t.select("row", "dial_c"), on="row")
+              .with_columns(kwh_c=pl.when(advance < 0).then(advance + pl.col("dial_c")).otherwise(advance))
+              .with_columns(seq=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+              .select(pl.col("row").cast(pl.UInt32), "seq", "start_date", pl.col("read_date").alias("end_date"),
+                      "kwh_c", "is_estimate"))
+    checks = (t.join(previous, on="row", how="left").sort("row")
+              .select("read_date", "value_c", "prev_date", "prev_value_c", "has_account", "route_day",
+                      representable=pl.col("value_c").is_not_null() & pl.col("whole").fill_null(True)))
+    return checks.cast(CHECK_SCHEMA), cycles.cast(CYCLE_SCHEMA)
+
+
 def _ratio(value: Decimal) -> tuple[int, int]:
     p, q = value.as_integer_ratio()
     return p, q
@@ -87,15 +148,9 @@ def _days_off_schedule(read_date: pl.Expr, route_day: pl.Expr) -> pl.Expr:
     return pl.min_horizontal(offs)
 
 
-def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.Series:
-    """For each row of ``checks`` (columns of `CHECK_SCHEMA`), True when `validate_reading` certainly finds
-    nothing; ``cycles`` (`CYCLE_SCHEMA`) holds each row's history, ``row`` its index in ``checks``, ``seq`` its
-    place (oldest first)."""
-    n = checks.height
-    if n == 0:
-        return pl.Series("clear", [], dtype=pl.Boolean)
-    if rules.typical_cycles < 1:
-        return pl.Series("clear", [False] * n, dtype=pl.Boolean)
+def _expectation_inputs(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.DataFrame:
+    """``checks`` with what `validation.expected_consumption` reads from each row's history over [prev_date,
+    read_date): the number of actual cycles, the recent ones' sums, the same month last year, the year before."""
     frame = checks.with_row_index("row")
     prior = frame.select("row", "prev_date", "read_date")
     # The expectation's inputs (`validation.expected_consumption`): the actual cycles ending by the previous reading,
@@ -127,8 +182,60 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
         recent_c=pl.col("kwh").filter("recent").sum(),
         recent_days=pl.col("days").filter("recent").sum(),
     )
-    frame = (frame.join(expect, on="row", how="left").join(last_year, on="row", how="left")
-             .join(before, on="row", how="left").sort("row"))
+    return (frame.join(expect, on="row", how="left").join(last_year, on="row", how="left")
+            .join(before, on="row", how="left").sort("row"))
+
+
+def _expected(days: pl.Expr, *, rules: Thresholds) -> tuple[pl.Expr, pl.Expr]:
+    """The expected consumption (0.01) over ``days`` as the exact fraction a / d, over `_expectation_inputs`: the
+    recent average, or the same month last year scaled by the capped trend; the reference's rounded figure lies
+    within ±1 of it."""
+    mp, mq = _ratio(rules.max_trend)
+    r_c, r_d = pl.col("recent_c"), pl.col("recent_days")
+    ly_c, ly_d = pl.col("ly_c"), pl.col("ly_days")
+    t_c, t_d = pl.col("then_c"), pl.col("then_days")
+    trended = pl.col("every").fill_null(False) & (t_c > 0)
+    up = r_c * t_d * mq > mp * r_d * t_c  # the trend capped at max_trend
+    down = r_c * t_d * mp < mq * r_d * t_c  # and at 1 / max_trend
+    a = (pl.when(ly_c.is_null()).then(r_c * days)
+         .when(~trended).then(ly_c * days)
+         .when(up).then(ly_c * mp * days)
+         .when(down).then(ly_c * mq * days)
+         .otherwise(ly_c * r_c * t_d * days))
+    d = (pl.when(ly_c.is_null()).then(r_d)
+         .when(~trended).then(ly_d)
+         .when(up).then(ly_d * mq)
+         .when(down).then(ly_d * mp)
+         .otherwise(ly_d * r_d * t_c))
+    return a, d
+
+
+def expected_bounds(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.DataFrame:
+    """For each row of ``checks`` (as for `clear_rows`), ``lo_c`` and ``hi_c`` (0.01): bounds of the
+    ``expected_consumption(...).kwh`` over [prev_date, read_date) of its history (0 when there is none, as the swap
+    rule takes it), or null when the row has no previous reading or is not representable."""
+    if checks.height == 0 or rules.typical_cycles < 1:
+        return checks.select(lo_c=pl.lit(None, pl.Int64), hi_c=pl.lit(None, pl.Int64))
+    frame = _expectation_inputs(checks, cycles, rules=rules)
+    days = pl.max_horizontal((pl.col("read_date") - pl.col("prev_date")).dt.total_days(), pl.lit(1)).cast(pl.Int128)
+    a, d = _expected(days, rules=rules)
+    none = pl.col("cycles").fill_null(0) == 0
+    whole = (a // d).cast(pl.Int64)
+    known = pl.col("representable") & pl.col("prev_date").is_not_null() & (none | (d > 0))
+    return frame.select(lo_c=pl.when(known & none).then(0).when(known).then(whole - 1),
+                        hi_c=pl.when(known & none).then(0).when(known).then(whole + 2))
+
+
+def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds) -> pl.Series:
+    """For each row of ``checks`` (columns of `CHECK_SCHEMA`), True when `validate_reading` certainly finds
+    nothing; ``cycles`` (`CYCLE_SCHEMA`) holds each row's history, ``row`` its index in ``checks``, ``seq`` its
+    place (oldest first)."""
+    n = checks.height
+    if n == 0:
+        return pl.Series("clear", [], dtype=pl.Boolean)
+    if rules.typical_cycles < 1:
+        return pl.Series("clear", [False] * n, dtype=pl.Boolean)
+    frame = _expectation_inputs(checks, cycles, rules=rules)
 
     tolerance = rules.schedule_tolerance_days
     sp, sq = _ratio(rules.spike_factor)
@@ -148,23 +255,7 @@ def clear_rows(checks: pl.DataFrame, cycles: pl.DataFrame, *, rules: Thresholds)
     kwh = (pl.col("value_c") - pl.col("prev_value_c")).cast(pl.Int128)
     days = (pl.col("read_date") - pl.col("prev_date")).dt.total_days().cast(pl.Int128)
     # expected kWh (0.01) over the new cycle = a / d exactly; the reference's rounded figures lie within ±1 of it
-    mp, mq = _ratio(rules.max_trend)
-    r_c, r_d = pl.col("recent_c"), pl.col("recent_days")
-    ly_c, ly_d = pl.col("ly_c"), pl.col("ly_days")
-    t_c, t_d = pl.col("then_c"), pl.col("then_days")
-    trended = pl.col("every").fill_null(False) & (t_c > 0)
-    up = r_c * t_d * mq > mp * r_d * t_c  # the trend capped at max_trend
-    down = r_c * t_d * mp < mq * r_d * t_c  # and at 1 / max_trend
-    a = (pl.when(ly_c.is_null()).then(r_c * days)
-         .when(~trended).then(ly_c * days)
-         .when(up).then(ly_c * mp * days)
-         .when(down).then(ly_c * mq * days)
-         .otherwise(ly_c * r_c * t_d * days))
-    d = (pl.when(ly_c.is_null()).then(r_d)
-         .when(~trended).then(ly_d)
-         .when(up).then(ly_d * mq)
-         .when(down).then(ly_d * mp)
-         .otherwise(ly_d * r_d * t_c))
+    a, d = _expected(days, rules=rules)
     cycles_n = pl.col("cycles").fill_null(0)
     no_expectation = cycles_n == 0
     no_spike = ((cycles_n < rules.min_cycles_for_spike) | (kwh <= spike_min_c)
@@ -192,4 +283,5 @@ def validate_checks(checks: Sequence[ReadingCheck], *, rules: Thresholds) -> lis
     return validate_frame(frame, cycles, rules=rules, check_of=checks.__getitem__)
 
 
-__all__ = ["CHECK_SCHEMA", "CYCLE_SCHEMA", "clear_rows", "frames_of", "validate_checks", "validate_frame"]
+__all__ = ["CHECK_SCHEMA", "CYCLE_SCHEMA", "PRIOR_SCHEMA", "TARGET_SCHEMA", "centi", "checks_from_readings", "clear_rows",
+           "expected_bounds", "frames_of", "validate_checks", "validate_frame"]

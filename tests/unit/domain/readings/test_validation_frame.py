@@ -1,13 +1,16 @@
 """The vectorised reading rules agree with `validate_reading`, reading by reading: same findings, same numbers, same
 zh/en sentences, and most ordinary readings are decided without the reference."""
 import tomllib
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridcounter.application.readings._readings import select_priors
 from gridcounter.domain.readings.validation import (
     PriorReading,
     ReadingCheck,
@@ -17,7 +20,16 @@ from gridcounter.domain.readings.validation import (
     spike_limit,
     validate_reading,
 )
-from gridcounter.domain.readings.validation_frame import clear_rows, frames_of, validate_checks
+from gridcounter.domain.readings.validation_frame import (
+    PRIOR_SCHEMA,
+    TARGET_SCHEMA,
+    centi,
+    checks_from_readings,
+    clear_rows,
+    expected_bounds,
+    frames_of,
+    validate_checks,
+)
 
 RULES_FILE = Path(__file__).resolve().parents[4] / "rules" / "validation.toml"
 RULES = Thresholds.from_mapping(tomllib.loads(RULES_FILE.read_text()))
@@ -138,3 +150,97 @@ checks = st.builds(
 @given(st.lists(checks, min_size=1, max_size=12))
 def test_any_readings_agree_with_the_reference(batch):
     assert validate_checks(batch, rules=RULES) == [validate_reading(c, rules=RULES) for c in batch]
+
+
+# ---- the frames built as columns from readings (`checks_from_readings`), against the reference's priors -------
+
+UTC8 = timezone(timedelta(hours=8))
+
+
+def _reference_frames(targets, stored, rows):
+    """`frames_of` over the checks the import builds one by one: `select_priors` over the readings accepted so far."""
+    checks = []
+    for t in targets:
+        accepted = sorted(((at, d, D(c) / 100, e, seen) for key, seen, at, d, c, e in stored + rows
+                           if key == t["key"] and seen < t["seen"]), key=lambda r: (r[0], r[4]))
+        installation = t["installation"]
+        since = t["read_date"] - timedelta(days=RULES.lookback_days)
+        if installation is not None:
+            since = max(since, installation.installed_date)
+        priors = select_priors([r[:4] for r in accepted], before=t["read_at"], since=since, installation=installation,
+                               register="TOTAL")
+        checks.append(ReadingCheck(read_date=t["read_date"], value=D(t["value_c"]) / 100, digits=t["digits"],
+                                   previous=priors[-1] if priors else None,
+                                   history=cycles_from_readings(priors, digits=t["digits"]), route_day=15))
+    return frames_of(checks)
+
+
+def _column_frames(targets, stored, rows):
+    columns = {name: [] for name in TARGET_SCHEMA}
+    for t in targets:
+        installation = t["installation"]
+        since = t["read_date"] - timedelta(days=RULES.lookback_days)
+        initial_date = initial_c = None
+        if installation is not None:
+            since = max(since, installation.installed_date)
+            if installation.installed_date >= since:
+                initial_date = installation.installed_date
+                initial_c = centi(D(str(installation.initial_readings["TOTAL"])))
+        for name, v in (("key", t["key"]), ("seen", t["seen"]), ("read_at", t["read_at"]),
+                        ("read_date", t["read_date"]), ("value_c", t["value_c"]), ("since", since),
+                        ("dial_c", 10 ** t["digits"] * 100), ("initial_date", initial_date), ("initial_c", initial_c),
+                        ("has_account", True), ("route_day", 15)):
+            columns[name].append(v)
+    priors = {name: [row[i] for row in stored + rows] for i, name in enumerate(PRIOR_SCHEMA)}
+    return checks_from_readings(pl.DataFrame(columns, schema=TARGET_SCHEMA), pl.DataFrame(priors, schema=PRIOR_SCHEMA))
+
+
+@dataclass
+class Installed:
+    installed_date: date
+    initial_readings: dict
+
+
+readings_of_a_key = st.lists(st.tuples(st.integers(0, 800), st.integers(0, 23), st.integers(0, 60000),
+                                       st.booleans()), max_size=14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stored=st.lists(readings_of_a_key, min_size=1, max_size=3), file_rows=st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 800), st.integers(0, 23), st.integers(0, 60000)), min_size=1,
+    max_size=12), digits=st.sampled_from([4, 6]), installed=st.one_of(st.none(), st.integers(0, 800)),
+    initial=st.sampled_from(["0", "12.5", 300]))
+def test_frames_built_as_columns_are_the_reference_frames(stored, file_rows, digits, installed, initial):
+    start = date(2024, 1, 1)
+
+    def moment(day, hour):
+        return datetime.combine(start + timedelta(days=day), time(hour), UTC8).astimezone(UTC)
+
+    rows_stored = [(key, seen, moment(day, hour), (moment(day, hour).astimezone(UTC8)).date(), c, e)
+                   for key, readings_ in enumerate(stored) for seen, (day, hour, c, e) in enumerate(
+                       sorted(readings_, key=lambda r: (r[0], r[1])))]
+    installation = None if installed is None else Installed(start + timedelta(days=installed), {"TOTAL": initial})
+    targets, rows_file = [], []
+    for i, (key, day, hour, c) in enumerate(file_rows):
+        at = moment(day, hour)
+        seen = (1 << 40) + i
+        targets.append({"key": key, "seen": seen, "read_at": at, "read_date": at.astimezone(UTC8).date(), "value_c": c,
+                        "digits": digits, "installation": installation})
+        rows_file.append((key, seen, at, at.astimezone(UTC8).date(), c, False))
+    got_checks, got_cycles = _column_frames(targets, rows_stored, rows_file)
+    want_checks, want_cycles = _reference_frames(targets, rows_stored, rows_file)
+    assert got_checks.to_dicts() == want_checks.to_dicts()
+    assert got_cycles.sort("row", "seq").to_dicts() == want_cycles.sort("row", "seq").to_dicts()
+
+
+def test_expected_bounds_hold_the_reference_expectation():
+    checks = [c for c in CASES.values() if c.previous is not None]
+    frame, cycles = frames_of(checks)
+    bounds = expected_bounds(frame, cycles, rules=RULES).to_dicts()
+    for c, b in zip(checks, bounds, strict=True):
+        expect = expected_consumption(history=c.history, start_date=c.previous.read_date, end_date=c.read_date,
+                                      rules=RULES)
+        kwh_c = expect.kwh * 100 if expect else 0
+        if b["lo_c"] is not None:
+            assert b["lo_c"] <= kwh_c <= b["hi_c"]
+    assert sum(b["lo_c"] is not None for b in bounds) >= len(checks) - 2
