@@ -1,9 +1,10 @@
 """The payments API as a counter client uses it: session login, JSON in, JSON out."""
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gridcounter.application.ledger import post_bill
 from gridcounter.data.ledger.models import Payment
@@ -15,7 +16,17 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world(two_cities):
-    """The two cities with Hangzhou's account owing one posted bill of 123.45 yuan (2026-02)."""
+    """The two cities with Hangzhou's account owing one posted bill of 123.45 yuan (2026-02), not yet due on the day
+    the API books payments (today): no late-payment penalty (tests/integration/ledger/test_penalties.py)."""
+    two_cities.bill = billing.bill(account=two_cities.account, period="2026-02", amount_fen=12345,
+                                   due=timezone.localdate() + timedelta(days=20))
+    post_bill(bill=two_cities.bill, created_at=AT)
+    return two_cities
+
+
+@pytest.fixture
+def overdue(two_cities):
+    """Hangzhou's account owing one posted bill of 123.45 yuan (2026-02), due 2026-03-20: overdue today."""
     two_cities.bill = billing.bill(account=two_cities.account, period="2026-02", amount_fen=12345)
     post_bill(bill=two_cities.bill, created_at=AT)
     return two_cities
@@ -110,7 +121,8 @@ def test_signed_out_is_401(world):
     assert english.json()["detail"] == "Sign in first."
 
 
-def test_ledger_shows_entries_balance_and_open_bills(world):
+def test_ledger_shows_entries_balance_and_open_bills(overdue):
+    world = overdue
     post(client_for(world.clerk), "/api/payments",
          {"account": world.account.number, "amount": "100.00", "idempotency_key": "k-1"})
 
@@ -172,5 +184,5 @@ def test_receipt_data(world):
     assert receipt["receipt_number"] == paid["receipt_number"]
     assert receipt["hall_name"] == "Binjiang hall"
     assert receipt["customer"] == world.account.customer.name
-    assert receipt["allocations"] == [{"bill_id": world.bill.pk, "period": "2026-02", "amount": "50.00",
+    assert receipt["allocations"] == [{"bill_id": world.bill.pk, "kind": "BILL", "period": "2026-02", "amount": "50.00",
                                        "amount_fen": 5000, "released": False}]
