@@ -31,8 +31,8 @@ def test_a_clerk_signs_a_mandate_and_sees_it_masked(client, small_city):
 
 
 @pytest.mark.parametrize(("language", "message"), [
-    ("zh-hans", "代扣协议未签订。ICBC 账号为 12 至 19 位数字，此账号为 8 位。"),
-    ("en", "Mandate not signed. ICBC account numbers have 12 to 19 digits; this one has 8."),
+    ("zh-hans", "代扣协议未签订。中国工商银行账号为 12 至 19 位数字，此账号为 8 位。"),
+    ("en", "Mandate not signed. Industrial and Commercial Bank of China account numbers have 12 to 19 digits; this one has 8."),
 ])
 def test_a_short_bank_account_is_refused_beside_the_field_in_the_users_language(client, small_city, language,
                                                                                   message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gridcounter.application.ledger import business_date, lock_account
@@ -19,8 +20,10 @@ REASON_MAX_LENGTH = 500
 
 
 def _say(refused: MandateRefused) -> MandateRefused:
-    """The refusal in the user's language (the domain names the code and the numbers)."""
-    s = refused.slots
+    """The refusal in the user's language (the domain names the code and the numbers; the bank by its name)."""
+    s = dict(refused.slots)
+    if "bank" in s and s["bank"] in bank_rules().banks:
+        s["bank"] = bank_rules().banks[s["bank"]].name(get_language() or "zh-hans")
     messages = {
         "BANK_UNKNOWN": lambda: _("Choose one of the banks listed."),
         "HOLDER_REQUIRED": lambda: _("Enter the bank account holder's name."),
@@ -31,7 +34,7 @@ def _say(refused: MandateRefused) -> MandateRefused:
                                          "%(digits)s.") % s,
     }
     say = messages.get(refused.code)
-    return MandateRefused(refused.code, say() if say else str(refused), field=refused.field, **s)
+    return MandateRefused(refused.code, say() if say else str(refused), field=refused.field, **refused.slots)
 
 
 def active_mandate(account: Account) -> Mandate | None:

@@ -157,8 +157,9 @@ def sign_mandate_view(request, number: str):
             **typed, "errors": {refused.field or "form": _("Mandate not signed. %(reason)s") % {
                 "reason": str(refused)}}})
     messages.success(request, _("Withholding mandate signed: %(bank)s, account %(masked)s. Bills are collected "
-                                "from the next batch.") % {"bank": mandate.bank_code,
-                                                          "masked": mask_bank_account(mandate.bank_account)})
+                                "from the next batch.") % {
+        "bank": bank_rules().banks[mandate.bank_code].name(translation.get_language() or "zh-hans"),
+        "masked": mask_bank_account(mandate.bank_account)})
     return redirect("account", number=account.number)
 
 
