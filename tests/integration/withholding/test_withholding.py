@@ -307,3 +307,21 @@ def test_withholding_payments_count_in_the_days_non_cash_share(city, tmp_path):
     assert ("Bank withholding", 1, withheld) in channels
     expected = (Decimal(withheld * 100) / Decimal(withheld + 10000)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     assert summary.total.non_cash_share == expected
+
+
+def test_the_batchs_amounts_agree_with_open_bills_account_by_account(city):
+    """outstanding_by_account is open_bills' rule for many accounts at once: the same figures, bill for bill."""
+    from gridcounter.application.ledger import open_bills, post_bill, take_payment
+    from gridcounter.application.withholding import outstanding_by_account
+
+    for period, fen in (("2026-01", 12345), ("2026-02", 999), ("2026-03", 50000)):
+        post_bill(bill=billing.bill(account=city.neighbour, period=period, amount_fen=fen), created_at=timezone.now())
+    take_payment(account=city.neighbour, amount_fen=20000, channel="CASH", hall=city.east, clerk=city.clerk,
+                 idempotency_key="part-paid", taken_at=timezone.now())
+    accounts = [city.account, city.neighbour, city.stranger]
+
+    fast = outstanding_by_account(account_ids=[a.pk for a in accounts], as_of=city.today)
+
+    reference = {a.pk: sum(left for _bill, left in open_bills(a)) for a in accounts}
+    assert fast == {pk: fen for pk, fen in reference.items() if fen > 0}
+    assert fast[city.neighbour.pk] == 12345 + 999 + 50000 - 20000
