@@ -2,6 +2,8 @@
 beside their fields in Chinese and English, and the supervisor's batches reconciled line by line."""
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -99,3 +101,23 @@ def test_the_supervisor_reconciles_a_batch_of_the_city_only(client, small_city, 
     client.force_login(small_city.other_supervisor)
     assert client.get(reverse("withholding_batch", args=[batch.number])).status_code == 404
     assert batch.number not in client.get(reverse("withholding_batches")).content.decode()
+
+
+def test_the_day_view_shows_withholding_in_the_non_cash_share(client, small_city, tmp_path):
+    from gridcounter.application.ledger import take_payment
+
+    take_payment(account=small_city.neighbour, amount_fen=10000, channel="CASH", hall=small_city.west,
+                 clerk=small_city.clerk_west, idempotency_key="cash-day", taken_at=timezone.now())
+    wh.mandate(small_city)
+    batch = export_batch(bank_code="ICBC", city=small_city.city, as_of=small_city.today,
+                         created_at=timezone.now()).batch
+    import_results(path=str(wh.result_file(tmp_path, wh.result_rows(batch))), now=timezone.now())
+    withheld = batch.total_fen
+    client.force_login(small_city.supervisor)
+
+    page = client.get(reverse("supervisor_day"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Bank withholding" in page and "No clerk: online and bank withholding" in page
+    share = (Decimal(withheld * 100) / Decimal(withheld + 10000)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    assert f"{share}%" in page
+    assert f"non-cash {format_fen(withheld)} yuan" in page  # below 1,000 yuan: no thousands separator
