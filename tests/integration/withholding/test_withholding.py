@@ -100,6 +100,13 @@ def test_a_hall_of_another_city_cannot_sign(city):
     assert refused.value.code == "OUTSIDE_CITY"
 
 
+def test_a_closed_account_takes_no_mandate(city):
+    Account.objects.filter(pk=city.account.pk).update(status=Account.Status.CLOSED)
+    with pytest.raises(MandateRefused) as refused:
+        wh.mandate(city, Account.objects.get(pk=city.account.pk))
+    assert refused.value.code == "ACCOUNT_CLOSED"
+
+
 def test_cancelling_needs_a_reason_and_clears_the_account_then_a_new_mandate_may_be_signed(city):
     mandate = wh.mandate(city)
     with pytest.raises(MandateRefused) as refused:

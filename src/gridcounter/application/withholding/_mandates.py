@@ -46,7 +46,7 @@ def sign_mandate(*, account: Account, bank_code: str, holder_name: str, bank_acc
                  signed_at: datetime) -> Mandate:
     """Record the customer's withholding mandate, signed at ``hall`` before ``clerk``; the account is marked as
     paying by withholding. Raises MandateRefused (field "bank", "holder", "bank_account"; code ALREADY_SIGNED when
-    the account has an active mandate, OUTSIDE_CITY when the hall is of another city)."""
+    the account has an active mandate, OUTSIDE_CITY when the hall is of another city, ACCOUNT_CLOSED)."""
     bank = bank_rules().banks.get((bank_code or "").strip())
     if bank is None:
         raise _say(MandateRefused("BANK_UNKNOWN", "unknown bank", field="bank"))
@@ -57,6 +57,8 @@ def sign_mandate(*, account: Account, bank_code: str, holder_name: str, bank_acc
         raise _say(refused) from None
     if hall.city_id != account.city_id:
         raise MandateRefused("OUTSIDE_CITY", _("A mandate is signed at a hall of the account's city."))
+    if account.status == Account.Status.CLOSED:
+        raise MandateRefused("ACCOUNT_CLOSED", _("The account is closed (销户); it takes no new mandate."))
     actor = Actor(user=clerk, hall=hall, channel="WEB", reason=_("withholding mandate signed"))
     try:
         with acting_as(actor), transaction.atomic():
