@@ -332,3 +332,44 @@ def test_the_batchs_amounts_agree_with_open_bills_account_by_account(city):
     reference = {a.pk: sum(left for _bill, left in open_bills(a)) for a in accounts}
     assert fast == {pk: fen for pk, fen in reference.items() if fen > 0}
     assert fast[city.neighbour.pk] == 12345 + 999 + 50000 - 20000
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_stopped_import_keeps_true_counts_and_the_same_file_again_finishes_it_posting_each_line_once(city,
+                                                                                                      tmp_path):
+    from gridcounter.application.ledger import post_bill
+    from gridcounter.data.imports.models import ImportBatch
+    from tests.factories import registry
+
+    accounts = [city.account, city.neighbour,
+                registry.account(city=city.city, hall=city.east, number="1100012398", name="钱七", address="示范市 8 号")]
+    for n, account in enumerate(accounts):
+        if n:
+            post_bill(bill=billing.bill(account=account, period="2026-02", amount_fen=3000 * n),
+                      created_at=timezone.now())
+        wh.mandate(city, account, holder=f"户主{n}", bank_account=f"62220202001122334{n:02d}")
+    batch = export(city)
+    path = wh.result_file(tmp_path, wh.result_rows(batch))
+
+    def stop_after_the_first_chunk(done, total):
+        raise _Stopped(f"stopped after line {done} of {total}")
+
+    # Given an import stopped after its first chunk (one line) was committed
+    with pytest.raises(_Stopped):
+        import_results(path=str(path), now=timezone.now(), chunk_rows=1, progress=stop_after_the_first_chunk)
+
+    stopped = ImportBatch.objects.get(kind="WITHHOLDING_RESULTS", completed_at__isnull=True)
+    assert (stopped.rows_total, stopped.lines_done, stopped.tallies["succeeded"]) == (1, 2, 1)
+    assert Payment.objects.filter(channel=Payment.Channel.BANK_WITHHOLDING).count() == 1
+
+    # When the same file is imported again, it goes on after the committed line
+    report = import_results(path=str(path), now=timezone.now(), chunk_rows=1)
+
+    assert (report.rows, report.succeeded) == (3, 3)  # the batch's counts, the stopped run's included
+    assert sorted(Payment.objects.filter(channel=Payment.Channel.BANK_WITHHOLDING)
+                  .values_list("amount_fen", flat=True)) == sorted(line.amount_fen for line in batch.lines.all())
+    assert reconcile(batch).closed
+    assert check_ledger().ok
