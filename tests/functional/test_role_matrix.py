@@ -55,6 +55,10 @@ MATRIX = {
     "till_sign_off":   (403, 403, 403, 403, 403, 404, 404, 403, 302),
     "reading_photo":   (403, 200, 200, 403, 403, 200, 200, 403, 302),  # the reader's photo of the register
     "reading_photo_image": (403, 200, 200, 403, 403, 200, 200, 403, 302),
+    "sign_mandate":    (400, 403, 403, 403, 403, 400, 403, 404, 302),  # a bank account too short: refused beside it
+    "cancel_mandate":  (302, 403, 403, 403, 403, 302, 403, 404, 302),  # no mandate: back to the customer
+    "withholding_batches": (403, 403, 403, 403, 403, 200, 200, 403, 302),
+    "withholding_batch": (403, 403, 403, 403, 403, 404, 404, 403, 302),  # no such batch
 }
 CASES = [(name, role, MATRIX[name][i]) for name in MATRIX for i, role in enumerate(ROLES)]
 
@@ -84,6 +88,8 @@ def request(client: Client, name: str, objs: dict):
         "receipt_pdf": reverse("receipt_pdf", args=[payment_id]), "bill_pdf": reverse("bill_pdf", args=[bill_id]),
         "supervisor_day": reverse("supervisor_day"), "till": reverse("till"), "till_closes": reverse("till_closes"),
         "reader_service_worker": reverse("reader_service_worker"),
+        "withholding_batches": reverse("withholding_batches"),
+        "withholding_batch": reverse("withholding_batch", args=["ICBC20260101999"]),
     }
     if "photo" in objs:
         get["reading_photo"] = reverse("reading_photo", args=[objs["photo"].pk])
@@ -103,6 +109,11 @@ def request(client: Client, name: str, objs: dict):
         return client.post(reverse("enter_reading", args=[number]),
                            {"meter": "ZJ2024000456", "register": "TOTAL", "value": "abc",
                             "read_date": timezone.localdate().isoformat()})
+    if name == "sign_mandate":
+        return client.post(reverse("sign_mandate", args=[number]),
+                           {"bank": "ICBC", "holder": "王建国", "bank_account": "62220202"})
+    if name == "cancel_mandate":
+        return client.post(reverse("cancel_mandate", args=[number]), {"reason": "客户要求"})
     if name == "till_close":  # nothing counted, no reason
         return client.post(reverse("till_close"), {"reason": ""})
     if name in ("till_hand_over", "till_sign_off"):

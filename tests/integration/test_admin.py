@@ -12,7 +12,8 @@ from tests.factories import org, registry
 pytestmark = pytest.mark.django_db
 
 CHANGELISTS = ["registry_account", "registry_meter", "registry_installation", "org_hall", "org_staffuser",
-               "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow"]
+               "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow",
+               "withholding_mandate", "withholding_withholdingbatch", "withholding_withholdingline"]
 
 
 @pytest.fixture
@@ -92,3 +93,19 @@ def test_the_admin_names_the_product_not_django(admin_client, language, header):
     page = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
     assert header in page and "Django" not in page.split("<body", 1)[1].split("</header>", 1)[0]
+
+
+def test_a_mandate_in_the_admin_shows_the_bank_account_masked(admin_client):
+    from django.utils import timezone
+
+    from gridcounter.application.withholding import sign_mandate
+    from gridcounter.data.org.models import Hall
+
+    hall = Hall.objects.get(code="AC-1")
+    mandate = sign_mandate(account=admin_client.account, bank_code="CCB", holder_name="钱多多",
+                           bank_account="6217000010012345678", clerk=hall.staff.first(), hall=hall,
+                           signed_at=timezone.now())
+
+    page = admin_client.get(reverse("admin:withholding_mandate_change", args=[mandate.pk])).content.decode()
+
+    assert "6217 **** 5678" in page and "6217000010012345678" not in page

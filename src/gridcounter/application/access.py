@@ -346,3 +346,34 @@ def supervised_halls(user) -> QuerySet[Hall]:
     if user.city_id is None:
         _refuse(user, rule="NO_HALL", detail={"roles": list(DAY_VIEW_ROLES)})
     return Hall.objects.select_related("city").filter(city_id=user.city_id)
+
+
+# --- bank withholding: mandates at the counter, batches on the supervisor's screen ---------------------------
+
+# Roles that sign or cancel a customer's withholding mandate at a counter.
+MANDATE_ROLES = (CLERK, SUPERVISOR)
+
+
+def may_sign_mandates(user) -> bool:
+    """Whether the customer screen offers signing and cancelling mandates: a clerk or supervisor with a hall."""
+    return _may(user, MANDATE_ROLES, needs_city=True) and user.hall_id is not None
+
+
+def access_mandate_account(*, user, account: Account) -> Account:
+    """The account whose mandate the user signs or cancels: a clerk or supervisor at a hall of its city (ADMIN
+    with a hall anywhere). Raises AccessDenied (role, no hall), ObjectHidden (another city's account)."""
+    require_role(user, *MANDATE_ROLES)
+    if user.hall_id is None:
+        _refuse(user, rule="NO_HALL", obj=account, detail={"roles": sorted(MANDATE_ROLES)})
+    return access_account(user=user, account=account)
+
+
+def withholding_city_ids(user) -> list[int] | None:
+    """The cities whose withholding batches the user reconciles: a supervisor's own; None (all) for ADMIN.
+    Raises AccessDenied (not a supervisor, or no hall)."""
+    require_role(user, *DAY_VIEW_ROLES)
+    if is_admin(user):
+        return None
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": list(DAY_VIEW_ROLES)})
+    return [user.city_id]

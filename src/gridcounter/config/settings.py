@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "gridcounter.data.billing",
     "gridcounter.data.ledger",
     "gridcounter.data.notices",
+    "gridcounter.data.withholding",
     "gridcounter.interfaces.web",
     "gridcounter.interfaces.cli",
     "ninja",  # serves Swagger UI for /api/docs from its own static files, not from a public CDN
@@ -180,6 +181,7 @@ GRIDCOUNTER_BACK_BILLING_RULES = Path(os.environ.get("GRIDCOUNTER_BACK_BILLING_R
                                                      str(REPO_DIR / "rules" / "back-billing.toml")))
 # the late-payment penalty: rates, minimum, residential categories and the cap policy (Art. 98)
 GRIDCOUNTER_PENALTY_RULES = Path(os.environ.get("GRIDCOUNTER_PENALTY_RULES", str(REPO_DIR / "rules" / "penalty.toml")))
+GRIDCOUNTER_BANK_RULES = Path(os.environ.get("GRIDCOUNTER_BANK_RULES", str(REPO_DIR / "rules" / "banks.toml")))
 # years of the working-day calendar the chinesecalendar package does not know yet (rules/working-calendar.toml)
 GRIDCOUNTER_WORKING_CALENDAR = Path(os.environ.get("GRIDCOUNTER_WORKING_CALENDAR",
                                                    str(REPO_DIR / "rules" / "working-calendar.toml")))

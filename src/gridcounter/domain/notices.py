@@ -90,6 +90,15 @@ TEXTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
          "We are checking the readings before the bill goes out. Questions: call 95598 or visit any service hall "
          "in the city."),
     ),
+    "WITHHOLDING_FAILED": (
+        ("代扣电费未成功",
+         "户号{account}：{bank}未能从尾号{tail}的账户代扣电费 {amount} 元（{reason}）。请通过营业厅、网上缴费等方式缴纳，"
+         "或到银行处理后等待下次代扣。如有疑问请致电95598。"),
+        ("Bank withholding failed",
+         "Account {account}: {bank} could not collect {amount} yuan from the bank account ending {tail} ({reason}). "
+         "Please pay at a service hall or online, or see your bank before the next collection. Questions: call "
+         "95598."),
+    ),
 }
 
 

@@ -84,3 +84,17 @@ def test_second_run_does_nothing_and_says_so(demo):
     logins = StringIO()
     call_command("demo", "--print-logins", stdout=logins)
     assert "clerk_county" in logins.getvalue() and DEMO_PASSWORD in logins.getvalue()
+
+
+def test_the_demos_withholding_accounts_have_their_mandates(demo):
+    from gridcounter.data.withholding.models import Mandate
+
+    withholding = Account.objects.filter(city__company__code="DEMO", bank_withholding=True)
+    mandates = Mandate.objects.filter(status=Mandate.Status.ACTIVE).select_related("account")
+
+    assert withholding.count() > 100
+    assert {m.account_id for m in mandates} == set(withholding.values_list("pk", flat=True))
+    for mandate in mandates[:50]:
+        assert mandate.bank_account.isdigit() and len(mandate.bank_account) == 19
+        assert mandate.account.bank_account_ref.endswith(mandate.bank_account[-4:])
+        assert mandate.signed_hall_id == mandate.account.home_hall_id

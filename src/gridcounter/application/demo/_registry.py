@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -10,10 +10,13 @@ from django.db import transaction
 from gridcounter.application.demo._bulk import load_generated
 from gridcounter.application.demo._generator import TARIFF_MIX, Generator, RouteSlot
 from gridcounter.application.registry import ensure_roles, known_tariffs
+from gridcounter.application.withholding import bank_rules
 from gridcounter.data.audit.context import Actor, acting_as
 from gridcounter.data.audit.events import record_event
 from gridcounter.data.org.models import City, Company, Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Installation, Meter, Premise, Route
+from gridcounter.data.withholding.models import Mandate
+from gridcounter.domain.business_time import BUSINESS_TZ
 
 DEMO_PASSWORD = "gridcounter-demo"
 COMPANY = ("DEMO", "示范供电公司")
@@ -95,6 +98,25 @@ def reading_day(index: int) -> int:
     return 1 + (index * 11) % 28
 
 
+def sign_demo_mandates(*, city: City, clerk: StaffUser) -> int:
+    """A mandate for each account of ``city`` the generator marked as paying by withholding, signed at its home
+    hall on the day it was opened, at one of the banks of rules/banks.toml in turn; the bank account ends in the
+    digits of the account's masked reference. Returns how many were signed."""
+    banks = sorted(bank_rules().banks)
+    rows = []
+    for account_id, hall_id, ref, opened, holder in (
+            Account.objects.filter(city=city, bank_withholding=True)
+            .values_list("pk", "home_hall_id", "bank_account_ref", "opened_date", "customer__name").order_by("pk")):
+        signed = opened or date(2020, 1, 1)
+        rows.append(Mandate(
+            account_id=account_id, bank_code=banks[account_id % len(banks)], holder_name=holder[:60],
+            bank_account=f"622202{account_id:09d}{(ref or '0000')[-4:]}", signed_date=signed,
+            signed_at=datetime.combine(signed, time(10), tzinfo=BUSINESS_TZ), signed_hall_id=hall_id,
+            signed_by=clerk))
+    Mandate.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
 def build(*, as_of: date, stdout) -> None:
     """Build the demo company, cities, staff and registry once; a second run says so and does nothing."""
     if is_loaded():
@@ -150,6 +172,9 @@ def build(*, as_of: date, stdout) -> None:
             counts = load_generated(batch, models_by_name=MODELS)
             total_accounts += counts["accounts"]
             total_meters += counts["meters"]
+            clerks = [users[u.username] for u in DEMO_USERS if u.hall in halls and "CLERK" in u.roles]
+            if clerks:
+                sign_demo_mandates(city=city, clerk=clerks[0])
         record_event(action="DEMO_LOADED", obj=company,
                      detail={"accounts": total_accounts, "meters": total_meters, "routes": total_routes,
                              "users": len(DEMO_USERS), "tariffs": [t[0] for t in TARIFF_MIX],

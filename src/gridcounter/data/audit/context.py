@@ -6,7 +6,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = ("WEB", "API", "CLI", "SYSTEM", "GATEWAY")  # a page, the REST API, a command, a job, a payment gateway
+CHANNELS = ("WEB", "API", "CLI", "SYSTEM", "GATEWAY", "BANK")  # a page, the REST API, a command, a job, a payment
+# gateway, a bank's result file
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ class ImportBatch(models.Model):
         REGISTRY = "REGISTRY", _("Registry")
         READINGS = "READINGS", _("Readings")
         ORG = "ORG", _("Organisation")
+        WITHHOLDING_RESULTS = "WITHHOLDING_RESULTS", _("Bank withholding results")
 
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     file_name = models.CharField(_("file name"), max_length=300)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, db_index=True)
     imported_at = models.DateTimeField(_("imported at"))

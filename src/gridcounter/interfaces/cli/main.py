@@ -24,6 +24,9 @@ COMMANDS = [
     ("gateway-callback", "simulate an online payment gateway: sign a callback and post it to the server"),
     ("ledger-check", "check that the ledger balances and its hash chain holds"),
     ("import-intervals", "import AMI 15-minute intervals (CSV or Parquet)"),
+    ("withholding-export", "a bank withholding batch: each active mandate's open bills, as the bank's CSV"),
+    ("withholding-results", "import a bank's withholding result file: successes posted once, failures told"),
+    ("withholding-reconcile", "every line of a withholding batch: collected, failed or pending, with totals"),
     ("deliver-notices", "send the notices to customers that are due (SMS, e-mail; retries failed ones)"),
     ("workdays", "the due date of a time limit of N working days (Chinese calendar, holidays and adjusted days)"),
     ("back-bill", "the kWh to make up or refund after a meter test (Art. 80 meter error, Art. 81 wrong multiplier)"),
@@ -35,7 +38,8 @@ COMMANDS = [
 ]
 # commands that need every migration applied before they can run
 NEEDS_SCHEMA = {"demo", "seed", "import_org", "import_registry", "import_readings", "bill_run", "review", "bills",
-                "pay", "reverse_payment", "ledger_check", "import_intervals", "deliver_notices", "createsuperuser", "changepassword"}
+                "pay", "reverse_payment", "ledger_check", "import_intervals", "deliver_notices",
+                "withholding_export", "withholding_results", "withholding_reconcile", "createsuperuser", "changepassword"}
 HELP_FLAGS = {"-h", "--help", "help"}
 
 

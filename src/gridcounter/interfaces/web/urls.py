@@ -7,6 +7,7 @@ from gridcounter.interfaces.web import (
     review_views,
     till_views,
     views,
+    withholding_views,
 )
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("accounts/<str:number>/", views.account_detail, name="account"),
     path("accounts/<str:number>/payments/", views.take_payment_view, name="take_payment"),
+    path("accounts/<str:number>/mandates/", views.sign_mandate_view, name="sign_mandate"),
+    path("accounts/<str:number>/mandates/cancel/", views.cancel_mandate_view, name="cancel_mandate"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/bills/<int:bill_id>/", review_views.review_bill, name="review_bill"),
     path("review/bills/<int:bill_id>/decide/", review_views.review_decide, name="review_decide"),
@@ -37,4 +40,6 @@ urlpatterns = [
     path("till/<int:pk>/hand-over/", till_views.till_hand_over, name="till_hand_over"),
     path("supervisor/tills/", till_views.till_closes, name="till_closes"),
     path("supervisor/tills/<int:pk>/sign-off/", till_views.till_sign_off, name="till_sign_off"),
+    path("supervisor/withholding/", withholding_views.batches, name="withholding_batches"),
+    path("supervisor/withholding/<str:number>/", withholding_views.batch, name="withholding_batch"),
 ]

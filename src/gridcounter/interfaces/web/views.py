@@ -13,8 +13,10 @@ from django.views.decorators.http import require_POST
 from gridcounter.application.access import (
     CUSTOMER_SERVICE_ROLES,
     access_account_by_number,
+    access_mandate_account,
     may_see_reading_photos,
     may_serve_customers,
+    may_sign_mandates,
     may_take_payments,
     require_payment_taker,
 )
@@ -29,6 +31,14 @@ from gridcounter.application.ledger import (
     take_payment,
 )
 from gridcounter.application.readings import photos_by_reading
+from gridcounter.application.withholding import (
+    MandateRefused,
+    active_mandate,
+    bank_rules,
+    cancel_mandate,
+    mask_bank_account,
+    sign_mandate,
+)
 from gridcounter.data.ledger.models import Payment
 from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
@@ -94,8 +104,10 @@ def _amount_to_offer(screen) -> str:
     return format_fen(screen.balance_fen + accrued)
 
 
-def _account_page(request, account, *, payment_error: dict | None = None, status: int = 200):
-    """The customer screen; after a refused payment, the form keeps what was typed and says beside it why."""
+def _account_page(request, account, *, payment_error: dict | None = None, mandate_error: dict | None = None,
+                  status: int = 200):
+    """The customer screen; after a refused payment or mandate, the form keeps what was typed and says beside it
+    why."""
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
     u = screen.usage
     chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,
@@ -116,7 +128,71 @@ def _account_page(request, account, *, payment_error: dict | None = None, status
             "form_error": typed.get("form_error", ""), "tendered": typed.get("tendered", ""),
             "tendered_error": typed.get("tendered_error", ""), "confirm": typed.get("confirm"),
         }
+    context["mandate"] = _mandate_card(request, account, typed=mandate_error or {})
     return render(request, "web/account.html", context, status=status)
+
+
+def _mandate_card(request, account, *, typed: dict) -> dict:
+    """The bank withholding card: the active mandate, and the forms to sign or cancel one for clerks."""
+    language = translation.get_language() or "zh-hans"
+    banks = bank_rules().banks
+    mandate = active_mandate(account)
+    return {
+        "active": mandate, "may_change": may_sign_mandates(request.user),
+        "bank_name": banks[mandate.bank_code].name(language) if mandate and mandate.bank_code in banks else (
+            mandate.bank_code if mandate else ""),
+        "masked": mask_bank_account(mandate.bank_account) if mandate else "",
+        "banks": [(bank.code, bank.name(language)) for bank in banks.values()],
+        "bank": typed.get("bank", ""), "holder": typed.get("holder", account.customer.name),
+        "bank_account": typed.get("bank_account", ""), "reason": typed.get("reason", ""),
+        "errors": typed.get("errors", {}),
+    }
+
+
+@require_POST
+@staff_required(*CUSTOMER_SERVICE_ROLES)
+def sign_mandate_view(request, number: str):
+    """Sign the customer's withholding mandate; a refusal shows the form again as typed, the reason beside the
+    field (400)."""
+    account = access_mandate_account(user=request.user,
+                                     account=access_account_by_number(user=request.user, number=number))
+    typed = {key: request.POST.get(key, "").strip() for key in ("bank", "holder", "bank_account")}
+    try:
+        mandate = sign_mandate(account=account, bank_code=typed["bank"], holder_name=typed["holder"],
+                               bank_account=typed["bank_account"], clerk=request.user, hall=request.user.hall,
+                               signed_at=timezone.now())
+    except MandateRefused as refused:
+        return _account_page(request, account, status=400, mandate_error={
+            **typed, "errors": {refused.field or "form": _("Mandate not signed. %(reason)s") % {
+                "reason": str(refused)}}})
+    messages.success(request, _("Withholding mandate signed: %(bank)s, account %(masked)s. Bills are collected "
+                                "from the next batch.") % {
+        "bank": bank_rules().banks[mandate.bank_code].name(translation.get_language() or "zh-hans"),
+        "masked": mask_bank_account(mandate.bank_account)})
+    return redirect("account", number=account.number)
+
+
+@require_POST
+@staff_required(*CUSTOMER_SERVICE_ROLES)
+def cancel_mandate_view(request, number: str):
+    """Cancel the account's active mandate, with the reason typed."""
+    account = access_mandate_account(user=request.user,
+                                     account=access_account_by_number(user=request.user, number=number))
+    mandate = active_mandate(account)
+    reason = request.POST.get("reason", "")
+    if mandate is None:
+        messages.info(request, _("The account has no active mandate; nothing was cancelled."))
+        return redirect("account", number=account.number)
+    try:
+        cancel_mandate(mandate=mandate, by=request.user, hall=request.user.hall, reason=reason,
+                       cancelled_at=timezone.now())
+    except MandateRefused as refused:
+        return _account_page(request, account, status=400, mandate_error={
+            "reason": reason, "errors": {refused.field or "form": _("Mandate not cancelled. %(reason)s") % {
+                "reason": str(refused)}}})
+    messages.success(request, _("Withholding mandate cancelled. The account pays at the counter or online from "
+                                "now on."))
+    return redirect("account", number=account.number)
 
 
 CHART_MONTHS = 24  # months of the customer screen's usage chart

@@ -173,6 +173,8 @@ def nav_items(context) -> list[dict]:
         items.append({"url": reverse("supervisor_day"), "label": _("Day view"), "key": "supervisor_day", "accesskey": "d"})
         items.append({"url": reverse("till_closes"), "label": _("Till closes"), "key": "till_closes",
                       "accesskey": "c"})
+        items.append({"url": reverse("withholding_batches"), "label": _("Withholding"),
+                      "key": "withholding_batches", "accesskey": "w"})
     if may_administer(user):
         items.append({"url": reverse("admin:index"), "label": _("Administration"), "key": "admin",
                       "accesskey": "a"})

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from gridcounter.application.readings import import_readings
 from gridcounter.application.tabular import TabularFileError
 from gridcounter.data.audit.context import Actor
-from gridcounter.data.org.models import StaffUser
 from gridcounter.interfaces.cli.progress import FileProgress
+from gridcounter.interfaces.cli.staff import staff_user
 
 
 class Command(BaseCommand):
@@ -28,11 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="readings import", help="reason recorded in the audit log")
 
     def handle(self, *args, **options):
-        user = None
-        if options["user"]:
-            user = StaffUser.objects.filter(username=options["user"]).select_related("hall").first()
-            if user is None:
-                raise CommandError(_("no staff user “%(name)s”") % {"name": options["user"]}, returncode=2)
+        user = staff_user(options["user"])
         actor = Actor(user=user, hall=getattr(user, "hall", None), reason=options["reason"], channel="CLI")
         chunk = {"chunk_rows": options["chunk_rows"]} if options["chunk_rows"] else {}
         progress = FileProgress("readings")
