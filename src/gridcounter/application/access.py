@@ -396,8 +396,8 @@ def may_open_requests(user) -> bool:
 
 
 def may_see_work_orders(user) -> bool:
-    """Whether the navigation offers the work orders (installers; readers see theirs beside their route)."""
-    return _may(user, (INSTALLER,), needs_city=True)
+    """Whether the navigation offers the work orders (installers and meter readers with a hall)."""
+    return _may(user, WORK_ORDER_ROLES, needs_city=True)
 
 
 def may_see_steps_due(user) -> bool:

@@ -59,6 +59,8 @@ def request_view(request: ServiceRequest, *, as_of: date) -> RequestView:
     kind = request_type_of(request)
     done = {s.step: s for s in request.steps.select_related("completed_by", "hall")}
     documents = list(request.documents.select_related("uploaded_by").order_by("uploaded_at", "id"))
+    for document in documents:
+        document.label = document_name(document.kind, zh=zh)
     steps = []
     current = None
     for step in kind.steps:

@@ -5,6 +5,7 @@ from gridcounter.interfaces.web import (
     photo_views,
     reader_views,
     review_views,
+    service_views,
     till_views,
     views,
 )
@@ -36,4 +37,11 @@ urlpatterns = [
     path("till/<int:pk>/hand-over/", till_views.till_hand_over, name="till_hand_over"),
     path("supervisor/tills/", till_views.till_closes, name="till_closes"),
     path("supervisor/tills/<int:pk>/sign-off/", till_views.till_sign_off, name="till_sign_off"),
+    path("accounts/<str:number>/requests/new/", service_views.new_request, name="new_service_request"),
+    path("requests/<str:number>/", service_views.request_page, name="service_request"),
+    path("requests/<str:number>/steps/", service_views.request_step, name="service_request_step"),
+    path("requests/<str:number>/documents/", service_views.request_document, name="service_request_document"),
+    path("requests/documents/<int:pk>/", service_views.request_document_file, name="service_document"),
+    path("work/", service_views.work_orders, name="work_orders"),
+    path("supervisor/requests/", service_views.steps_due_view, name="steps_due"),
 ]
