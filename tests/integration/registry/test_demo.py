@@ -12,6 +12,7 @@ from gridcounter.application.demo import DEMO_PASSWORD, DEMO_USERS
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.org.models import Company, Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Installation, Route
+from gridcounter.data.service.models import ServiceRequest
 from gridcounter.domain.registry import resident_id_problem, uscc_problem
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +85,14 @@ def test_second_run_does_nothing_and_says_so(demo):
     logins = StringIO()
     call_command("demo", "--print-logins", stdout=logins)
     assert "clerk_county" in logins.getvalue() and DEMO_PASSWORD in logins.getvalue()
+
+
+def test_the_demo_has_one_open_new_connection_request_on_a_customer_screen(demo):
+    out = StringIO()
+    demo_city.build_service_requests(as_of=date(2026, 11, 30), stdout=out)
+    demo_city.build_service_requests(as_of=date(2026, 11, 30), stdout=out)
+
+    request = ServiceRequest.objects.get(idempotency_key="demo-new-connection-1")
+    assert (request.state, request.current_step, request.opened_hall.code) == ("OPEN", "APPLICATION", "SFS-CITY")
+    assert request.origin_account.customer == request.customer
+    assert "opened for account" in out.getvalue() and "already open" in out.getvalue()
