@@ -16,12 +16,12 @@ from tests.factories import photos, service
 TEXT = {
     "zh": {"language": "中文（简体）", "new": "新建申请", "open": "受理申请", "work": "工单", "done": "已办结",
            "steps": ["受理申请", "现场勘查", "答复供电方案", "装表", "抄表员签认", "立户", "送电", "现场首次抄表"],
-           "waiting": "尚待：", "kept": "已保存"},
+           "waiting": "尚待：", "kept": "已保存", "design": "设计文件审核"},
     "en": {"language": "English", "new": "New request", "open": "Open the request", "work": "Work orders",
            "done": "Completed",
            "steps": ["Application accepted", "Site survey", "Supply plan", "Meter installation",
                      "Meter reader's sign-off", "Account created", "Energised", "First reading on site"],
-           "waiting": "Waiting for:", "kept": "kept"},
+           "waiting": "Waiting for:", "kept": "kept", "design": "Design review"},
 }
 
 
@@ -75,6 +75,11 @@ def test_a_residential_connection_from_application_to_the_first_reading(
     expect(clerk.get_by_test_id("no-requests")).to_be_visible()
     clerk.get_by_test_id("new-request-button").click()
     expect(clerk.get_by_test_id("checklist")).to_contain_text(text["steps"][0])
+    # choosing a type opens its checklist (htmx); the high-voltage one has the design review
+    clerk.locator('input[value="NEW_CONNECTION_HIGH_VOLTAGE"]').check()
+    expect(clerk.locator("#checklist details[open]")).to_contain_text(text["design"])
+    clerk.locator('input[value="NEW_CONNECTION_RESIDENTIAL"]').check()
+    expect(clerk.locator("#checklist details[open]")).not_to_contain_text(text["design"])
     expect(clerk.locator("#applicant_name")).to_have_value("王建国")
     clerk.locator("#address").fill("示范市东城区和平里二巷9号")
     shot(clerk, "new")

@@ -120,3 +120,51 @@ def test_the_document_names_every_answer_of_the_service_operations(client):
     step = document["paths"]["/api/service-requests/{number}/steps/{step}"]["post"]
     assert set(lookup["responses"]) == {"200", "404", "422"} and "security" not in lookup
     assert set(step["responses"]) == {"200", "201", "401", "403", "404", "409", "422"}
+
+
+def test_a_high_voltage_connection_through_the_api_from_application_to_first_reading(small_city, photo_media):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    clerk, manager = client_for(small_city.clerk), client_for(small_city.account_manager)
+    installer, reader = client_for(small_city.installer), client_for(small_city.reader)
+    opened = post(manager, "/api/service-requests", {
+        "request_type": "NEW_CONNECTION_HIGH_VOLTAGE", "applicant_name": "示范机械厂", "id_type": "USCC",
+        "id_number": "91110000600037341L", "address": "示范市经济开发区创业路18号", "capacity_kva": "630"})
+    assert opened.status_code == 201, opened.content
+    number = opened.json()["number"]
+
+    def keep(client, kind):
+        response = client.post(f"/api/service-requests/{number}/documents", {
+            "kind": kind, "file": SimpleUploadedFile(f"{kind}.pdf", service.pdf(kind), "application/pdf")})
+        assert response.status_code == 201, response.content
+
+    def step(client, code, **body):
+        response = post(client, f"/api/service-requests/{number}/steps/{code}", body)
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    keep(manager, "ID")
+    keep(manager, "ADDRESS_PROOF")
+    step(clerk, "APPLICATION")
+    step(installer, "SURVEY")
+    step(manager, "SUPPLY_PLAN", note="单电源 10 kV 专线")
+    keep(manager, "DESIGN")
+    step(manager, "DESIGN_REVIEW")
+    step(installer, "INTERIM_INSPECTION")
+    early = post(installer, f"/api/service-requests/{number}/steps/INSTALLATION", {"meter": "HV-0001", "reading": "0"})
+    assert (early.status_code, early.json()["code"]) == (409, "NOT_INSPECTED")
+    keep(installer, "TEST_REPORT")
+    step(installer, "COMPLETION_INSPECTION")
+    step(installer, "INSTALLATION", meter="HV-0001", meter_digits=8, multiplier="200", reading="0")
+    step(reader, "SIGN_OFF", meter="HV-0001")
+    step(clerk, "ACCOUNT", tariff_id="DEMO-LI-2P")
+    step(installer, "ENERGISE")
+    done = step(reader, "FIRST_READING", reading="1.5")
+
+    assert done["state"] == "DONE" and done["current_step"] is None
+    request = ServiceRequest.objects.get(number=number)
+    assert (request.account.usage_category, request.account.voltage, request.account.capacity_kva) == (
+        "LARGE_INDUSTRY", "KV_1_10", 630)
+    assert request.account.installations.get().meter.multiplier == 200
+    public = client_for(None).get(f"/api/service-requests/{number}", {"id_number": "91110000600037341L"}).json()
+    assert [s["state"] for s in public["steps"]] == ["DONE"] * 11

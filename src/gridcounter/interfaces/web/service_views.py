@@ -74,6 +74,8 @@ def new_request(request, number: str):
              "id_type": customer.id_type, "id_number": customer.id_number, "phone": customer.phone, "address": "",
              "capacity_kva": "", "key": f"web-{uuid.uuid4().hex}"}
     error = None
+    if request.GET.get("request_type") in {kind["code"] for kind in _types(request)}:
+        typed["request_type"] = request.GET["request_type"]  # the checklist of the type chosen (htmx)
     if request.method == "POST":
         typed = {k: request.POST.get(k, "").strip() for k in typed}
         same_person = (typed["id_type"], typed["id_number"].upper()) == (customer.id_type, customer.id_number)
