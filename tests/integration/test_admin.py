@@ -12,7 +12,8 @@ from tests.factories import org, registry
 pytestmark = pytest.mark.django_db
 
 CHANGELISTS = ["registry_account", "registry_meter", "registry_installation", "org_hall", "org_staffuser",
-               "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow"]
+               "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow",
+               "service_servicerequest"]
 
 
 @pytest.fixture

@@ -114,3 +114,14 @@ def test_the_supervisor_sees_the_steps_overdue(client, small_city, opened):
     assert opened.number in body and 'data-testid="late"' in body
     assert opened.number not in other
     assert page(client, small_city.clerk, "/supervisor/requests/").status_code == 403
+
+
+def test_the_admin_shows_a_request_with_its_steps_and_documents_read_only(client, small_city, opened):
+    service.through(opened, "SURVEY", world=small_city, now=timezone.now())
+    client.force_login(small_city.admin)
+
+    body = client.get(f"/admin/service/servicerequest/{opened.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert body.status_code == 200
+    text = body.content.decode()
+    assert "APPLICATION" in text and "SURVEY" in text and "PROMISE" in text and 'name="_save"' not in text
