@@ -113,6 +113,11 @@ def test_a_residential_connection_from_application_to_the_first_reading(
     expect(installer.get_by_role("heading", name=text["work"])).to_be_visible()
     expect(installer.get_by_test_id("work-orders")).to_contain_text(number)
     shot(installer, "work-orders")
+    # on the installer's phone the list fits the screen, one card per request
+    installer.set_viewport_size({"width": 390, "height": 844})
+    expect(installer.get_by_test_id("work-orders")).to_contain_text(number)
+    assert installer.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(installer, "work-orders-phone")
     open_from_work_orders(installer, base, number)
     complete(installer, text, 1, note="现场具备接电条件")
 
