@@ -74,7 +74,7 @@ def test_the_request_page_offers_the_form_only_to_the_role_whose_step_it_is(clie
     reader = page(client, small_city.reader, f"/requests/{opened.number}/").content.decode()
 
     assert 'name="step" value="APPLICATION"' in clerk and "Waiting for:" in clerk and "valid ID" in clerk
-    assert 'name="step"' not in reader and "This step is completed by a counter clerk." in reader
+    assert 'name="step"' not in reader and "This step is for the counter clerk to complete." in reader
 
 
 @pytest.mark.parametrize("who, status", [("other_clerk", 404), ("no_role", 403), ("account_manager", 200)])

@@ -203,7 +203,7 @@ def test_no_step_by_the_wrong_role(world):
 
     refusal = refused(request, "SURVEY", by=world.clerk)
 
-    assert refusal.code == "WRONG_ROLE" and refusal.refusal.text_en == "“Site survey” is completed by a installer"
+    assert refusal.code == "WRONG_ROLE" and refusal.refusal.text_en == "“Site survey” is for the installer to complete"
 
 
 def test_no_step_by_another_citys_staff(world):

@@ -102,7 +102,7 @@ def check_step(*, request_type, step_code: str, facts: RequestFacts, doer: Doer)
     if not doer.is_admin and step.role not in doer.roles:
         return Refusal("WRONG_ROLE",
                        f"“{step_name(step_code, zh=True)}”须由{role_name(step.role, zh=True)}办理。",
-                       f"“{step_name(step_code, zh=False)}” is completed by a {role_name(step.role, zh=False)}")
+                       f"“{step_name(step_code, zh=False)}” is for the {role_name(step.role, zh=False)} to complete")
     if facts.current_step is None:
         return Refusal("REQUEST_CLOSED", "该申请的各环节均已办结。", "every step of this request is done")
     for name in step.guards:

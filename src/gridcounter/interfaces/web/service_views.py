@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -179,7 +180,7 @@ def request_document(request, number: str):
     except DocumentRefused as exc:
         return _request_page(request, found, error={"code": exc.code, "text": str(exc), "field": "document"},
                              status=400)
-    label = document_name(document.kind, zh=_zh(request))
+    label = capfirst(document_name(document.kind, zh=_zh(request)))
     return _done(request, found, created=created, done=_("%(document)s kept.") % {"document": label},
                  again=_("%(document)s was kept already.") % {"document": label})
 
