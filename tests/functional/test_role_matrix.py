@@ -21,7 +21,7 @@ from gridcounter.data.billing.models import Bill
 from gridcounter.data.ledger.models import Payment
 from gridcounter.data.readings.models import Reading
 from gridcounter.interfaces.web import urls as web_urls
-from tests.factories import billing, photos
+from tests.factories import billing, photos, service
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +59,13 @@ MATRIX = {
     "cancel_mandate":  (302, 403, 403, 403, 403, 302, 403, 404, 302),  # no mandate: back to the customer
     "withholding_batches": (403, 403, 403, 403, 403, 200, 200, 403, 302),
     "withholding_batch": (403, 403, 403, 403, 403, 404, 404, 403, 302),  # no such batch
+    "new_service_request": (200, 403, 403, 403, 200, 200, 403, 404, 302),  # the admin works at no hall
+    "service_request": (200, 200, 200, 200, 200, 200, 200, 404, 302),
+    "service_request_step": (409, 409, 409, 409, 409, 409, 409, 404, 302),  # a step out of turn: refused
+    "service_request_document": (400, 400, 400, 400, 400, 400, 400, 404, 302),  # no file chosen
+    "service_document": (200, 200, 200, 200, 200, 200, 200, 404, 302),
+    "work_orders":     (403, 200, 403, 200, 403, 403, 200, 403, 302),
+    "steps_due":       (403, 403, 403, 403, 403, 200, 200, 403, 302),
 }
 CASES = [(name, role, MATRIX[name][i]) for name in MATRIX for i, role in enumerate(ROLES)]
 
@@ -74,7 +81,10 @@ def objects(small_city, photo_media):
         reading=Reading.objects.filter(account=small_city.account).latest("read_at"),
         photo=check_photo(content=photos.png()), now=timezone.now(),
         actor=Actor(user=small_city.reader, hall=small_city.east, channel="WEB"))
-    return {"payment": payment, "bill": small_city.latest_bill, "account": small_city.account, "photo": photo}
+    opened = service.residential(clerk=small_city.clerk, now=timezone.now(), origin_account=small_city.account)
+    document = service.attach(opened, kind="ID", by=small_city.clerk, now=timezone.now())
+    return {"payment": payment, "bill": small_city.latest_bill, "account": small_city.account, "photo": photo,
+            "service_request": opened, "document": document}
 
 
 def request(client: Client, name: str, objs: dict):
@@ -94,8 +104,17 @@ def request(client: Client, name: str, objs: dict):
     if "photo" in objs:
         get["reading_photo"] = reverse("reading_photo", args=[objs["photo"].pk])
         get["reading_photo_image"] = reverse("reading_photo_image", args=[objs["photo"].pk, "thumb"])
+    if "service_request" in objs:
+        get["service_request"] = reverse("service_request", args=[objs["service_request"].number])
+        get["service_document"] = reverse("service_document", args=[objs["document"].pk])
+    get["new_service_request"] = reverse("new_service_request", args=[number])
+    get["work_orders"], get["steps_due"] = reverse("work_orders"), reverse("steps_due")
     if name in get:
         return client.get(get[name])
+    if name == "service_request_step":  # the survey before the application is accepted: refused by its guard
+        return client.post(reverse(name, args=[objs["service_request"].number]), {"step": "SURVEY"})
+    if name == "service_request_document":  # no file chosen
+        return client.post(reverse(name, args=[objs["service_request"].number]), {"kind": "ID"})
     if name == "take_payment":  # no payment method chosen: refused with a message, nothing booked
         return client.post(reverse("take_payment", args=[number]), {"amount": "1.00", "channel": ""})
     if name == "review_decide":  # no reason: refused beside the form

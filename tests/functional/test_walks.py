@@ -48,10 +48,10 @@ def nav_labels(page: Page) -> list[str]:
 @pytest.mark.parametrize("who, screens", [
     ("clerk", ["查找客户", "我的日结"]),
     ("auditor", ["查找客户", "审核队列"]),
-    ("supervisor", ["查找客户", "审核队列", "我的日结", "当日概览", "日结汇总"]),
+    ("supervisor", ["查找客户", "审核队列", "我的日结", "到期环节", "当日概览", "日结汇总"]),
     ("account_manager", ["查找客户"]),
-    ("reader", ["我的抄表段"]),
-    ("installer", []),
+    ("reader", ["我的抄表段", "工单"]),
+    ("installer", ["工单"]),
 ])
 def test_the_header_offers_each_role_its_screens_with_their_shortcut_keys(client, small_city, who, screens):
     client.force_login(getattr(small_city, who))
@@ -76,12 +76,12 @@ def test_a_reader_lands_on_a_start_page_that_leads_to_the_route(client, small_ci
 
 
 @pytest.mark.django_db
-def test_an_installer_is_told_plainly_that_there_is_no_screen_for_the_role_yet(client, small_city):
+def test_an_installer_lands_on_the_work_orders(client, small_city):
     client.force_login(small_city.installer)
 
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
-    assert 'data-testid="no-screens"' in page and "There is no screen for your role in this version yet" in page
+    assert "Work orders" in page and 'data-testid="no-work"' in page and "Nothing is waiting for you." in page
 
 
 # --- the clerk's day, in both languages ------------------------------------------------------------------------

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 CHANGELISTS = ["registry_account", "registry_meter", "registry_installation", "org_hall", "org_staffuser",
                "audit_auditevent", "registry_customer", "registry_route", "imports_importbatch", "imports_rejectedrow",
-               "withholding_mandate", "withholding_withholdingbatch", "withholding_withholdingline"]
+               "withholding_mandate", "withholding_withholdingbatch", "withholding_withholdingline", "notices_notice",
+               "service_servicerequest"]
 
 
 @pytest.fixture

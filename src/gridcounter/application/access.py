@@ -73,13 +73,18 @@ def access_account(*, user, account: Account) -> Account:
     """
     if not _is_signed_in(user):
         _refuse(user, rule="SIGNED_IN", obj=account)
-    if is_admin(user):
-        return account
-    if user.city_id is None:
-        _refuse(user, rule="NO_HALL", obj=account, hidden=True)
-    if account.city_id != user.city_id:
-        _refuse(user, rule="OTHER_CITY", obj=account, hidden=True)
+    _hide_other_city(user, obj=account, city_id=account.city_id)
     return account
+
+
+def _hide_other_city(user, *, obj, city_id: int) -> None:
+    """Refuse (hidden, as not found) unless the user is ADMIN or works in city `city_id`. Raises ObjectHidden."""
+    if is_admin(user):
+        return
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", obj=obj, hidden=True)
+    if city_id != user.city_id:
+        _refuse(user, rule="OTHER_CITY", obj=obj, hidden=True)
 
 
 def access_account_by_number(*, user, number: str) -> Account:
@@ -189,12 +194,7 @@ def review_city_id(user) -> int | None:
 
     Raises AccessDenied (not a reviewer, or no hall).
     """
-    require_role(user, *REVIEW_ROLES)
-    if is_admin(user):
-        return None
-    if user.city_id is None:
-        _refuse(user, rule="NO_HALL", detail={"roles": sorted(REVIEW_ROLES)})
-    return user.city_id
+    return work_order_city_id(user, *REVIEW_ROLES)
 
 
 def may_read_meters(user) -> bool:
@@ -377,3 +377,80 @@ def withholding_city_ids(user) -> list[int] | None:
     if user.city_id is None:
         _refuse(user, rule="NO_HALL", detail={"roles": list(DAY_VIEW_ROLES)})
     return [user.city_id]
+# --- service requests (业务申请): new connections and the steps of each ------------------------------------------
+
+# Roles that see a request of their city and its documents (each completes the steps of its own role).
+SERVICE_REQUEST_ROLES = (CLERK, INSTALLER, METER_READER, ACCOUNT_MANAGER, AUDITOR, SUPERVISOR)
+# Roles that open a request for an applicant at a counter.
+OPEN_REQUEST_ROLES = (CLERK, ACCOUNT_MANAGER, SUPERVISOR)
+# Roles whose home lists the work orders of their steps (survey, installation, energising; sign-off, first reading).
+WORK_ORDER_ROLES = (INSTALLER, METER_READER)
+# Roles that see the steps overdue or due within a day.
+OVERDUE_VIEW_ROLES = (SUPERVISOR,)
+
+
+def access_service_request(*, user, number: str):
+    """The service request with this number, if the user may see it: staff of a SERVICE_REQUEST_ROLES role in its
+    city; ADMIN anywhere.
+
+    Raises AccessDenied (role, not signed in), ObjectHidden (no such request, or another city's: the two answer
+    alike).
+    """
+    from gridcounter.data.service.models import ServiceRequest
+
+    require_role(user, *SERVICE_REQUEST_ROLES)
+    request = (ServiceRequest.objects.select_related("city", "opened_hall", "opened_by", "account", "meter",
+                                                     "origin_account").filter(number=number).first())
+    if request is None:
+        raise ObjectHidden("no such request", rule="NOT_FOUND")
+    _hide_other_city(user, obj=request, city_id=request.city_id)
+    return request
+
+
+def access_service_document(*, user, document_id: int):
+    """A document kept with a request, if the user may see the request. Raises AccessDenied, ObjectHidden."""
+    from gridcounter.data.service.models import ServiceDocument
+
+    document = ServiceDocument.objects.select_related("request").filter(pk=document_id).first()
+    if document is None:
+        require_role(user, *SERVICE_REQUEST_ROLES)
+        raise ObjectHidden("no such document", rule="NOT_FOUND")
+    access_service_request(user=user, number=document.request.number)
+    return document
+
+
+def require_request_opener(user, *, hall: Hall | None) -> Hall:
+    """The hall a request is opened at: the user's own, for a clerk, key-account manager or supervisor with a
+    hall. Raises AccessDenied."""
+    require_role(user, *OPEN_REQUEST_ROLES)
+    if hall is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": sorted(OPEN_REQUEST_ROLES)})
+    return access_hall(user=user, hall=hall)
+
+
+def may_open_requests(user) -> bool:
+    """Whether the customer screen offers "new request" (a clerk, key-account manager or supervisor with a hall)."""
+    return _may(user, OPEN_REQUEST_ROLES, needs_city=True) and user.hall_id is not None
+
+
+def may_see_work_orders(user) -> bool:
+    """Whether the navigation offers the work orders (installers and meter readers with a hall)."""
+    return _may(user, WORK_ORDER_ROLES, needs_city=True)
+
+
+def may_see_steps_due(user) -> bool:
+    """Whether the navigation offers the steps overdue or due within a day (supervisors)."""
+    return _may(user, OVERDUE_VIEW_ROLES, needs_city=True)
+
+
+def work_order_city_id(user, *roles: str) -> int | None:
+    """The city whose work a list shows (held bills, requests): the user's own; None (every city) for ADMIN.
+
+    Raises AccessDenied (none of `roles`, or no hall).
+    """
+    require_role(user, *roles)
+    if is_admin(user):
+        return None
+    if user.city_id is None:
+        _refuse(user, rule="NO_HALL", detail={"roles": sorted(roles)})
+    return user.city_id

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "gridcounter.data.ledger",
     "gridcounter.data.notices",
     "gridcounter.data.withholding",
+    "gridcounter.data.service",
     "gridcounter.interfaces.web",
     "gridcounter.interfaces.cli",
     "ninja",  # serves Swagger UI for /api/docs from its own static files, not from a public CDN
@@ -185,6 +186,12 @@ GRIDCOUNTER_BANK_RULES = Path(os.environ.get("GRIDCOUNTER_BANK_RULES", str(REPO_
 # years of the working-day calendar the chinesecalendar package does not know yet (rules/working-calendar.toml)
 GRIDCOUNTER_WORKING_CALENDAR = Path(os.environ.get("GRIDCOUNTER_WORKING_CALENDAR",
                                                    str(REPO_DIR / "rules" / "working-calendar.toml")))
+# service request types: steps, roles, documents, time limits and guards (rules/service-requests.toml)
+GRIDCOUNTER_SERVICE_REQUEST_TYPES = Path(os.environ.get("GRIDCOUNTER_SERVICE_REQUEST_TYPES",
+                                                        str(REPO_DIR / "rules" / "service-requests.toml")))
+# the largest document kept with a service request (a scan or a phone photo of an ID, a deed, a promise)
+GRIDCOUNTER_SERVICE_DOCUMENT_MAX_BYTES = int(os.environ.get("GRIDCOUNTER_SERVICE_DOCUMENT_MAX_BYTES",
+                                                            str(10 * 1024 * 1024)))
 # AMI 15-minute interval files (Parquet, by period and route), as `gridcounter import-intervals` stores them.
 GRIDCOUNTER_INTERVAL_DIR = Path(os.environ.get("GRIDCOUNTER_INTERVAL_DIR", str(Path.cwd() / "intervals")))
 # the key of the journal entries' hash chain (data.ledger.guard.chain_key); empty: derived from SECRET_KEY

@@ -12,6 +12,7 @@ from gridcounter.application.demo import DEMO_PASSWORD, DEMO_USERS
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.org.models import Company, Hall, StaffUser
 from gridcounter.data.registry.models import Account, Customer, Installation, Route
+from gridcounter.data.service.models import ServiceRequest
 from gridcounter.domain.registry import resident_id_problem, uscc_problem
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,14 @@ def test_the_demos_withholding_accounts_have_their_mandates(demo):
         assert mandate.bank_account.isdigit() and len(mandate.bank_account) == 19
         assert mandate.account.bank_account_ref.endswith(mandate.bank_account[-4:])
         assert mandate.signed_hall_id == mandate.account.home_hall_id
+
+
+def test_the_demo_has_one_open_new_connection_request_on_a_customer_screen(demo):
+    out = StringIO()
+    demo_city.build_service_requests(as_of=date(2026, 11, 30), stdout=out)
+    demo_city.build_service_requests(as_of=date(2026, 11, 30), stdout=out)
+
+    request = ServiceRequest.objects.get(idempotency_key="demo-new-connection-1")
+    assert (request.state, request.current_step, request.opened_hall.code) == ("OPEN", "APPLICATION", "SFS-CITY")
+    assert request.origin_account.customer == request.customer
+    assert "opened for account" in out.getvalue() and "already open" in out.getvalue()

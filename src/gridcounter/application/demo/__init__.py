@@ -5,6 +5,7 @@ synthetic cities of any size for tests and benchmarks (`seed_city`), from the sa
     _readings   two years of readings
     _bills      the bill history, billed by the kernel engine period by period
     _payments   the bill history paid, and today's payments at the halls
+    _service    one open new-connection request
     _generator  the deterministic generator of customers, premises, meters and routes
     _bulk       bulk loading of what the generator makes
     _seed       `gridcounter seed`: a synthetic city of any size, streamed in batches
@@ -33,18 +34,20 @@ from gridcounter.application.demo._registry import (
 )
 from gridcounter.application.demo._registry import build as build_registry
 from gridcounter.application.demo._seed import ACCOUNTS_PER_ROUTE, SeedError, account_prefix, seed_city
+from gridcounter.application.demo._service import build as build_service_requests
 
 STEPS = [
     build_registry,
     build_readings,
     build_bills,  # must stay after the readings step
     build_payments,  # after the bills step: pays the bill history, then takes today's payments
+    build_service_requests,
 ]
 
 __all__ = [
     "ACCOUNTS_PER_ROUTE", "DEMO_PASSWORD", "DEMO_USERS", "MODELS", "STEPS", "TARIFF_MIX", "Generator", "PlannedPayment",
     "RouteSlot", "SeedError", "account_prefix", "allocate_ids", "book_payments", "build_bills", "build_payments",
-    "build_readings", "build_registry", "insert_rows", "is_loaded", "load_generated", "login_table", "payment_actor",
+    "build_readings", "build_registry", "build_service_requests", "insert_rows", "is_loaded", "load_generated", "login_table", "payment_actor",
     "plan_history", "plan_today", "prepare_connection", "reading_day", "run", "seed_city", "take_today",
 ]
 

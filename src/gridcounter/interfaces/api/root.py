@@ -20,6 +20,7 @@ api.add_router("", "gridcounter.interfaces.api.payments.router")
 api.add_router("", "gridcounter.interfaces.api.billing.router")
 api.add_router("", "gridcounter.interfaces.api.registry.router")
 api.add_router("", "gridcounter.interfaces.api.gateways.router")
+api.add_router("", "gridcounter.interfaces.api.service.router")
 
 api.add_exception_handler(ValidationError, partial(contract.validation_refused, api=api))
 api.add_exception_handler(AuthenticationError, partial(contract.signed_out, api=api))

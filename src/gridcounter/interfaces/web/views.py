@@ -12,9 +12,12 @@ from django.views.decorators.http import require_POST
 
 from gridcounter.application.access import (
     CUSTOMER_SERVICE_ROLES,
+    INSTALLER,
     access_account_by_number,
     access_mandate_account,
+    may_open_requests,
     may_see_reading_photos,
+    may_see_work_orders,
     may_serve_customers,
     may_sign_mandates,
     may_take_payments,
@@ -45,6 +48,7 @@ from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
 from gridcounter.interfaces.web.recent import recent_accounts, remember
 from gridcounter.interfaces.web.search import LIMIT, find_accounts, normalise
+from gridcounter.interfaces.web.service_views import render_work_orders, service_request_rows
 from gridcounter.interfaces.web.templatetags.counter import yuan
 
 
@@ -59,8 +63,11 @@ class SignOutView(auth_views.LogoutView):
 
 @staff_required()
 def home(request):
-    """Clerks land on "find a customer"; roles without a counter screen yet get a short note."""
+    """Clerks land on "find a customer"; installers on their work orders (the installations due); other roles on
+    the list of their screens (or a short note when there is none)."""
     if not may_serve_customers(request.user):
+        if request.user.has_role(INSTALLER) and may_see_work_orders(request.user):
+            return render_work_orders(request)
         return render(request, "web/home_other.html")
     return _search_page(request)
 
@@ -112,7 +119,8 @@ def _account_page(request, account, *, payment_error: dict | None = None, mandat
     u = screen.usage
     chart = usage_chart(kwh_by_period=u.kwh_by_period, estimated_periods=u.estimated_periods,
                         last_period=u.last_period, months=CHART_MONTHS, source=u.source, read_periods=u.read_periods)
-    context = {"screen": screen, "account": account, "chart": chart}
+    context = {"screen": screen, "account": account, "chart": chart,
+               "service_requests": service_request_rows(account), "may_open_requests": may_open_requests(request.user)}
     if may_see_reading_photos(request.user):  # auditors and supervisors; the counter's clerks do not see them
         photos = photos_by_reading(view.reading.pk for view in screen.readings)
         for view in screen.readings:

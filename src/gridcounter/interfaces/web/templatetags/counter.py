@@ -15,6 +15,8 @@ from gridcounter.application.access import (
     may_read_meters,
     may_review_bills,
     may_see_day_view,
+    may_see_steps_due,
+    may_see_work_orders,
     may_serve_customers,
     may_take_payments,
     may_waive_penalties,
@@ -169,6 +171,11 @@ def nav_items(context) -> list[dict]:
         items.append({"url": reverse("reader_route"), "label": _("My route"), "key": "reader_route", "accesskey": "m"})
     if may_take_payments(user):
         items.append({"url": reverse("till"), "label": _("My till"), "key": "till", "accesskey": "t"})
+    if may_see_work_orders(user):
+        items.append({"url": reverse("work_orders"), "label": _("Work orders"), "key": "work_orders",
+                      "accesskey": "w"})
+    if may_see_steps_due(user):
+        items.append({"url": reverse("steps_due"), "label": _("Steps due"), "key": "steps_due", "accesskey": "s"})
     if may_see_day_view(user):
         items.append({"url": reverse("supervisor_day"), "label": _("Day view"), "key": "supervisor_day", "accesskey": "d"})
         items.append({"url": reverse("till_closes"), "label": _("Till closes"), "key": "till_closes",
