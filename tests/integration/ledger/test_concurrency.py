@@ -1,5 +1,6 @@
 """Two counters paying the same account at the same moment, on real PostgreSQL row locks."""
 import threading
+from datetime import date
 
 import pytest
 from django.db import connection, connections
@@ -14,6 +15,8 @@ from gridcounter.application.ledger import (
 from gridcounter.data.ledger.models import Payment
 from tests.factories import billing, cities
 from tests.factories.billing import AT
+
+NOT_YET_DUE = date(2026, 4, 20)  # paid on time: no late-payment penalty (test_penalties.py)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -50,7 +53,8 @@ def pay(two_cities, amount_fen, key, *, account=None, hall=None):
 
 
 def test_two_identical_requests_at_once_book_one_payment(two_cities):
-    post_bill(bill=billing.bill(account=two_cities.account, period="2026-02", amount_fen=5000), created_at=AT)
+    post_bill(bill=billing.bill(account=two_cities.account, period="2026-02", amount_fen=5000, due=NOT_YET_DUE),
+              created_at=AT)
 
     for attempt in range(5):
         key = f"double-click-{attempt}"
@@ -66,7 +70,8 @@ def test_two_identical_requests_at_once_book_one_payment(two_cities):
 
 
 def test_two_different_payments_at_once_both_book_with_distinct_receipts(two_cities):
-    post_bill(bill=billing.bill(account=two_cities.account, period="2026-02", amount_fen=5000), created_at=AT)
+    post_bill(bill=billing.bill(account=two_cities.account, period="2026-02", amount_fen=5000, due=NOT_YET_DUE),
+              created_at=AT)
 
     first, second = race(pay(two_cities, 3000, "counter-a"), pay(two_cities, 4000, "counter-b"))
 
