@@ -18,7 +18,6 @@ from gridcounter.application.access import (
     CUSTOMER_SERVICE_ROLES,
     DAY_VIEW_ROLES,
     PAYMENT_ROLES,
-    PENALTY_WAIVER_ROLES,
     access_account_by_number,
     access_bill,
     access_payment,
@@ -29,7 +28,6 @@ from gridcounter.application.ledger import (
     REVERSAL_REASONS,
     ReasonRequired,
     ReversalNotAllowed,
-    WaiverRefused,
     account_arrears,
     balance_fen,
     business_date,
@@ -37,7 +35,6 @@ from gridcounter.application.ledger import (
     receipt_for,
     reversal_kind,
     reverse_payment,
-    waive_penalty,
 )
 from gridcounter.application.readings import (
     ClientKeyConflict,
@@ -47,7 +44,7 @@ from gridcounter.application.readings import (
     submit_counter_readings,
 )
 from gridcounter.data.audit.context import Actor
-from gridcounter.data.ledger.models import Payment, PenaltyCharge
+from gridcounter.data.ledger.models import Payment
 from gridcounter.data.readings.models import Reading
 from gridcounter.data.registry.models import Account, Installation
 from gridcounter.domain.billing.periods import period_of
@@ -159,30 +156,6 @@ def reverse_payment_view(request, pk: int):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = _reverse_back(request, payment)
     return response
-
-
-# --- a late-payment penalty waived ------------------------------------------------------------------------
-
-
-@require_POST
-@staff_required(*PENALTY_WAIVER_ROLES)
-def waive_penalty_view(request, number: str, pk: int):
-    """A supervisor of the account's city waives what is left of a charged penalty, with a reason (audited)."""
-    account = access_account_by_number(user=request.user, number=number)
-    charge = PenaltyCharge.objects.filter(pk=pk, account=account).select_related("bill").first()
-    back = reverse("account", args=[account.number]) + "#arrears"
-    if charge is None:
-        messages.error(request, _("No such late-payment penalty on this account."))
-        return redirect(back)
-    try:
-        waived = waive_penalty(charge=charge, supervisor=request.user, reason=request.POST.get("reason", ""),
-                               waived_at=timezone.now())
-    except (ReasonRequired, WaiverRefused) as problem:
-        messages.error(request, str(problem))
-        return redirect(back)
-    messages.success(request, _("The late-payment penalty on bill %(period)s is waived. Balance now %(balance)s "
-                                "yuan.") % {"period": waived.bill.period, "balance": _yuan(balance_fen(account))})
-    return redirect(back)
 
 
 # --- a bill as PDF ------------------------------------------------------------------------------------------

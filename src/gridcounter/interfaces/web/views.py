@@ -6,6 +6,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 from gridcounter.application.access import (
     CUSTOMER_SERVICE_ROLES,
     INSTALLER,
+    PENALTY_WAIVER_ROLES,
     access_account_by_number,
     access_mandate_account,
     may_open_requests,
@@ -29,9 +31,13 @@ from gridcounter.application.ledger import (
     ChannelNotAtCounter,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
+    ReasonRequired,
     TillClosed,
+    WaiverRefused,
+    balance_fen,
     counter_cash,
     take_payment,
+    waive_penalty,
 )
 from gridcounter.application.readings import photos_by_reading
 from gridcounter.application.withholding import (
@@ -42,7 +48,7 @@ from gridcounter.application.withholding import (
     mask_bank_account,
     sign_mandate,
 )
-from gridcounter.data.ledger.models import Payment
+from gridcounter.data.ledger.models import Payment, PenaltyCharge
 from gridcounter.domain.ledger import MAX_TYPED_YUAN, InvalidAmount, format_fen, parse_yuan_amount
 from gridcounter.interfaces.web.chart import usage_chart
 from gridcounter.interfaces.web.decorators import is_htmx, staff_required
@@ -112,7 +118,7 @@ def _amount_to_offer(screen) -> str:
 
 
 def _account_page(request, account, *, payment_error: dict | None = None, mandate_error: dict | None = None,
-                  status: int = 200):
+                  waiver_error: dict | None = None, status: int = 200):
     """The customer screen; after a refused payment or mandate, the form keeps what was typed and says beside it
     why."""
     screen = customer_screen(account=account, as_of=timezone.localdate(), language=translation.get_language())
@@ -137,6 +143,7 @@ def _account_page(request, account, *, payment_error: dict | None = None, mandat
             "tendered_error": typed.get("tendered_error", ""), "confirm": typed.get("confirm"),
         }
     context["mandate"] = _mandate_card(request, account, typed=mandate_error or {})
+    context["waiver_error"] = waiver_error or {}
     return render(request, "web/account.html", context, status=status)
 
 
@@ -204,6 +211,28 @@ def cancel_mandate_view(request, number: str):
 
 
 CHART_MONTHS = 24  # months of the customer screen's usage chart
+
+
+@require_POST
+@staff_required(*PENALTY_WAIVER_ROLES)
+def waive_penalty_view(request, number: str, pk: int):
+    """A supervisor of the account's city waives what is left of a charged penalty, with a reason (audited). A
+    refused waiver shows the screen again, the reason beside the form (400)."""
+    account = access_account_by_number(user=request.user, number=number)
+    charge = PenaltyCharge.objects.filter(pk=pk, account=account).select_related("bill").first()
+    back = reverse("account", args=[account.number]) + "#arrears-title"
+    if charge is None:
+        messages.error(request, _("No such late-payment penalty on this account."))
+        return redirect(back)
+    reason = request.POST.get("reason", "")
+    try:
+        waived = waive_penalty(charge=charge, supervisor=request.user, reason=reason, waived_at=timezone.now())
+    except (ReasonRequired, WaiverRefused) as problem:
+        return _account_page(request, account, status=400,
+                             waiver_error={"charge": charge.pk, "reason": reason, "message": str(problem)})
+    messages.success(request, _("The late-payment penalty on bill %(period)s is waived. Balance now %(balance)s "
+                                "yuan.") % {"period": waived.bill.period, "balance": yuan(balance_fen(account))})
+    return redirect(back)
 
 
 @require_POST

@@ -60,7 +60,8 @@ def entry_payment(entry):
 
 # The ledger stores a short English description with each entry ("Bill 2026-10"); the screen already names the
 # kind of entry in the page's language, so under it goes only what it refers to: the period or the receipt.
-_PERIOD = re.compile(r"^(?:Bill|Cancellation of bill|Rebilling difference) (?P<period>\d{4}-\d{2})$")
+_PERIOD = re.compile(r"^(?:Bill|Cancellation of bill|Rebilling difference|Late-payment penalty on bill) "
+                     r"(?P<period>\d{4}-\d{2})(?: waived| dropped with the bill)?$")
 _RECEIPT = re.compile(r"^(?:Payment|Reversal of payment) (?P<receipt>\S+)$")
 
 
