@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from gridcounter.application.ledger import account_arrears
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.domain.billing.periods import shift_period
+from gridcounter.domain.ledger import format_fen
 from tests.factories.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -137,8 +140,10 @@ def test_cash_shows_the_change_as_the_clerk_types_and_a_far_larger_amount_is_con
     page.locator(f"form.langswitch button[value={lang}]").click()
     expect(page.locator(f"form.langswitch button[value={lang}]")).to_have_attribute("aria-pressed", "true")
     page.goto(f"{live_server.url}/accounts/1100012345/")
-    owed = page.locator("#pay-amount").input_value()  # the balance, offered as the amount
-    assert owed == "131.84"
+    # offered: the balance with the late-payment penalty that paying the overdue bill today charges
+    owed = page.locator("#pay-amount").input_value()
+    assert owed == format_fen(account_arrears(account=small_city.account, as_of=timezone.localdate()).total_due_fen)
+    page.locator("#pay-amount").fill("131.84")  # the customer pays the bill's amount
 
     # cash: the change appears as the clerk types what the customer hands over
     page.locator("#pay-tendered").fill("200")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from gridcounter.application.ledger import account_arrears
 from gridcounter.data.ledger.models import Payment
 from gridcounter.data.readings.models import Reading
 
@@ -48,7 +50,7 @@ def nav_labels(page: Page) -> list[str]:
 @pytest.mark.parametrize("who, screens", [
     ("clerk", ["查找客户", "我的日结"]),
     ("auditor", ["查找客户", "审核队列"]),
-    ("supervisor", ["查找客户", "审核队列", "我的日结", "到期环节", "当日概览", "日结汇总"]),
+    ("supervisor", ["查找客户", "审核队列", "我的日结", "到期环节", "当日概览", "日结汇总", "代扣"]),
     ("account_manager", ["查找客户"]),
     ("reader", ["我的抄表段", "工单"]),
     ("installer", ["工单"]),
@@ -114,8 +116,8 @@ def test_a_clerk_serves_a_customer_of_another_hall_from_search_to_receipt(
                            .get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
 
-    # She takes the balance by card; the amount is already filled in
-    fen = small_city.latest_bill.amount_fen
+    # She takes what the customer owes by card, the late-payment penalty included; the amount is already filled in
+    fen = account_arrears(account=small_city.account, as_of=timezone.localdate()).total_due_fen
     expect(page.locator("#pay-amount")).to_have_value(f"{fen // 100}.{fen % 100:02d}")
     page.locator('input[name="channel"][value="CARD"]').check()
     page.get_by_role("button", name=text["pay"]).click()

@@ -11,7 +11,13 @@ from gridcounter.application.ledger import balance_fen, check_ledger, day_summar
 from gridcounter.data.audit.context import acting_as
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.billing.models import Bill
-from gridcounter.data.ledger.models import JournalEntry, Payment, PaymentAllocation, ReceiptSequence
+from gridcounter.data.ledger.models import (
+    JournalEntry,
+    Payment,
+    PaymentAllocation,
+    PenaltyCharge,
+    ReceiptSequence,
+)
 from tests.factories.cities import PAYING_PERIODS
 
 pytestmark = pytest.mark.django_db
@@ -105,8 +111,10 @@ def test_demo_step_pays_the_history_keeps_the_ledger_exact_and_fills_today(payin
     for account in accounts:
         billed = Bill.objects.filter(account=account, status="ISSUED").aggregate(t=Sum("amount_fen"))["t"]
         paid = Payment.objects.filter(account=account, status="POSTED").aggregate(t=Sum("amount_fen"))["t"] or 0
-        assert balance_fen(account) == billed - paid
-        owed[account.number] = billed - paid
+        # a payment taken today that cleared an overdue bill charged its late-payment penalty
+        penalties = PenaltyCharge.objects.filter(account=account).aggregate(t=Sum("amount_fen"))["t"] or 0
+        assert balance_fen(account) == billed + penalties - paid
+        owed[account.number] = billed + penalties - paid
     # withholding accounts paid every bill on its due date, before today
     bank = [a for a in accounts if a.bank_withholding]
     withheld = Payment.objects.filter(account__in=bank, channel="BANK_WITHHOLDING").select_related("account")
