@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from gridcounter.application.ledger import balance_fen, check_ledger
 from gridcounter.application.withholding import export_batch, import_results
-from gridcounter.data.ledger.models import Payment
+from gridcounter.data.ledger.models import Payment, PenaltyCharge
 from tests.factories import withholding as wh
 from tests.factories.races import Concurrently, run_after
 
@@ -17,6 +17,11 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql",
                        reason="SQLite serialises writers on the whole database file; row locks need PostgreSQL"),
 ]
+
+
+def penalty_charged(account) -> int:
+    """The late-payment penalty the collection of an overdue bill charged (tests/integration/ledger/test_penalties.py)."""
+    return sum(PenaltyCharge.objects.filter(account=account).values_list("amount_fen", flat=True))
 
 
 def test_a_second_file_arriving_while_the_first_posts_waits_and_posts_nothing(small_city, tmp_path):
@@ -39,5 +44,5 @@ def test_a_second_file_arriving_while_the_first_posts_waits_and_posts_nothing(sm
     assert interleaving == ["blocked"]
     assert (report.succeeded, again.succeeded, again.unchanged) == (1, 0, 1)
     assert Payment.objects.filter(account=small_city.account, channel="BANK_WITHHOLDING").count() == 1
-    assert balance_fen(small_city.account) == 0
+    assert balance_fen(small_city.account) == penalty_charged(small_city.account)  # the bill was overdue
     assert check_ledger().ok

@@ -20,7 +20,7 @@ from gridcounter.application.withholding import (
 )
 from gridcounter.data.audit.models import AuditEvent
 from gridcounter.data.imports.models import RejectedRow
-from gridcounter.data.ledger.models import Payment
+from gridcounter.data.ledger.models import Payment, PenaltyCharge
 from gridcounter.data.notices.models import Notice
 from gridcounter.data.registry.models import Account
 from gridcounter.data.withholding.models import Mandate, WithholdingLine
@@ -30,6 +30,11 @@ from tests.factories import billing
 from tests.factories import withholding as wh
 
 pytestmark = pytest.mark.django_db
+
+
+def penalty_charged(account) -> int:
+    """The late-payment penalty the collection of an overdue bill charged (tests/integration/ledger/test_penalties.py)."""
+    return sum(PenaltyCharge.objects.filter(account=account).values_list("amount_fen", flat=True))
 
 
 @pytest.fixture
@@ -175,7 +180,7 @@ def test_a_result_file_imported_twice_posts_once(city, tmp_path):
     assert [p.amount_fen for p in payments] == [amount]
     payment = payments.get()
     assert payment.hall == city.account.home_hall and payment.clerk is None
-    assert balance_fen(city.account) == 0
+    assert balance_fen(city.account) == penalty_charged(city.account)  # the bill was overdue when collected
     line = WithholdingLine.objects.get(batch=batch)
     assert (line.state, line.payment, line.bank_transaction) == ("SUCCEEDED", payment, f"T{batch.number}00001")
     taken = AuditEvent.objects.get(action="PAYMENT_TAKEN", object_id=str(payment.pk))
@@ -194,7 +199,8 @@ def test_a_bill_paid_at_the_counter_meanwhile_is_still_posted_and_becomes_credit
 
     import_results(path=str(wh.result_file(tmp_path, wh.result_rows(batch))), now=timezone.now())
 
-    assert balance_fen(city.account) == -amount  # in credit by what the bank collected
+    # in credit by what the bank collected, less the late-payment penalty the overdue bill's payment charged
+    assert balance_fen(city.account) == -amount + penalty_charged(city.account)
 
 
 def test_a_failure_is_recorded_with_the_banks_reason_and_the_customer_told(city, tmp_path):
