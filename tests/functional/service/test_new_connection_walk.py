@@ -55,7 +55,7 @@ def complete(page, text, step_index, **fields):
 
 
 def open_from_work_orders(page, base, number):
-    page.goto(f"{base}/work/")
+    page.goto(f"{base}/work-orders/")
     page.get_by_role("link", name=number).click()
     expect(page.get_by_test_id("request-number")).to_have_text(number)
 

@@ -99,7 +99,7 @@ def test_the_installer_lands_on_the_installations_due(client, small_city, opened
     client.force_login(small_city.installer)
 
     home = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    work = client.get("/work/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    work = client.get("/work-orders/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
     assert opened.number in home and "Meter installation" in home
     assert opened.number in work

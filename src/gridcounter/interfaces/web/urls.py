@@ -48,6 +48,6 @@ urlpatterns = [
     path("requests/<str:number>/steps/", service_views.request_step, name="service_request_step"),
     path("requests/<str:number>/documents/", service_views.request_document, name="service_request_document"),
     path("requests/documents/<int:pk>/", service_views.request_document_file, name="service_document"),
-    path("work/", service_views.work_orders, name="work_orders"),
+    path("work-orders/", service_views.work_orders, name="work_orders"),
     path("supervisor/requests/", service_views.steps_due_view, name="steps_due"),
 ]
